@@ -1,0 +1,24 @@
+#pragma once
+// How dropsim ends one side of a connection. Each is what a real intermediary does on
+// the wire, so the peer observes exactly what it would observe in production.
+
+#include <optional>
+#include <string_view>
+
+namespace dropsim {
+
+/// The way one side of a session is closed.
+enum class CloseAction {
+  fin,        ///< close(): the kernel sends FIN after the queued bytes (nginx, ALB)
+  rst,        ///< SO_LINGER 0 then close(): an immediate RST, queued bytes discarded
+  blackhole,  ///< send nothing and forget the flow; answer that side's next bytes with RST (NLB)
+};
+
+/// "fin", "rst" or "blackhole".
+std::string_view to_string(CloseAction a);
+/// What the peer will observe, for log lines: "FIN", "RST", "silence, then RST".
+std::string_view describe(CloseAction a);
+/// Parses the names that to_string prints.
+std::optional<CloseAction> parse_close_action(std::string_view text);
+
+}  // namespace dropsim

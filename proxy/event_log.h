@@ -1,0 +1,56 @@
+#pragma once
+// Connection events, one line each, through spdlog. Every line carries the connection id
+// ("[C7] ..." in text, "conn":7 in JSON). Text is for people; `--log-format json` prints
+// the same events as JSON lines for machines.
+
+#include <cstdint>
+#include <initializer_list>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include <spdlog/spdlog.h>
+
+namespace dropsim {
+
+/// How log lines are printed.
+enum class LogFormat { text, json };
+
+/// Parses "text" / "json".
+std::optional<LogFormat> parse_log_format(std::string_view text);
+
+/// One structured field of an event (JSON only; text lines carry the message).
+struct LogField {
+  std::string_view key;                                             ///< JSON key
+  std::variant<std::string_view, std::int64_t, double, bool> value;  ///< its value
+};
+
+/// Where connection events go. Cheap to copy a reference to; one per process or per test.
+class EventLog {
+ public:
+  /// Logs to stderr in `format`.
+  explicit EventLog(LogFormat format = LogFormat::text,
+                    spdlog::level::level_enum level = spdlog::level::info);
+  /// Logs to an existing spdlog logger (tests capture lines this way).
+  EventLog(std::shared_ptr<spdlog::logger> logger, LogFormat format);
+
+  /// One connection event: `conn` 0 means "not about a connection" (start-up, listener).
+  void event(spdlog::level::level_enum level, std::uint64_t conn, std::string_view event,
+             std::string_view message, std::initializer_list<LogField> fields = {});
+
+  /// The underlying logger.
+  spdlog::logger& logger() { return *logger_; }
+  /// The format in force.
+  LogFormat format() const { return format_; }
+
+ private:
+  std::shared_ptr<spdlog::logger> logger_;
+  LogFormat format_;
+};
+
+/// `text` escaped as the inside of a JSON string.
+std::string json_escape(std::string_view text);
+
+}  // namespace dropsim

@@ -1,0 +1,133 @@
+#include "policy.h"
+
+#include <algorithm>
+
+namespace dropsim {
+
+Policy::Policy(const Profile& profile, TimePoint opened_at)
+    : profile_(profile), opened_at_(opened_at), armed_(profile.timers.size()) {
+  // Idle timers start counting at the connection's open, as if the open were traffic.
+  for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
+    const TimerSpec& t = profile_.timers[i];
+    if (t.kind == TimerKind::idle && t.timeout) armed_[i] = opened_at + *t.timeout;
+  }
+}
+
+void Policy::rearm(std::size_t i, TimePoint now) {
+  const TimerSpec& t = profile_.timers[i];
+  if (!t.timeout) return;
+  const TimePoint wanted = now + *t.timeout;
+  // nginx's ngx_add_timer() leaves a timer alone when the new deadline is within
+  // NGX_TIMER_LAZY_DELAY (300 ms) of the old one: the real idle time is in (T-300ms, T].
+  if (armed_[i] && t.rearm_granularity.count() > 0) {
+    const Duration shift = wanted > *armed_[i] ? wanted - *armed_[i] : *armed_[i] - wanted;
+    if (shift < t.rearm_granularity) return;
+  }
+  armed_[i] = wanted;
+}
+
+void Policy::on_bytes(Direction d, std::uint64_t n, TimePoint now) {
+  DirectionActivity& a = activity_[index(d)];
+  a.bytes += n;
+  ++a.chunks;
+  a.last_byte = now;
+  for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
+    const TimerSpec& t = profile_.timers[i];
+    if (t.kind == TimerKind::idle && t.reset_by.contains(d)) rearm(i, now);
+  }
+}
+
+void Policy::on_finished(Direction d, TimePoint now) {
+  std::vector<bool> ran(profile_.timers.size());
+  for (std::size_t i = 0; i < ran.size(); ++i) ran[i] = runs_now(profile_.timers[i]);
+  activity_[index(d)].finished_at = now;
+  // A timer that starts running with this half-close (HAProxy's client-fin / server-fin)
+  // counts its idle time from the FIN.
+  for (std::size_t i = 0; i < ran.size(); ++i) {
+    const TimerSpec& t = profile_.timers[i];
+    if (!ran[i] && runs_now(t) && t.kind == TimerKind::idle && t.timeout) armed_[i] = now + *t.timeout;
+  }
+}
+
+void Policy::on_write_blocked(Direction d, std::uint64_t pending, TimePoint now) {
+  DirectionActivity& a = activity_[index(d)];
+  if (!a.blocked_since) a.blocked_since = now;
+  a.pending_bytes = pending;
+}
+
+void Policy::on_write_progress(Direction d, std::uint64_t pending, TimePoint now) {
+  DirectionActivity& a = activity_[index(d)];
+  a.pending_bytes = pending;
+  if (pending == 0) {
+    a.blocked_since.reset();
+  } else {
+    a.blocked_since = now;
+  }
+}
+
+bool Policy::both_finished() const {
+  return activity_[0].finished_at.has_value() && activity_[1].finished_at.has_value();
+}
+
+bool Policy::runs_now(const TimerSpec& t) const {
+  const bool up = activity_[index(Direction::upstream)].finished_at.has_value();
+  const bool down = activity_[index(Direction::downstream)].finished_at.has_value();
+  if (up && down) return false;
+  if (up) return t.phases.upstream_finished;
+  if (down) return t.phases.downstream_finished;
+  return t.phases.open;
+}
+
+std::optional<TimePoint> Policy::deadline(std::size_t i) const {
+  const TimerSpec& t = profile_.timers[i];
+  if (!t.timeout || !runs_now(t)) return std::nullopt;
+  switch (t.kind) {
+    case TimerKind::idle:
+      return armed_[i];
+    case TimerKind::blocked_write: {
+      const auto& since = activity_[index(t.direction)].blocked_since;
+      if (!since) return std::nullopt;
+      return *since + *t.timeout;
+    }
+    case TimerKind::lifetime:
+      return opened_at_ + *t.timeout;
+  }
+  return std::nullopt;
+}
+
+std::optional<TimePoint> Policy::next_deadline() const {
+  std::optional<TimePoint> best;
+  for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
+    const auto d = deadline(i);
+    if (d && (!best || *d < *best)) best = d;
+  }
+  return best;
+}
+
+std::optional<Expiry> Policy::expired(TimePoint now) const {
+  std::optional<Expiry> best;
+  for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
+    const auto d = deadline(i);
+    if (!d || *d > now) continue;
+    if (best && best->deadline <= *d) continue;
+    const TimerSpec& t = profile_.timers[i];
+    best = Expiry{&t, *d, t.kind == TimerKind::idle ? idle(t.reset_by, now) : Duration{0}};
+  }
+  return best;
+}
+
+Duration Policy::idle(Direction d, TimePoint now) const {
+  const auto& last = activity_[index(d)].last_byte;
+  return now - (last ? *last : opened_at_);
+}
+
+Duration Policy::idle(DirectionSet set, TimePoint now) const {
+  TimePoint latest = opened_at_;
+  for (Direction d : kDirections) {
+    const auto& last = activity_[index(d)].last_byte;
+    if (set.contains(d) && last) latest = std::max(latest, *last);
+  }
+  return now - latest;
+}
+
+}  // namespace dropsim

@@ -1,0 +1,86 @@
+#pragma once
+// The pure heart of dropsim: given the profile, what the session has seen, and `now`,
+// when is the next deadline and which timer has fired. No sockets, no real timers, no
+// clock reads: callers pass `now`, so unit tests drive it with a ManualClock.
+//
+//   Pipe ──bytes/FIN/blocked──► Policy ──next_deadline()──► Session's one watchdog timer
+//                                  └──expired(now)──► Expiry {timer, actions}
+//
+// Activity only moves deadlines later, so the watchdog never re-arms per chunk: it wakes
+// at the deadline it last saw, asks again, and sleeps until the real one (STYLE.md).
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <vector>
+
+#include "clock.h"
+#include "direction.h"
+#include "profile.h"
+
+namespace dropsim {
+
+/// What one direction has carried so far.
+struct DirectionActivity {
+  std::uint64_t bytes = 0;               ///< bytes read from the source
+  std::uint64_t chunks = 0;              ///< reads that returned data
+  std::optional<TimePoint> last_byte;    ///< when data last arrived
+  std::optional<TimePoint> finished_at;  ///< when the source sent FIN
+  std::optional<TimePoint> blocked_since;  ///< a write is pending with no progress since
+  std::uint64_t pending_bytes = 0;         ///< bytes waiting for the destination to take them
+};
+
+/// A timer that fired.
+struct Expiry {
+  const TimerSpec* timer = nullptr;  ///< the profile's timer (owned by the Profile)
+  TimePoint deadline;                ///< when it was due
+  Duration idle{0};                  ///< idle timers: how long its reset_by traffic was silent
+};
+
+/// Per-session timer state: a pure function of the profile and the events fed to it.
+class Policy {
+ public:
+  /// `profile` must outlive the Policy.
+  Policy(const Profile& profile, TimePoint opened_at);
+
+  /// `n` bytes arrived in direction `d` at `now`.
+  void on_bytes(Direction d, std::uint64_t n, TimePoint now);
+  /// The source of direction `d` sent FIN at `now`.
+  void on_finished(Direction d, TimePoint now);
+  /// A write in `d` could not complete at once; `pending` bytes wait.
+  void on_write_blocked(Direction d, std::uint64_t pending, TimePoint now);
+  /// A blocked write in `d` made progress; `pending` bytes still wait (0: drained).
+  void on_write_progress(Direction d, std::uint64_t pending, TimePoint now);
+
+  /// The earliest deadline among the timers that run now; nullopt when none does.
+  std::optional<TimePoint> next_deadline() const;
+  /// The timer with the earliest deadline at or before `now`, if any.
+  std::optional<Expiry> expired(TimePoint now) const;
+  /// The deadline of the profile's i-th timer; nullopt when it does not run now.
+  std::optional<TimePoint> deadline(std::size_t i) const;
+
+  /// What direction `d` has carried.
+  const DirectionActivity& activity(Direction d) const { return activity_[index(d)]; }
+  /// When the session opened.
+  TimePoint opened_at() const { return opened_at_; }
+  /// Time since the last byte in `d` (or since the session opened).
+  Duration idle(Direction d, TimePoint now) const;
+  /// Time since the last byte in any direction of `set` (or since the session opened).
+  Duration idle(DirectionSet set, TimePoint now) const;
+  /// True when both directions have finished.
+  bool both_finished() const;
+
+ private:
+  /// True when timer `t` runs in the session's current phase.
+  bool runs_now(const TimerSpec& t) const;
+  /// Moves an idle timer's deadline to `now + timeout`, nginx-style lazily.
+  void rearm(std::size_t i, TimePoint now);
+
+  const Profile& profile_;
+  TimePoint opened_at_;
+  std::array<DirectionActivity, 2> activity_{};
+  /// Idle timers only: the deadline as last armed (lazy re-arm keeps it put).
+  std::vector<std::optional<TimePoint>> armed_;
+};
+
+}  // namespace dropsim

@@ -1,0 +1,125 @@
+#include "proxy.h"
+
+#include <atomic>
+#include <stdexcept>
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
+#include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "session.h"
+
+namespace dropsim {
+namespace {
+
+/// Connection ids are unique in the process, so chained proxies never share a "C7".
+std::atomic<std::uint64_t> next_connection_id{1};
+
+}  // namespace
+
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon + 1 == text.size()) {
+    throw std::invalid_argument(fmt::format("'{}' is not HOST:PORT (e.g. 127.0.0.1:8080)", text));
+  }
+  std::string host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "127.0.0.1";
+  const std::string port_text = text.substr(colon + 1);
+  unsigned long port = 0;
+  std::size_t used = 0;
+  try {
+    port = std::stoul(port_text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used != port_text.size() || port > 65535) {
+    throw std::invalid_argument(fmt::format("'{}' has no valid port (0-65535) after the ':'", text));
+  }
+  return {host, static_cast<std::uint16_t>(port)};
+}
+
+Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Clock& clock)
+    : io_(io), options_(std::move(options)), log_(log), acceptor_(io), context_(std::make_shared<SessionContext>()) {
+  context_->proxy_name = options_.name;
+  context_->profile = std::make_shared<const Profile>(options_.profile);
+  context_->upstream_label = options_.upstream;
+  context_->clock = &clock;
+  context_->log = &log_;
+}
+
+Proxy::~Proxy() {
+  // Sessions still unwinding keep the context; they must not call back into a dead proxy.
+  context_->on_closed = nullptr;
+}
+
+const Profile& Proxy::profile() const { return *context_->profile; }
+
+void Proxy::start() {
+  const auto [up_host, up_port] = split_host_port(options_.upstream);
+  asio::ip::tcp::resolver resolver(io_);
+  for (const auto& entry : resolver.resolve(up_host, std::to_string(up_port))) {
+    context_->upstream.push_back(entry.endpoint());
+  }
+  const auto [host, port] = split_host_port(options_.listen);
+  const asio::ip::tcp::endpoint listen(asio::ip::make_address(host), port);
+  acceptor_.open(listen.protocol());
+  acceptor_.set_option(asio::socket_base::reuse_address(true));
+  acceptor_.bind(listen);
+  acceptor_.listen(asio::socket_base::max_listen_connections);
+
+  context_->on_closed = [this](std::uint64_t id) { sessions_.erase(id); };
+  const auto ep = local_endpoint();
+  log_.event(spdlog::level::info, 0, "listen",
+             fmt::format("{}: listening on {}:{}, upstream {}, profile {} ({}){}", options_.name,
+                         ep.address().to_string(), ep.port(), options_.upstream, profile().name,
+                         profile().source,
+                         profile().time_scale != 1.0 ? fmt::format(", time scale {}", profile().time_scale) : ""),
+             {{"proxy", options_.name}, {"port", static_cast<std::int64_t>(ep.port())}});
+  asio::co_spawn(io_, accept_loop(), asio::detached);
+}
+
+asio::awaitable<void> Proxy::accept_loop() {
+  asio::steady_timer backoff(io_);
+  while (!stopped_) {
+    auto [ec, client] = co_await acceptor_.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    if (stopped_ || ec == asio::error::operation_aborted) co_return;
+    if (ec) {
+      // Out of descriptors or memory: back off rather than spin, and keep serving.
+      log_.event(spdlog::level::warn, 0, "accept_error",
+                 fmt::format("{}: accept failed ({}), retrying in 100ms", options_.name, ec.message()));
+      backoff.expires_after(std::chrono::milliseconds(100));
+      co_await backoff.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    const std::uint64_t id = next_connection_id.fetch_add(1);
+    auto session = std::make_shared<Session>(id, std::move(client), context_);
+    sessions_.emplace(id, session);
+    ++total_;
+    session->start();
+  }
+}
+
+void Proxy::stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  std::error_code ec;
+  acceptor_.close(ec);
+  // Copy first: shutting a session down erases it from the registry.
+  std::vector<std::shared_ptr<Session>> open;
+  for (auto& [id, weak] : sessions_) {
+    if (auto s = weak.lock()) open.push_back(std::move(s));
+  }
+  for (auto& s : open) s->shut_down("proxy stopping");
+}
+
+asio::ip::tcp::endpoint Proxy::local_endpoint() const {
+  std::error_code ec;
+  return acceptor_.local_endpoint(ec);
+}
+
+}  // namespace dropsim

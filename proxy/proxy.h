@@ -1,0 +1,75 @@
+#pragma once
+// A listener and its sessions: what `dropsim run` starts once per proxy, and what tests
+// and embedders start in-process.
+//
+//   Proxy ──accept──► Session C1, C2, ... (registry by id, weak references)
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include <asio/awaitable.hpp>
+#include <asio/io_context.hpp>
+#include <asio/ip/tcp.hpp>
+
+#include "clock.h"
+#include "event_log.h"
+#include "profile.h"
+
+namespace dropsim {
+
+class Session;
+struct SessionContext;
+
+/// How to start one proxy.
+struct ProxyOptions {
+  std::string name = "proxy";        ///< for logs (and the API later)
+  std::string listen = "127.0.0.1:0";  ///< "HOST:PORT"; port 0 picks a free one
+  std::string upstream;              ///< "HOST:PORT" of the server
+  Profile profile;                   ///< resolved profile
+};
+
+/// Splits "HOST:PORT" (or "[v6]:PORT"); throws std::invalid_argument with the fix.
+std::pair<std::string, std::uint16_t> split_host_port(const std::string& text);
+
+/// Accepts clients on one address and proxies each to the upstream under a profile.
+class Proxy {
+ public:
+  /// `log` and `clock` must outlive the proxy and its sessions.
+  Proxy(asio::io_context& io, ProxyOptions options, EventLog& log,
+        const Clock& clock = SteadyClock::instance());
+  ~Proxy();
+  Proxy(const Proxy&) = delete;
+  Proxy& operator=(const Proxy&) = delete;
+
+  /// Resolves the upstream, binds and listens, and starts accepting. Throws
+  /// std::system_error (address in use, ...) or std::invalid_argument (bad address).
+  void start();
+  /// Stops accepting and closes every session with FIN.
+  void stop();
+  /// The address actually bound (the real port when listening on port 0).
+  asio::ip::tcp::endpoint local_endpoint() const;
+  /// Sessions currently open.
+  std::size_t active_sessions() const { return sessions_.size(); }
+  /// Sessions accepted since start.
+  std::uint64_t total_sessions() const { return total_; }
+  /// The profile new sessions get.
+  const Profile& profile() const;
+  /// The proxy's name.
+  const std::string& name() const { return options_.name; }
+
+ private:
+  asio::awaitable<void> accept_loop();
+
+  asio::io_context& io_;
+  ProxyOptions options_;
+  EventLog& log_;
+  asio::ip::tcp::acceptor acceptor_;
+  std::shared_ptr<SessionContext> context_;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_;
+  std::uint64_t total_ = 0;
+  bool stopped_ = false;
+};
+
+}  // namespace dropsim

@@ -1,0 +1,301 @@
+#include "session.h"
+
+#include <asio/experimental/as_tuple.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/connect.hpp>
+#include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/use_awaitable.hpp>
+#include <fmt/format.h>
+
+#include "duration.h"
+
+namespace dropsim {
+namespace {
+
+constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
+
+/// What one side will observe, in a person's words: "FIN to client".
+std::string describe_side(Side s, CloseAction a) {
+  switch (a) {
+    case CloseAction::fin: return fmt::format("FIN to {}", to_string(s));
+    case CloseAction::rst: return fmt::format("RST to {}", to_string(s));
+    case CloseAction::blackhole:
+      return fmt::format("{} blackholed (silence, RST on its next bytes)", to_string(s));
+  }
+  return "";
+}
+
+std::string describe_actions(const SideActions& a) {
+  return describe_side(Side::client, a.client) + ", " + describe_side(Side::upstream, a.upstream);
+}
+
+std::string endpoint_text(const asio::ip::tcp::socket& s) {
+  std::error_code ec;
+  const auto ep = s.remote_endpoint(ec);
+  if (ec) return "?";
+  return fmt::format("{}:{}", ep.address().to_string(), ep.port());
+}
+
+std::string error_text(const std::error_code& ec) {
+  if (ec == asio::error::connection_reset) return "connection reset (RST)";
+  if (ec == asio::error::broken_pipe) return "broken pipe";
+  return ec.message();
+}
+
+asio::ip::tcp::socket make_socket_like(asio::ip::tcp::socket& s) {
+  return asio::ip::tcp::socket(s.get_executor());
+}
+
+}  // namespace
+
+Session::Session(std::uint64_t id, asio::ip::tcp::socket client,
+                 std::shared_ptr<SessionContext> context)
+    : id_(id),
+      context_(std::move(context)),
+      profile_(context_->profile),
+      sockets_{make_socket_like(client), make_socket_like(client)},
+      pipes_{Pipe(Direction::upstream, sockets_[index(Side::client)], sockets_[index(Side::upstream)],
+                  context_->pool, *this),
+             Pipe(Direction::downstream, sockets_[index(Side::upstream)], sockets_[index(Side::client)],
+                  context_->pool, *this)},
+      policy_(*profile_, context_->clock->now()),
+      timer_(client.get_executor()) {
+  sockets_[index(Side::client)] = std::move(client);
+}
+
+Session::~Session() = default;
+
+void Session::start() {
+  asio::co_spawn(timer_.get_executor(), [self = shared_from_this()] { return self->run(); },
+                 asio::detached);
+}
+
+asio::awaitable<void> Session::run() {
+  context_->log->event(spdlog::level::info, id_, "open",
+                       fmt::format("accepted {} on {}, connecting to upstream {} (profile {})",
+                                   endpoint_text(socket(Side::client)), context_->proxy_name,
+                                   context_->upstream_label, profile_->name),
+                       {{"client", endpoint_text(socket(Side::client))},
+                        {"proxy", context_->proxy_name},
+                        {"upstream", context_->upstream_label},
+                        {"profile", profile_->name}});
+  if (!co_await connect_upstream()) co_return;
+
+  for (auto& s : sockets_) {
+    std::error_code ec;
+    s.non_blocking(true, ec);
+    // A proxy must not add Nagle delays to small WebSocket frames (nginx: tcp_nodelay on).
+    s.set_option(asio::ip::tcp::no_delay(true), ec);
+  }
+  const auto ex = timer_.get_executor();
+  auto self = shared_from_this();
+  for (Direction d : kDirections) {
+    asio::co_spawn(ex, [self, d] { return self->pump(d); }, asio::detached);
+  }
+  asio::co_spawn(ex, [self] { return self->watchdog(); }, asio::detached);
+}
+
+asio::awaitable<bool> Session::connect_upstream() {
+  using namespace asio::experimental::awaitable_operators;
+  const TimePoint started = now();
+  timer_.expires_after(profile_->connect.timeout);
+  auto result = co_await (asio::async_connect(socket(Side::upstream), context_->upstream, kAwait) ||
+                          timer_.async_wait(kAwait));
+  if (ending_) co_return false;  // shut down while connecting
+  std::string why;
+  if (result.index() == 1) {
+    why = fmt::format("timed out after {}", format_seconds(now() - started));
+  } else if (const auto& ec = std::get<0>(std::get<0>(result))) {
+    why = fmt::format("{} after {}", ec.message(), format_seconds(now() - started));
+  } else {
+    context_->log->event(spdlog::level::info, id_, "connected",
+                         fmt::format("connected to upstream {} in {}", context_->upstream_label,
+                                     format_seconds(now() - started)));
+    co_return true;
+  }
+  SideActions actions;
+  actions.client = profile_->connect.on_failure;
+  end(fmt::format("closed: upstream {} unreachable ({}): {}", context_->upstream_label, why,
+                  describe_side(Side::client, actions.client)),
+      actions, "upstream_unreachable");
+  co_return false;
+}
+
+asio::awaitable<void> Session::pump(Direction d) {
+  const PipeResult r = co_await pipes_[index(d)].run();
+  if (ending_) co_return;
+  switch (r.end) {
+    case PipeResult::End::finished: on_finished(d); break;
+    case PipeResult::End::failed: on_failed(r.side, r.error); break;
+    case PipeResult::End::stopped: break;
+  }
+}
+
+asio::awaitable<void> Session::watchdog() {
+  // Activity only moves deadlines later, so this sleeps until the deadline it saw,
+  // re-asks the policy, and sleeps again while the real deadline is still ahead.
+  while (!ending_) {
+    const auto deadline = policy_.next_deadline();
+    timer_.expires_at(deadline ? *deadline : TimePoint::max());
+    co_await timer_.async_wait(kAwait);
+    if (ending_) co_return;
+    if (const auto e = policy_.expired(now())) {
+      on_expiry(*e);
+      co_return;
+    }
+  }
+}
+
+void Session::on_bytes(Direction d, std::size_t n) { policy_.on_bytes(d, n, now()); }
+
+void Session::on_write_blocked(Direction d, std::size_t pending) {
+  policy_.on_write_blocked(d, pending, now());
+  reschedule();
+}
+
+void Session::on_write_progress(Direction d, std::size_t pending) {
+  policy_.on_write_progress(d, pending, now());
+}
+
+void Session::reschedule() {
+  const auto deadline = policy_.next_deadline();
+  if (deadline && *deadline < timer_.expiry()) timer_.cancel();
+}
+
+void Session::on_finished(Direction d) {
+  policy_.on_finished(d, now());
+  const Side from = source(d);
+  if (profile_->half_close == HalfClose::close_both) {
+    end(fmt::format("closed: {} sent FIN and {} closes both sides on a half-close: {}",
+                    to_string(from), profile_->name, describe_actions({})),
+        SideActions{}, fmt::format("{}_fin", to_string(from)));
+    return;
+  }
+  std::error_code ec;
+  socket(destination(d)).shutdown(asio::socket_base::shutdown_send, ec);
+  context_->log->event(spdlog::level::info, id_, "half_close",
+                       fmt::format("{} sent FIN: forwarded to {}, {} still flows", to_string(from),
+                                   to_string(destination(d)), to_string(opposite(d))),
+                       {{"from", to_string(from)}});
+  if (policy_.both_finished()) {
+    end("closed: both sides sent FIN", SideActions{}, "both_fin");
+    return;
+  }
+  reschedule();
+}
+
+void Session::on_failed(Side s, const std::error_code& ec) {
+  const Side other = s == Side::client ? Side::upstream : Side::client;
+  SideActions actions;  // the failed socket is dead already; the other one gets a FIN
+  end(fmt::format("closed: {} failed ({}): {}", to_string(s), error_text(ec),
+                  describe_side(other, CloseAction::fin)),
+      actions, fmt::format("{}_error", to_string(s)));
+}
+
+void Session::on_expiry(const Expiry& e) {
+  const TimerSpec& t = *e.timer;
+  const TimePoint at = now();
+  std::string what;
+  switch (t.kind) {
+    case TimerKind::idle:
+      what = fmt::format("after {} idle (upstream idle {}, downstream idle {})", format_seconds(e.idle),
+                         format_seconds(policy_.idle(Direction::upstream, at)),
+                         format_seconds(policy_.idle(Direction::downstream, at)));
+      break;
+    case TimerKind::blocked_write: {
+      const DirectionActivity& a = policy_.activity(t.direction);
+      what = fmt::format("after a write to {} made no progress for {} ({} bytes pending)",
+                         to_string(destination(t.direction)),
+                         format_seconds(at - a.blocked_since.value_or(at)), a.pending_bytes);
+      break;
+    }
+    case TimerKind::lifetime:
+      what = fmt::format("after {} of connection lifetime", format_seconds(at - policy_.opened_at()));
+      break;
+  }
+  end(fmt::format("closed by {} {}: {}", t.name, what, describe_actions(t.on_expiry)), t.on_expiry,
+      t.name);
+}
+
+void Session::end(const std::string& why, const SideActions& actions, std::string_view cause) {
+  if (ending_) return;
+  ending_ = true;
+  timer_.cancel();
+  const TimePoint at = now();
+  const auto& up = policy_.activity(Direction::upstream);
+  const auto& down = policy_.activity(Direction::downstream);
+  context_->log->event(
+      spdlog::level::info, id_, "close", why,
+      {{"cause", cause},
+       {"client_action", to_string(actions.client)},
+       {"upstream_action", to_string(actions.upstream)},
+       {"age_s", std::chrono::duration<double>(at - policy_.opened_at()).count()},
+       {"upstream_idle_s", std::chrono::duration<double>(policy_.idle(Direction::upstream, at)).count()},
+       {"downstream_idle_s", std::chrono::duration<double>(policy_.idle(Direction::downstream, at)).count()},
+       {"upstream_bytes", static_cast<std::int64_t>(up.bytes)},
+       {"downstream_bytes", static_cast<std::int64_t>(down.bytes)}});
+  for (Side s : kSides) close_side(s, actions[s]);
+  maybe_done();
+}
+
+void Session::close_side(Side s, CloseAction a) {
+  auto& sock = socket(s);
+  if (!sock.is_open()) return;
+  std::error_code ec;
+  switch (a) {
+    case CloseAction::fin:
+      // close() sends FIN after the queued bytes (or RST if unread input is pending,
+      // exactly as it does for nginx and HAProxy).
+      sock.close(ec);
+      break;
+    case CloseAction::rst:
+      sock.set_option(asio::socket_base::linger(true, 0), ec);
+      sock.close(ec);
+      break;
+    case CloseAction::blackhole:
+      sock.cancel(ec);  // the pipes stop; the socket stays open and silent
+      asio::co_spawn(timer_.get_executor(),
+                     [self = shared_from_this(), s] { return self->hold_blackholed(s); },
+                     asio::detached);
+      break;
+  }
+}
+
+asio::awaitable<void> Session::hold_blackholed(Side s) {
+  auto& sock = socket(s);
+  // Like an NLB that forgot the flow: whatever that side sends next (data or FIN) is
+  // answered with RST.
+  // Readable, an error, or aborted because shut_down() closed it: only the last ends quietly.
+  co_await sock.async_wait(asio::socket_base::wait_read, kAwait);
+  if (!sock.is_open()) co_return;
+  std::error_code avail_ec;
+  const std::size_t pending = sock.available(avail_ec);
+  context_->log->event(spdlog::level::info, id_, "blackhole_rst",
+                       fmt::format("blackholed {} sent {} after the flow was forgotten: RST",
+                                   to_string(s), pending > 0 ? fmt::format("{} bytes", pending) : "FIN"),
+                       {{"side", to_string(s)}, {"bytes", static_cast<std::int64_t>(pending)}});
+  close_side(s, CloseAction::rst);
+  maybe_done();
+}
+
+void Session::shut_down(std::string_view why) {
+  end(fmt::format("closed: {}: {}", why, describe_actions({})), SideActions{}, "shutdown");
+  // A blackholed side is still open; the process is going away, so close it too.
+  for (Side s : kSides) {
+    std::error_code ec;
+    socket(s).close(ec);
+  }
+  maybe_done();
+}
+
+void Session::maybe_done() {
+  if (done_) return;
+  for (const auto& s : sockets_) {
+    if (s.is_open()) return;
+  }
+  done_ = true;
+  if (context_->on_closed) context_->on_closed(id_);
+}
+
+}  // namespace dropsim

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs what dropsim needs to build and test, from Debian 12 packages, and only what is
+# missing: quiet and quick when everything is already there. Works as root on a bare
+# machine (uses sudo when not root and sudo exists).
+set -euo pipefail
+
+packages=(
+  # toolchain
+  build-essential cmake pkg-config
+  # libraries (the fixed stack)
+  libasio-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev node-llhttp
+  # tests use python3 for small scripted peers
+  python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+    missing+=("$p")
+  fi
+done
+((${#missing[@]} == 0)) && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo_cmd=()
+if [[ $(id -u) -ne 0 ]]; then
+  command -v sudo >/dev/null || { echo "deps: need root (or sudo) to apt-get install ${missing[*]}" >&2; exit 1; }
+  sudo_cmd=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+# Package lists may be absent or stale on a fresh machine: refresh once, then install.
+"${sudo_cmd[@]}" apt-get update -qq
+"${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: done"

@@ -1,0 +1,142 @@
+#pragma once
+// Test-side networking with plain blocking POSIX sockets on 127.0.0.1: independent of
+// dropsim's own code, every call bounded by a timeout.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <asio/io_context.hpp>
+#include <mutex>
+#include <spdlog/sinks/base_sink.h>
+
+#include "event_log.h"
+#include "profile.h"
+#include "proxy.h"
+
+namespace dropsim::test {
+
+using Ms = std::chrono::milliseconds;
+
+/// An owned file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  Fd(Fd&& o) noexcept : fd_(o.release()) {}
+  Fd& operator=(Fd&& o) noexcept;
+  ~Fd();
+  int get() const { return fd_; }
+  int release() { int f = fd_; fd_ = -1; return f; }
+  bool valid() const { return fd_ >= 0; }
+  void reset();
+
+ private:
+  int fd_ = -1;
+};
+
+/// A listening socket on 127.0.0.1 with an ephemeral port.
+class Listener {
+ public:
+  explicit Listener(int backlog = 512);
+  std::uint16_t port() const { return port_; }
+  /// Accepts one connection within `timeout`; invalid Fd on timeout.
+  Fd accept(Ms timeout = Ms(2000));
+  int fd() const { return fd_.get(); }
+
+ private:
+  Fd fd_;
+  std::uint16_t port_ = 0;
+};
+
+/// Connects to 127.0.0.1:port (blocking); throws on failure.
+Fd connect_to(std::uint16_t port);
+/// Sends everything; false on error.
+bool send_all(int fd, const void* data, std::size_t n);
+bool send_all(int fd, const std::string& s);
+/// Receives exactly n bytes within timeout; returns what arrived.
+std::string recv_exact(int fd, std::size_t n, Ms timeout);
+
+/// How a connection ended as seen by one peer.
+enum class End { eof, reset, timeout, data };
+std::string to_string(End e);
+
+/// Waits for the peer to end the connection (reading and discarding data unless
+/// `data_ends` is set). Returns how and after how long.
+struct Ending {
+  End how = End::timeout;
+  Ms after{0};
+};
+Ending wait_end(int fd, Ms timeout, bool data_ends = false);
+
+/// Half-closes our sending side.
+void shutdown_write(int fd);
+
+/// Number of open file descriptors in this process.
+int open_fd_count();
+
+/// An echo server on its own threads: one thread per connection.
+class EchoServer {
+ public:
+  EchoServer();
+  ~EchoServer();
+  std::uint16_t port() const { return listener_.port(); }
+  int connections() const { return connections_.load(); }
+
+ private:
+  Listener listener_;
+  std::atomic<bool> stop_{false};
+  std::atomic<int> connections_{0};
+  std::thread acceptor_;
+  std::vector<std::thread> workers_;
+};
+
+/// A spdlog sink that keeps formatted lines for tests to read.
+class CapturingSink final : public spdlog::sinks::base_sink<std::mutex> {
+ public:
+  /// Every line so far, joined with newlines.
+  std::string text();
+
+ protected:
+  void sink_it_(const spdlog::details::log_msg& msg) override;
+  void flush_() override {}
+
+ private:
+  std::string text_;
+};
+
+/// A dropsim Proxy in this process on its own io_context thread, with captured logs.
+class ProxyUnderTest {
+ public:
+  ProxyUnderTest(Profile profile, std::uint16_t upstream_port);
+  ProxyUnderTest(Profile profile, const std::string& upstream);
+  ~ProxyUnderTest();
+  std::uint16_t port() const { return port_; }
+  /// Everything logged so far.
+  std::string logs() const;
+  /// Waits until a log line contains `needle`; false after `timeout`.
+  bool wait_log(const std::string& needle, Ms timeout = Ms(2000)) const;
+  /// Sessions open now (asked on the proxy's thread).
+  std::size_t active_sessions();
+  /// Waits until no session is open; false after `timeout`.
+  bool wait_idle(Ms timeout = Ms(3000));
+
+ private:
+  std::shared_ptr<CapturingSink> sink_;
+  std::unique_ptr<EventLog> log_;
+  asio::io_context io_;
+  std::unique_ptr<Proxy> proxy_;
+  std::thread thread_;
+  std::uint16_t port_ = 0;
+};
+
+/// A profile with one idle timer, for tests.
+Profile idle_profile(Ms timeout, DirectionSet reset_by, SideActions actions = {},
+                     HalfClose half_close = HalfClose::forward);
+
+}  // namespace dropsim::test

@@ -1,0 +1,234 @@
+// The pure timer decisions, driven by a ManualClock: no sockets, no sleeping.
+
+#include "policy.h"
+
+#include <gtest/gtest.h>
+
+#include "manual_clock.h"
+
+namespace dropsim {
+namespace {
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TimerSpec idle_timer(std::string name, Duration timeout, DirectionSet reset_by,
+                     Duration granularity = Duration{0}) {
+  TimerSpec t;
+  t.name = std::move(name);
+  t.kind = TimerKind::idle;
+  t.timeout = timeout;
+  t.reset_by = reset_by;
+  t.rearm_granularity = granularity;
+  return t;
+}
+
+Profile with_timers(std::vector<TimerSpec> timers) {
+  Profile p;
+  p.name = "test";
+  p.timers = std::move(timers);
+  return p;
+}
+
+class PolicyTest : public ::testing::Test {
+ protected:
+  ManualClock clock_;
+};
+
+TEST_F(PolicyTest, IdleTimerFiresAfterTimeoutWithoutTraffic) {
+  const Profile p = with_timers({idle_timer("idle", seconds(60), DirectionSet::both())});
+  Policy policy(p, clock_.now());
+  const TimePoint opened = clock_.now();
+  ASSERT_EQ(policy.next_deadline(), opened + seconds(60));
+  clock_.advance(seconds(60) - milliseconds(1));
+  EXPECT_FALSE(policy.expired(clock_.now()));
+  clock_.advance(milliseconds(1));
+  const auto e = policy.expired(clock_.now());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->timer->name, "idle");
+  EXPECT_EQ(e->idle, seconds(60));
+}
+
+TEST_F(PolicyTest, TrafficInResetDirectionMovesDeadline) {
+  const Profile p = with_timers({idle_timer("idle", seconds(10), DirectionSet::both())});
+  Policy policy(p, clock_.now());
+  clock_.advance(seconds(9));
+  policy.on_bytes(Direction::downstream, 5, clock_.now());
+  clock_.advance(seconds(9));
+  EXPECT_FALSE(policy.expired(clock_.now()));
+  EXPECT_EQ(policy.next_deadline(), clock_.now() + seconds(1));
+  clock_.advance(seconds(1));
+  ASSERT_TRUE(policy.expired(clock_.now()));
+}
+
+TEST_F(PolicyTest, TrafficOutsideResetByDoesNotCount) {
+  // The seed guide's ALB model: only client→server data resets the timer.
+  const Profile p = with_timers({idle_timer("idle_timeout", seconds(60), DirectionSet::only(Direction::upstream))});
+  Policy policy(p, clock_.now());
+  for (int i = 0; i < 5; ++i) {
+    clock_.advance(seconds(25));
+    if (policy.expired(clock_.now())) break;
+    policy.on_bytes(Direction::downstream, 10, clock_.now());
+  }
+  const auto e = policy.expired(clock_.now());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->idle, seconds(75));  // checked at 75 s; due at 60 s
+  EXPECT_EQ(e->deadline - policy.opened_at(), seconds(60));
+}
+
+TEST_F(PolicyTest, DownstreamOnlyTimerIgnoresUpstreamTraffic) {
+  const Profile p = with_timers({idle_timer("t", seconds(10), DirectionSet::only(Direction::downstream))});
+  Policy policy(p, clock_.now());
+  clock_.advance(seconds(5));
+  policy.on_bytes(Direction::upstream, 1, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), policy.opened_at() + seconds(10));
+  policy.on_bytes(Direction::downstream, 1, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), clock_.now() + seconds(10));
+}
+
+TEST_F(PolicyTest, LazyRearmKeepsDeadlineWithinGranularity) {
+  // nginx: a re-arm that would move the deadline by less than 300 ms is skipped, so the
+  // connection can die after as little as T - 300 ms of real idleness.
+  const Profile p = with_timers({idle_timer("proxy_read_timeout", seconds(2), DirectionSet::both(), milliseconds(300))});
+  Policy policy(p, clock_.now());
+  const TimePoint first = policy.opened_at() + seconds(2);
+  clock_.advance(milliseconds(299));
+  policy.on_bytes(Direction::upstream, 1, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), first) << "moved by 299 ms < 300 ms: kept";
+  clock_.advance(milliseconds(1));
+  policy.on_bytes(Direction::upstream, 1, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), clock_.now() + seconds(2)) << "moved by 300 ms: re-armed";
+}
+
+TEST_F(PolicyTest, LazyRearmIdleTimeIsBetweenTMinusGranularityAndT) {
+  const Profile p = with_timers({idle_timer("t", seconds(2), DirectionSet::both(), milliseconds(300))});
+  Policy policy(p, clock_.now());
+  clock_.advance(milliseconds(250));
+  policy.on_bytes(Direction::downstream, 1, clock_.now());  // not re-armed
+  clock_.advance(seconds(2) - milliseconds(250));
+  const auto e = policy.expired(clock_.now());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->idle, milliseconds(1750));
+}
+
+TEST_F(PolicyTest, BlockedWriteTimerRunsOnlyWhileBlocked) {
+  TimerSpec t;
+  t.name = "send_timeout";
+  t.kind = TimerKind::blocked_write;
+  t.direction = Direction::downstream;
+  t.timeout = seconds(3);
+  const Profile p = with_timers({t});
+  Policy policy(p, clock_.now());
+  EXPECT_FALSE(policy.next_deadline());
+  clock_.advance(seconds(10));
+  EXPECT_FALSE(policy.expired(clock_.now()));
+
+  policy.on_write_blocked(Direction::upstream, 100, clock_.now());
+  EXPECT_FALSE(policy.next_deadline()) << "the other direction's block does not count";
+  policy.on_write_blocked(Direction::downstream, 100, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), clock_.now() + seconds(3));
+  clock_.advance(seconds(2));
+  policy.on_write_progress(Direction::downstream, 50, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), clock_.now() + seconds(3)) << "progress restarts the count";
+  clock_.advance(seconds(1));
+  policy.on_write_progress(Direction::downstream, 0, clock_.now());
+  EXPECT_FALSE(policy.next_deadline()) << "drained: nothing blocked";
+
+  policy.on_write_blocked(Direction::downstream, 10, clock_.now());
+  clock_.advance(seconds(3));
+  const auto e = policy.expired(clock_.now());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->timer->name, "send_timeout");
+  EXPECT_EQ(policy.activity(Direction::downstream).pending_bytes, 10u);
+}
+
+TEST_F(PolicyTest, LifetimeFiresWhateverTheTraffic) {
+  TimerSpec t;
+  t.name = "timeoutSec";
+  t.kind = TimerKind::lifetime;
+  t.timeout = seconds(30);
+  const Profile p = with_timers({t});
+  Policy policy(p, clock_.now());
+  for (int i = 0; i < 29; ++i) {
+    clock_.advance(seconds(1));
+    policy.on_bytes(Direction::upstream, 1, clock_.now());
+    policy.on_bytes(Direction::downstream, 1, clock_.now());
+    ASSERT_FALSE(policy.expired(clock_.now()));
+  }
+  clock_.advance(seconds(1));
+  ASSERT_TRUE(policy.expired(clock_.now()));
+}
+
+TEST_F(PolicyTest, DisabledTimerNeverFires) {
+  TimerSpec t = idle_timer("timeout_tunnel", seconds(1), DirectionSet::both());
+  t.timeout.reset();
+  const Profile p = with_timers({t});
+  Policy policy(p, clock_.now());
+  EXPECT_FALSE(policy.next_deadline());
+  clock_.advance(std::chrono::hours(100));
+  EXPECT_FALSE(policy.expired(clock_.now()));
+}
+
+TEST_F(PolicyTest, EarliestOfSeveralTimersWins) {
+  const Profile p = with_timers({idle_timer("client", seconds(5), DirectionSet::only(Direction::upstream)),
+                                 idle_timer("server", seconds(3), DirectionSet::only(Direction::downstream))});
+  Policy policy(p, clock_.now());
+  clock_.advance(seconds(2));
+  policy.on_bytes(Direction::downstream, 1, clock_.now());  // server deadline → 5 s
+  clock_.advance(seconds(3));
+  const auto e = policy.expired(clock_.now());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->timer->name, "client") << "client due at 5 s; server also due at 5 s but listed later";
+  clock_.advance(milliseconds(1));
+  EXPECT_EQ(policy.expired(clock_.now())->timer->name, "client");
+}
+
+TEST_F(PolicyTest, PhasesSwitchTimersOnHalfClose) {
+  // HAProxy-like: a normal timer while open, a shorter fin timer once the client sent FIN.
+  TimerSpec normal = idle_timer("timeout_server", seconds(10), DirectionSet::both());
+  normal.phases = Phases{true, false, true};
+  TimerSpec fin = idle_timer("timeout_server_fin", seconds(1), DirectionSet::both());
+  fin.phases = Phases{false, true, false};
+  const Profile p = with_timers({normal, fin});
+  Policy policy(p, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), policy.opened_at() + seconds(10));
+  clock_.advance(seconds(4));
+  policy.on_finished(Direction::upstream, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), clock_.now() + seconds(1)) << "fin timer counts from the FIN";
+  clock_.advance(milliseconds(600));
+  policy.on_bytes(Direction::downstream, 1, clock_.now());
+  clock_.advance(milliseconds(600));
+  EXPECT_FALSE(policy.expired(clock_.now()));
+  clock_.advance(milliseconds(400));
+  const auto e = policy.expired(clock_.now());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->timer->name, "timeout_server_fin");
+}
+
+TEST_F(PolicyTest, NoTimerRunsOnceBothSidesFinished) {
+  const Profile p = with_timers({idle_timer("t", seconds(1), DirectionSet::both())});
+  Policy policy(p, clock_.now());
+  policy.on_finished(Direction::upstream, clock_.now());
+  EXPECT_FALSE(policy.both_finished());
+  policy.on_finished(Direction::downstream, clock_.now());
+  EXPECT_TRUE(policy.both_finished());
+  clock_.advance(seconds(5));
+  EXPECT_FALSE(policy.expired(clock_.now()));
+}
+
+TEST_F(PolicyTest, ActivityCountsBytesAndIdleTimes) {
+  const Profile p = with_timers({});
+  Policy policy(p, clock_.now());
+  clock_.advance(seconds(1));
+  policy.on_bytes(Direction::upstream, 100, clock_.now());
+  policy.on_bytes(Direction::upstream, 50, clock_.now());
+  clock_.advance(seconds(2));
+  EXPECT_EQ(policy.activity(Direction::upstream).bytes, 150u);
+  EXPECT_EQ(policy.activity(Direction::upstream).chunks, 2u);
+  EXPECT_EQ(policy.idle(Direction::upstream, clock_.now()), seconds(2));
+  EXPECT_EQ(policy.idle(Direction::downstream, clock_.now()), seconds(3)) << "never active: since open";
+  EXPECT_EQ(policy.idle(DirectionSet::both(), clock_.now()), seconds(2));
+}
+
+}  // namespace
+}  // namespace dropsim
