@@ -11,12 +11,13 @@ namespace dropsim {
 enum class CloseAction {
   fin,        ///< close(): the kernel sends FIN after the queued bytes (nginx, ALB)
   rst,        ///< SO_LINGER 0 then close(): an immediate RST, queued bytes discarded
+  fin_rst,    ///< FIN, then RST at once (HAProxy tcp mode toward the server on a timeout)
   blackhole,  ///< send nothing and forget the flow; answer that side's next bytes with RST (NLB)
 };
 
-/// "fin", "rst" or "blackhole".
+/// "fin", "rst", "fin_rst" or "blackhole".
 std::string_view to_string(CloseAction a);
-/// What the peer will observe, for log lines: "FIN", "RST", "silence, then RST".
+/// What the peer will observe, for log lines: "FIN", "RST", "FIN then RST", ...
 std::string_view describe(CloseAction a);
 /// Parses the names that to_string prints.
 std::optional<CloseAction> parse_close_action(std::string_view text);

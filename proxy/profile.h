@@ -31,6 +31,17 @@ enum class HalfClose {
   close_both,  ///< close both sides at once (nginx upgraded connections)
 };
 
+/// The half-close rule for each peer's FIN. Real systems are not always symmetric:
+/// HAProxy forwards a client's FIN on a tunnel but closes both sides on a server's FIN.
+struct HalfClosePolicy {
+  HalfClose client_fin = HalfClose::forward;  ///< when the client sends FIN
+  HalfClose server_fin = HalfClose::forward;  ///< when the upstream server sends FIN
+
+  /// The rule for a FIN ending direction `d` (upstream: the client's FIN).
+  HalfClose operator[](Direction d) const { return d == Direction::upstream ? client_fin : server_fin; }
+  bool operator==(const HalfClosePolicy&) const = default;
+};
+
 /// The states of a session's two directions a timer runs in (its `while:` list).
 struct Phases {
   bool open = true;                 ///< neither side has sent FIN
@@ -83,7 +94,7 @@ struct Profile {
   std::string source;       ///< where it came from: "profiles/nginx.yaml" or a path
   Mode mode = Mode::tcp;
   ConnectPolicy connect;
-  HalfClose half_close = HalfClose::forward;
+  HalfClosePolicy half_close;
   std::vector<TimerSpec> timers;
   std::vector<Setting> settings;
   double time_scale = 1.0;  ///< already applied to every duration above

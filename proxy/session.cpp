@@ -20,6 +20,7 @@ std::string describe_side(Side s, CloseAction a) {
   switch (a) {
     case CloseAction::fin: return fmt::format("FIN to {}", to_string(s));
     case CloseAction::rst: return fmt::format("RST to {}", to_string(s));
+    case CloseAction::fin_rst: return fmt::format("FIN then RST to {}", to_string(s));
     case CloseAction::blackhole:
       return fmt::format("{} blackholed (silence, RST on its next bytes)", to_string(s));
   }
@@ -166,9 +167,9 @@ void Session::reschedule() {
 void Session::on_finished(Direction d) {
   policy_.on_finished(d, now());
   const Side from = source(d);
-  if (profile_->half_close == HalfClose::close_both) {
-    end(fmt::format("closed: {} sent FIN and {} closes both sides on a half-close: {}",
-                    to_string(from), profile_->name, describe_actions({})),
+  if (profile_->half_close[d] == HalfClose::close_both) {
+    end(fmt::format("closed: {} sent FIN and {} closes both sides when the {} half-closes: {}",
+                    to_string(from), profile_->name, to_string(from), describe_actions({})),
         SideActions{}, fmt::format("{}_fin", to_string(from)));
     return;
   }
@@ -250,6 +251,12 @@ void Session::close_side(Side s, CloseAction a) {
       sock.close(ec);
       break;
     case CloseAction::rst:
+      sock.set_option(asio::socket_base::linger(true, 0), ec);
+      sock.close(ec);
+      break;
+    case CloseAction::fin_rst:
+      // HAProxy shuts the write side, then closes abortively: the peer reads EOF, then RST.
+      sock.shutdown(asio::socket_base::shutdown_send, ec);
       sock.set_option(asio::socket_base::linger(true, 0), ec);
       sock.close(ec);
       break;

@@ -1,0 +1,864 @@
+#include "profile_yaml.h"
+
+// The only file that includes yaml-cpp. It reads a profile in three steps:
+//   1. declarations: `settings:` (typed, with defaults), then `--set` overrides on them;
+//   2. fields: every scalar of mode/connect/half_close/timers is a literal, a `$setting`
+//      or an `{if:, then:, else:}` expression, evaluated against the settings in force;
+//   3. scaling: --time-scale multiplies every resulting duration.
+// Every error names FILE:LINE:COL and says how to fix it.
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <set>
+#include <span>
+#include <variant>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "duration.h"
+#include "suggest.h"
+
+namespace dropsim {
+
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// Text helpers
+
+/// "a, b, c", or "(none)" for an empty list.
+std::string join(const std::vector<std::string>& items) {
+  return items.empty() ? "(none)" : fmt::format("{}", fmt::join(items, ", "));
+}
+
+/// `text` without surrounding blanks.
+std::string_view trim(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t");
+  if (first == std::string_view::npos) return {};
+  const auto last = text.find_last_not_of(" \t");
+  return text.substr(first, last - first + 1);
+}
+
+/// `--set` names match with '-' and ' ' read as '_': timeout-tunnel, "timeout tunnel".
+std::string normalise_name(std::string_view name) {
+  std::string out(name);
+  std::replace(out.begin(), out.end(), '-', '_');
+  std::replace(out.begin(), out.end(), ' ', '_');
+  return out;
+}
+
+/// True for "60" or "1.5": what nginx.conf and haproxy.cfg write without a unit.
+bool is_bare_number(std::string_view text) {
+  if (text.empty() || text.front() == '.' || text.back() == '.') return false;
+  return std::count(text.begin(), text.end(), '.') <= 1 &&
+         std::all_of(text.begin(), text.end(), [](char c) { return (c >= '0' && c <= '9') || c == '.'; });
+}
+
+/// on/off, true/false, yes/no, as nginx and YAML 1.1 spell booleans.
+std::optional<bool> parse_bool(std::string_view text) {
+  if (text == "on" || text == "true" || text == "yes") return true;
+  if (text == "off" || text == "false" || text == "no") return false;
+  return std::nullopt;
+}
+
+/// A decimal number for time_scale; nullopt unless the whole text is one.
+std::optional<double> parse_number(std::string_view text) {
+  double value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+/// Where a YAML node starts, 1-based; 0/0 when yaml-cpp has no position for it.
+std::pair<int, int> position(const YAML::Node& n) {
+  if (!n.IsDefined()) return {0, 0};
+  const YAML::Mark m = n.Mark();
+  if (m.is_null()) return {0, 0};
+  return {m.line + 1, m.column + 1};
+}
+
+/// "a mapping", "a list", ... for "expected X, found Y" messages.
+std::string_view shape(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsMap()) return "a mapping";
+  if (n.IsSequence()) return "a list";
+  return "a single value";
+}
+
+// ---------------------------------------------------------------------------------------
+// Settings
+
+/// The three setting types of the profile format.
+enum class SettingType { duration, boolean, action };
+
+/// A setting's value; the alternative's index is its SettingType.
+using SettingValue = std::variant<std::optional<Duration>, bool, CloseAction>;
+
+/// "duration", "bool" or "action", as the profile's `type:` spells it.
+std::string_view to_string(SettingType t) {
+  switch (t) {
+    case SettingType::duration: return "duration";
+    case SettingType::boolean: return "bool";
+    case SettingType::action: return "action";
+  }
+  return "duration";
+}
+
+/// Parses a `type:` value.
+std::optional<SettingType> parse_setting_type(std::string_view text) {
+  if (text == "duration") return SettingType::duration;
+  if (text == "bool") return SettingType::boolean;
+  if (text == "action") return SettingType::action;
+  return std::nullopt;
+}
+
+/// The canonical text of a value: format_duration, "none", "on"/"off", an action name.
+std::string canonical(const SettingValue& v) {
+  if (const auto* d = std::get_if<std::optional<Duration>>(&v)) return *d ? format_duration(**d) : "none";
+  if (const auto* b = std::get_if<bool>(&v)) return *b ? "on" : "off";
+  return std::string(to_string(std::get<CloseAction>(v)));
+}
+
+/// One `settings:` entry.
+struct SettingDecl {
+  std::string name;                  ///< as the real system names it
+  SettingType type = SettingType::duration;
+  std::string unit;                  ///< duration only: what a bare number means ("s", "ms"); "" none
+  std::vector<std::string> aliases;  ///< other accepted names
+  std::string doc;                   ///< one line
+  SettingValue default_value;        ///< the profile's default
+  SettingValue value;                ///< the value in force (default, or --set)
+};
+
+/// Reads `text` as a value of setting `s`; nullopt when it is not one.
+std::optional<SettingValue> parse_setting_value(const SettingDecl& s, std::string_view text) {
+  switch (s.type) {
+    case SettingType::duration: {
+      using Opt = std::optional<Duration>;
+      if (text == "none" || text == "off") return SettingValue{Opt{}};
+      if (const auto d = parse_duration(text)) return SettingValue{Opt{*d}};
+      if (!s.unit.empty() && is_bare_number(text)) {
+        if (const auto d = parse_duration(std::string(text) + s.unit)) return SettingValue{Opt{*d}};
+      }
+      return std::nullopt;
+    }
+    case SettingType::boolean:
+      if (const auto b = parse_bool(text)) return SettingValue{*b};
+      return std::nullopt;
+    case SettingType::action:
+      if (const auto a = parse_close_action(text)) return SettingValue{*a};
+      return std::nullopt;
+  }
+  return std::nullopt;
+}
+
+/// What a value of `s` looks like, phrased as the fix.
+std::string value_fix(const SettingDecl& s) {
+  switch (s.type) {
+    case SettingType::duration:
+      return s.unit.empty()
+                 ? "write it with a unit, e.g. 60s, 300ms, 2m, 1h, or none (a bare number "
+                   "needs `unit:` in the setting's declaration)"
+                 : fmt::format("write it with a unit, e.g. 60s, 300ms, 2m, 1h, a bare number "
+                               "(meaning {}, the setting's `unit:`), or none", s.unit);
+    case SettingType::boolean: return "write on or off (or true/false, yes/no)";
+    case SettingType::action: return "write fin, rst, fin_rst or blackhole";
+  }
+  return {};
+}
+
+/// "a duration", "a bool", "an action".
+std::string_view value_what(SettingType t) {
+  switch (t) {
+    case SettingType::duration: return "a duration";
+    case SettingType::boolean: return "a bool";
+    case SettingType::action: return "an action";
+  }
+  return "a value";
+}
+
+// ---------------------------------------------------------------------------------------
+// Field literals: what each field of the profile accepts when written literally.
+
+/// How to read one field's literal, and which settings may feed it.
+template <class T>
+struct Literal {
+  std::string_view what;                           ///< "a duration", "a close action"
+  std::optional<SettingType> setting;              ///< settings of this type may feed it
+  std::optional<T> (*parse)(std::string_view);     ///< the literal's parser
+  std::string_view fix;                            ///< how to write it
+};
+
+/// The phases of a timer's `while:` list.
+enum class Phase { open, upstream_finished, downstream_finished };
+
+/// A duration, or none/off for "disabled".
+std::optional<std::optional<Duration>> parse_optional_duration(std::string_view text) {
+  if (text == "none" || text == "off") return std::make_optional(std::optional<Duration>{});
+  if (const auto d = parse_duration(text)) return std::make_optional(std::optional<Duration>{*d});
+  return std::nullopt;
+}
+
+/// "tcp" or "http".
+std::optional<Mode> parse_mode(std::string_view text) {
+  if (text == "tcp") return Mode::tcp;
+  if (text == "http") return Mode::http;
+  return std::nullopt;
+}
+
+/// "forward" or "close_both".
+std::optional<HalfClose> parse_half_close(std::string_view text) {
+  if (text == "forward") return HalfClose::forward;
+  if (text == "close_both") return HalfClose::close_both;
+  return std::nullopt;
+}
+
+/// "idle", "blocked_write" or "lifetime".
+std::optional<TimerKind> parse_kind(std::string_view text) {
+  if (text == "idle") return TimerKind::idle;
+  if (text == "blocked_write") return TimerKind::blocked_write;
+  if (text == "lifetime") return TimerKind::lifetime;
+  return std::nullopt;
+}
+
+/// "open", "upstream_finished" or "downstream_finished".
+std::optional<Phase> parse_phase(std::string_view text) {
+  if (text == "open") return Phase::open;
+  if (text == "upstream_finished") return Phase::upstream_finished;
+  if (text == "downstream_finished") return Phase::downstream_finished;
+  return std::nullopt;
+}
+
+constexpr std::string_view kDurationFix =
+    "write it with a unit, e.g. 60s, 300ms, 2m, 1h (a bare number is read only by a setting "
+    "that declares `unit:`)";
+
+const Literal<std::optional<Duration>> kTimeout{
+    "a duration", SettingType::duration, parse_optional_duration,
+    "write it with a unit, e.g. 60s, 300ms, 2m, 1h, or none to disable it (a bare number is "
+    "read only by a setting that declares `unit:`)"};
+const Literal<Duration> kDurationLiteral{"a duration", SettingType::duration, parse_duration,
+                                         kDurationFix};
+const Literal<CloseAction> kAction{"a close action", SettingType::action, parse_close_action,
+                                   "write fin, rst, fin_rst or blackhole"};
+const Literal<Mode> kMode{"a mode", std::nullopt, parse_mode, "write tcp or http"};
+const Literal<HalfClose> kHalfClose{"a half-close policy", std::nullopt, parse_half_close,
+                                    "write forward or close_both"};
+const Literal<TimerKind> kKind{"a timer kind", std::nullopt, parse_kind,
+                              "write idle, blocked_write or lifetime"};
+const Literal<DirectionSet> kDirectionSet{"a set of directions", std::nullopt, parse_direction_set,
+                                          "write upstream, downstream or both"};
+const Literal<Direction> kDirection{"a direction", std::nullopt, parse_direction,
+                                    "write upstream (client→server) or downstream (server→client)"};
+const Literal<Phase> kPhase{"a phase", std::nullopt, parse_phase,
+                            "write open, upstream_finished or downstream_finished"};
+
+// The keys each mapping accepts, in the order the format documents them.
+constexpr std::string_view kTopKeys[] = {"name",       "description", "source", "mode",
+                                         "time_scale", "settings",    "connect", "half_close",
+                                         "timers"};
+constexpr std::string_view kSettingKeys[] = {"type", "default", "unit", "aliases", "doc"};
+constexpr std::string_view kConnectKeys[] = {"timeout", "on_failure"};
+constexpr std::string_view kTimerKeys[] = {"name",     "kind",              "timeout",
+                                           "reset_by", "rearm_granularity", "direction",
+                                           "while",    "on_expiry"};
+constexpr std::string_view kActionKeys[] = {"client", "upstream"};
+constexpr std::string_view kHalfCloseKeys[] = {"client_fin", "server_fin"};
+constexpr std::string_view kIfKeys[] = {"if", "then", "else"};
+constexpr std::string_view kUnits[] = {"ns", "us", "ms", "s", "m", "h"};
+
+/// A timer key that applies to one kind only.
+struct KindOnlyKey {
+  std::string_view key;
+  TimerKind kind;
+};
+constexpr KindOnlyKey kKindOnlyKeys[] = {{"reset_by", TimerKind::idle},
+                                         {"rearm_granularity", TimerKind::idle},
+                                         {"direction", TimerKind::blocked_write}};
+
+/// The names in `keys`, as strings, for messages and suggestions.
+std::vector<std::string> names_of(std::span<const std::string_view> keys) {
+  return {keys.begin(), keys.end()};
+}
+
+// ---------------------------------------------------------------------------------------
+// The loader
+
+/// Reads one profile document; holds the file label and the declared settings.
+class Loader {
+ public:
+  /// `file` labels every error.
+  explicit Loader(std::string file) : file_(std::move(file)) {}
+
+  /// The resolved profile of `root`, with `overrides` applied and durations scaled.
+  Profile load(const YAML::Node& root, const std::vector<SettingOverride>& overrides, double scale);
+
+ private:
+  /// Throws ProfileError at `at`'s position (all the helpers below report through it).
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& message) const;
+  void expect_map(const YAML::Node& n, std::string_view what) const;
+  void expect_list(const YAML::Node& n, std::string_view what) const;
+  std::string scalar(const YAML::Node& n, std::string_view what) const;
+  YAML::Node key_node(const YAML::Node& map, std::string_view key) const;
+  YAML::Node child(const YAML::Node& map, std::string_view key) const;
+  YAML::Node require(const YAML::Node& map, std::string_view key, std::string_view owner,
+                     std::string_view fix) const;
+  void check_keys(const YAML::Node& map, std::span<const std::string_view> allowed,
+                  std::string_view owner) const;
+  void check_unique_keys(const YAML::Node& map, std::string_view owner) const;
+
+  void read_settings(const YAML::Node& n);
+  SettingDecl read_setting(const YAML::Node& key, const YAML::Node& body) const;
+  std::string read_unit(const YAML::Node& body, SettingType type) const;
+  std::vector<std::string> read_aliases(const YAML::Node& body) const;
+  void check_setting_names(const YAML::Node& key, const SettingDecl& s) const;
+  void apply_override(const SettingOverride& o);
+  std::optional<std::size_t> find_setting(std::string_view name) const;
+  const SettingDecl& setting_ref(const YAML::Node& at, std::string_view ref) const;
+  std::vector<std::string> setting_names() const;
+  std::vector<Setting> settings_in_force() const;
+
+  template <class T>
+  T eval(const YAML::Node& n, std::string_view field, const Literal<T>& lit) const;
+  template <class T>
+  T eval_ref(const YAML::Node& n, const std::string& ref, std::string_view field,
+             const Literal<T>& lit) const;
+  template <class T>
+  T eval_if(const YAML::Node& n, std::string_view field, const Literal<T>& lit) const;
+  template <class T>
+  T field_or(const YAML::Node& map, std::string_view key, const Literal<T>& lit, T fallback,
+             std::string_view label = {}) const;
+  bool condition(const YAML::Node& n) const;
+  template <class T>
+  std::string mismatch(const SettingDecl& s, std::string_view field, const Literal<T>& lit) const;
+
+  double read_file_scale(const YAML::Node& n) const;
+  ConnectPolicy read_connect(const YAML::Node& n) const;
+  std::vector<TimerSpec> read_timers(const YAML::Node& n) const;
+  TimerSpec read_timer(const YAML::Node& n) const;
+  void check_kind_keys(const YAML::Node& n, TimerKind kind, std::string_view owner) const;
+  Phases read_phases(const YAML::Node& n) const;
+  SideActions read_actions(const YAML::Node& n) const;
+  HalfClosePolicy read_half_close(const YAML::Node& n) const;
+
+  std::string file_;                    ///< label of every error
+  std::string profile_name_;            ///< for --set messages
+  std::vector<SettingDecl> settings_;   ///< in declaration order
+};
+
+void Loader::fail(const YAML::Node& at, const std::string& message) const {
+  const auto [line, column] = position(at);
+  throw ProfileError(file_, line, column, message);
+}
+
+void Loader::expect_map(const YAML::Node& n, std::string_view what) const {
+  if (!n.IsMap()) fail(n, fmt::format("{} must be a mapping (key: value lines), found {}", what, shape(n)));
+}
+
+void Loader::expect_list(const YAML::Node& n, std::string_view what) const {
+  if (!n.IsSequence()) fail(n, fmt::format("{} must be a list ([a, b] or '- item' lines), found {}", what, shape(n)));
+}
+
+std::string Loader::scalar(const YAML::Node& n, std::string_view what) const {
+  if (n.IsScalar()) return n.Scalar();
+  if (n.IsNull()) fail(n, fmt::format("'{}' is empty: write a value after the colon", what));
+  fail(n, fmt::format("'{}' must be a single value (a literal, a $setting or an if: expression), found {}",
+                      what, shape(n)));
+}
+
+YAML::Node Loader::key_node(const YAML::Node& map, std::string_view key) const {
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (it->first.IsScalar() && it->first.Scalar() == key) return it->first;
+  }
+  return map;
+}
+
+YAML::Node Loader::child(const YAML::Node& map, std::string_view key) const {
+  const YAML::Node n = map[std::string(key)];
+  // yaml-cpp marks an empty value at the next token, often on the next line: point at the key.
+  if (n.IsDefined() && n.IsNull()) fail(key_node(map, key), fmt::format("'{}' has no value: write one after the colon", key));
+  return n;
+}
+
+YAML::Node Loader::require(const YAML::Node& map, std::string_view key, std::string_view owner,
+                           std::string_view fix) const {
+  const YAML::Node n = child(map, key);
+  if (!n.IsDefined()) fail(map, fmt::format("{} is missing '{}': {}", owner, key, fix));
+  return n;
+}
+
+void Loader::check_unique_keys(const YAML::Node& map, std::string_view owner) const {
+  std::set<std::string> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (!it->first.IsScalar()) fail(it->first, fmt::format("a key in {} must be a plain name", owner));
+    if (!seen.insert(it->first.Scalar()).second) {
+      fail(it->first, fmt::format("'{}' appears twice in {}: keep one", it->first.Scalar(), owner));
+    }
+  }
+}
+
+void Loader::check_keys(const YAML::Node& map, std::span<const std::string_view> allowed,
+                        std::string_view owner) const {
+  check_unique_keys(map, owner);
+  const std::vector<std::string> valid = names_of(allowed);
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const std::string& key = it->first.Scalar();
+    if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
+    fail(it->first, fmt::format("unknown key '{}' in {}{}; valid keys: {}", key, owner,
+                                did_you_mean(key, valid), join(valid)));
+  }
+}
+
+// --- settings ---------------------------------------------------------------------------
+
+void Loader::read_settings(const YAML::Node& n) {
+  expect_map(n, "'settings'");
+  check_unique_keys(n, "'settings'");
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    SettingDecl s = read_setting(it->first, it->second);
+    check_setting_names(it->first, s);
+    settings_.push_back(std::move(s));
+  }
+}
+
+SettingDecl Loader::read_setting(const YAML::Node& key, const YAML::Node& body) const {
+  SettingDecl s;
+  s.name = key.Scalar();
+  const std::string owner = fmt::format("setting '{}'", s.name);
+  expect_map(body, owner);
+  check_keys(body, kSettingKeys, owner);
+  const YAML::Node type = require(body, "type", owner, "add type: duration, bool or action");
+  const auto parsed_type = parse_setting_type(scalar(type, "type"));
+  if (!parsed_type) fail(type, fmt::format("'{}' is not a setting type: write duration, bool or action", type.Scalar()));
+  s.type = *parsed_type;
+  s.unit = read_unit(body, s.type);
+  s.aliases = read_aliases(body);
+  if (const YAML::Node doc = child(body, "doc")) s.doc = scalar(doc, "doc");
+  const YAML::Node def = require(body, "default", owner, "add default: with the real system's default");
+  const std::string text = scalar(def, "default");
+  const auto value = parse_setting_value(s, text);
+  if (!value) fail(def, fmt::format("'{}' is not {} for {}: {}", text, value_what(s.type), owner, value_fix(s)));
+  s.default_value = s.value = *value;
+  return s;
+}
+
+std::string Loader::read_unit(const YAML::Node& body, SettingType type) const {
+  const YAML::Node unit = child(body, "unit");
+  if (!unit) return {};
+  if (type != SettingType::duration) {
+    fail(key_node(body, "unit"), "'unit' applies only to duration settings: remove it");
+  }
+  const std::string text = scalar(unit, "unit");
+  const std::vector<std::string> units = names_of(kUnits);
+  if (std::find(units.begin(), units.end(), text) == units.end()) {
+    fail(unit, fmt::format("'{}' is not a unit: write one of {}", text, join(units)));
+  }
+  return text;
+}
+
+std::vector<std::string> Loader::read_aliases(const YAML::Node& body) const {
+  const YAML::Node aliases = child(body, "aliases");
+  if (!aliases) return {};
+  expect_list(aliases, "'aliases'");
+  std::vector<std::string> out;
+  for (const YAML::Node& a : aliases) out.push_back(scalar(a, "aliases"));
+  return out;
+}
+
+void Loader::check_setting_names(const YAML::Node& key, const SettingDecl& s) const {
+  std::vector<std::string> names = s.aliases;
+  names.push_back(s.name);
+  for (const std::string& name : names) {
+    if (find_setting(name)) {
+      fail(key, fmt::format("setting name '{}' is already taken by an earlier setting or alias: "
+                            "rename one of them", name));
+    }
+  }
+}
+
+std::optional<std::size_t> Loader::find_setting(std::string_view name) const {
+  const std::string wanted = normalise_name(name);
+  for (std::size_t i = 0; i < settings_.size(); ++i) {
+    const SettingDecl& s = settings_[i];
+    if (normalise_name(s.name) == wanted) return i;
+    for (const std::string& a : s.aliases) {
+      if (normalise_name(a) == wanted) return i;
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<std::string> Loader::setting_names() const {
+  std::vector<std::string> names;
+  for (const SettingDecl& s : settings_) names.push_back(s.name);
+  return names;
+}
+
+void Loader::apply_override(const SettingOverride& o) {
+  const auto index = find_setting(o.name);
+  if (!index) {
+    throw ProfileError("--set", 0, 0,
+                       fmt::format("profile '{}' has no setting '{}'{}; its settings: {}", profile_name_,
+                                   o.name, did_you_mean(normalise_name(o.name), setting_names()),
+                                   join(setting_names())));
+  }
+  SettingDecl& s = settings_[*index];
+  const auto value = parse_setting_value(s, trim(o.value));
+  if (!value) {
+    throw ProfileError("--set", 0, 0,
+                       fmt::format("'{}' is not {} for setting '{}': {}", o.value, value_what(s.type),
+                                   s.name, value_fix(s)));
+  }
+  s.value = *value;
+}
+
+const SettingDecl& Loader::setting_ref(const YAML::Node& at, std::string_view ref) const {
+  const std::string_view name = ref.substr(1);  // without '$'
+  for (const SettingDecl& s : settings_) {
+    if (s.name == name || std::find(s.aliases.begin(), s.aliases.end(), name) != s.aliases.end()) return s;
+  }
+  fail(at, fmt::format("'{}' refers to no declared setting{}; declare it under 'settings:' or use one of: {}",
+                       ref, did_you_mean(name, setting_names(), "$"), join(setting_names())));
+}
+
+std::vector<Setting> Loader::settings_in_force() const {
+  std::vector<Setting> out;
+  for (const SettingDecl& s : settings_) {
+    out.push_back({s.name, std::string(to_string(s.type)), canonical(s.value), canonical(s.default_value), s.doc});
+  }
+  return out;
+}
+
+// --- expressions ------------------------------------------------------------------------
+
+template <class T>
+T Loader::eval(const YAML::Node& n, std::string_view field, const Literal<T>& lit) const {
+  if (n.IsMap()) return eval_if(n, field, lit);
+  const std::string text = scalar(n, field);
+  if (text.starts_with('$')) return eval_ref(n, text, field, lit);
+  if (const auto v = lit.parse(text)) return *v;
+  fail(n, fmt::format("'{}' is not {} (in '{}'): {}", text, lit.what, field, lit.fix));
+}
+
+template <class T>
+T Loader::eval_ref(const YAML::Node& n, const std::string& ref, std::string_view field,
+                   const Literal<T>& lit) const {
+  const SettingDecl& s = setting_ref(n, ref);
+  if (lit.setting != s.type) fail(n, mismatch(s, field, lit));
+  const std::string value = canonical(s.value);
+  if (const auto v = lit.parse(value)) return *v;
+  // Only `none` gets here: a duration setting feeding a field that cannot be disabled.
+  fail(n, fmt::format("setting '{}' is {}, but '{}' cannot be disabled: set it to a duration "
+                      "(e.g. --set {}=5s)", s.name, value, field, s.name));
+}
+
+template <class T>
+std::string Loader::mismatch(const SettingDecl& s, std::string_view field, const Literal<T>& lit) const {
+  if (s.type == SettingType::boolean) {
+    return fmt::format("'${}' is a bool setting, which can only be tested: write "
+                       "{{if: ${}, then: ..., else: ...}} for '{}'", s.name, s.name, field);
+  }
+  if (!lit.setting) {
+    return fmt::format("'{}' cannot take '${}' ({} setting): {}, or an if: expression", field,
+                       s.name, to_string(s.type), lit.fix);
+  }
+  return fmt::format("'${}' is {} setting, but '{}' needs {}: refer to {} setting or write a literal",
+                     s.name, value_what(s.type), field, lit.what, value_what(*lit.setting));
+}
+
+template <class T>
+T Loader::eval_if(const YAML::Node& n, std::string_view field, const Literal<T>& lit) const {
+  const std::string owner = fmt::format("the if: expression of '{}'", field);
+  check_keys(n, kIfKeys, owner);
+  const bool test = condition(require(n, "if", owner, "add if: $a_bool_or_duration_setting"));
+  // Both branches are evaluated so that a typo is reported whichever way the test goes.
+  T then_value = eval(require(n, "then", owner, "add then: <value when true>"), field, lit);
+  T else_value = eval(require(n, "else", owner, "add else: <value when false>"), field, lit);
+  return test ? then_value : else_value;
+}
+
+bool Loader::condition(const YAML::Node& n) const {
+  const std::string text = scalar(n, "if");
+  if (!text.starts_with('$')) {
+    if (const auto b = parse_bool(text)) return *b;
+    fail(n, fmt::format("if: takes a $setting (bool, or duration meaning 'is set') or on/off, not '{}'", text));
+  }
+  const SettingDecl& s = setting_ref(n, text);
+  switch (s.type) {
+    case SettingType::boolean: return std::get<bool>(s.value);
+    case SettingType::duration: return std::get<std::optional<Duration>>(s.value).has_value();
+    case SettingType::action: break;
+  }
+  fail(n, fmt::format("'{}' is an action setting; if: tests a bool setting (on/off) or a duration "
+                      "setting (set, or none)", text));
+}
+
+template <class T>
+T Loader::field_or(const YAML::Node& map, std::string_view key, const Literal<T>& lit, T fallback,
+                   std::string_view label) const {
+  const YAML::Node n = child(map, key);
+  return n.IsDefined() ? eval(n, label.empty() ? key : label, lit) : fallback;
+}
+
+// --- sections ---------------------------------------------------------------------------
+
+double Loader::read_file_scale(const YAML::Node& n) const {
+  const std::string text = scalar(n, "time_scale");
+  const auto value = parse_number(text);
+  if (!value || !(*value > 0) || !std::isfinite(*value)) {
+    fail(n, fmt::format("time_scale '{}' must be a positive number (the scale already applied to "
+                        "the durations in this file), e.g. 1 or 0.05", text));
+  }
+  return *value;
+}
+
+ConnectPolicy Loader::read_connect(const YAML::Node& n) const {
+  ConnectPolicy c;
+  if (!n.IsDefined()) return c;
+  expect_map(n, "'connect'");
+  check_keys(n, kConnectKeys, "'connect'");
+  c.timeout = field_or(n, "timeout", kDurationLiteral, c.timeout, "connect.timeout");
+  c.on_failure = field_or(n, "on_failure", kAction, c.on_failure, "connect.on_failure");
+  return c;
+}
+
+std::vector<TimerSpec> Loader::read_timers(const YAML::Node& n) const {
+  if (!n.IsDefined()) return {};
+  expect_list(n, "'timers'");
+  std::vector<TimerSpec> timers;
+  std::vector<YAML::Node> seen;
+  for (const YAML::Node& entry : n) {
+    TimerSpec t = read_timer(entry);
+    for (std::size_t i = 0; i < timers.size(); ++i) {
+      if (timers[i].name != t.name) continue;
+      fail(entry, fmt::format("a second timer is named '{}' (the first is at line {}): give each "
+                              "timer its own name", t.name, position(seen[i]).first));
+    }
+    timers.push_back(std::move(t));
+    seen.push_back(entry);
+  }
+  return timers;
+}
+
+TimerSpec Loader::read_timer(const YAML::Node& n) const {
+  expect_map(n, "each entry of 'timers'");
+  check_keys(n, kTimerKeys, "a timer");
+  TimerSpec t;
+  t.name = scalar(require(n, "name", "a timer", "add name: <the real system's name for it>"), "name");
+  const std::string owner = fmt::format("timer '{}'", t.name);
+  t.kind = eval(require(n, "kind", owner, "add kind: idle, blocked_write or lifetime"), "kind", kKind);
+  check_kind_keys(n, t.kind, owner);
+  t.timeout = eval(require(n, "timeout", owner, "add timeout: with a duration (e.g. 60s), none, or a $setting"),
+                   "timeout", kTimeout);
+  t.reset_by = field_or(n, "reset_by", kDirectionSet, DirectionSet::both());
+  if (t.reset_by == DirectionSet{}) {
+    fail(n["reset_by"], "an idle timer that no traffic resets is a lifetime: write kind: lifetime, "
+                        "or reset_by: upstream, downstream or both");
+  }
+  t.rearm_granularity = field_or(n, "rearm_granularity", kDurationLiteral, Duration{0});
+  if (t.kind == TimerKind::blocked_write) {
+    t.direction = eval(require(n, "direction", owner,
+                               "add direction: upstream or downstream (the direction whose writes are blocked)"),
+                       "direction", kDirection);
+  }
+  if (const YAML::Node phases = child(n, "while")) t.phases = read_phases(phases);
+  if (const YAML::Node actions = child(n, "on_expiry")) t.on_expiry = read_actions(actions);
+  return t;
+}
+
+void Loader::check_kind_keys(const YAML::Node& n, TimerKind kind, std::string_view owner) const {
+  for (const KindOnlyKey& only : kKindOnlyKeys) {
+    if (only.kind == kind || !n[std::string(only.key)]) continue;
+    fail(key_node(n, only.key), fmt::format("'{}' applies only to {} timers and {} is {}: remove it",
+                                            only.key, to_string(only.kind), owner, to_string(kind)));
+  }
+}
+
+Phases Loader::read_phases(const YAML::Node& n) const {
+  expect_list(n, "'while'");
+  if (n.size() == 0) fail(n, "an empty 'while' list means the timer never runs: list its phases or remove the timer");
+  Phases p{false, false, false};
+  for (const YAML::Node& item : n) {
+    switch (eval(item, "while", kPhase)) {
+      case Phase::open: p.open = true; break;
+      case Phase::upstream_finished: p.upstream_finished = true; break;
+      case Phase::downstream_finished: p.downstream_finished = true; break;
+    }
+  }
+  return p;
+}
+
+SideActions Loader::read_actions(const YAML::Node& n) const {
+  expect_map(n, "'on_expiry'");
+  check_keys(n, kActionKeys, "'on_expiry'");
+  SideActions a;
+  a.client = field_or(n, "client", kAction, CloseAction::fin, "on_expiry.client");
+  a.upstream = field_or(n, "upstream", kAction, CloseAction::fin, "on_expiry.upstream");
+  return a;
+}
+
+HalfClosePolicy Loader::read_half_close(const YAML::Node& n) const {
+  HalfClosePolicy h;
+  if (!n.IsDefined()) return h;
+  if (!n.IsMap() || n["if"]) {  // one rule for both peers' FIN
+    h.client_fin = h.server_fin = eval(n, "half_close", kHalfClose);
+    return h;
+  }
+  check_keys(n, kHalfCloseKeys, "'half_close'");
+  h.client_fin = field_or(n, "client_fin", kHalfClose, h.client_fin, "half_close.client_fin");
+  h.server_fin = field_or(n, "server_fin", kHalfClose, h.server_fin, "half_close.server_fin");
+  return h;
+}
+
+/// Multiplies every duration of `p` by `factor` (--time-scale).
+void scale_durations(Profile& p, double factor) {
+  p.connect.timeout = scale(p.connect.timeout, factor);
+  for (TimerSpec& t : p.timers) {
+    if (t.timeout) t.timeout = scale(*t.timeout, factor);
+    t.rearm_granularity = scale(t.rearm_granularity, factor);
+  }
+}
+
+Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>& overrides, double factor) {
+  if (!root.IsMap()) {
+    fail(root, fmt::format("a profile must be a mapping with name, mode, settings and timers, found {} "
+                           "(see profiles/nginx.yaml)", shape(root)));
+  }
+  check_keys(root, kTopKeys, "the profile");
+  Profile p;
+  p.name = scalar(require(root, "name", "the profile", "add name: <the emulated system>"), "name");
+  profile_name_ = p.name;
+  if (const YAML::Node d = child(root, "description")) p.description = scalar(d, "description");
+  p.source = file_;
+  const YAML::Node file_scale_node = child(root, "time_scale");
+  const double file_scale = file_scale_node ? read_file_scale(file_scale_node) : 1.0;
+  if (const YAML::Node settings = child(root, "settings")) read_settings(settings);
+  for (const SettingOverride& o : overrides) apply_override(o);
+  p.mode = eval(require(root, "mode", "the profile", "add mode: tcp or mode: http"), "mode", kMode);
+  p.connect = read_connect(child(root, "connect"));
+  p.half_close = read_half_close(child(root, "half_close"));
+  p.timers = read_timers(child(root, "timers"));
+  p.settings = settings_in_force();
+  scale_durations(p, factor);
+  p.time_scale = file_scale * factor;
+  return p;
+}
+
+// ---------------------------------------------------------------------------------------
+// to_yaml
+
+/// Emits one setting as a declaration whose default is the value in force.
+void emit_setting(YAML::Emitter& out, const Setting& s) {
+  out << YAML::Key << s.name << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "type" << YAML::Value << s.type;
+  out << YAML::Key << "default" << YAML::Value << s.value;
+  if (s.value != s.default_value) out << YAML::Comment("profile default: " + s.default_value);
+  if (!s.doc.empty()) out << YAML::Key << "doc" << YAML::Value << s.doc;
+  out << YAML::EndMap;
+}
+
+/// Emits `while:` as a flow list.
+void emit_phases(YAML::Emitter& out, const Phases& p) {
+  out << YAML::Key << "while" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  if (p.open) out << "open";
+  if (p.upstream_finished) out << "upstream_finished";
+  if (p.downstream_finished) out << "downstream_finished";
+  out << YAML::EndSeq;
+}
+
+/// "60s", or "none" when disabled.
+std::string duration_text(const std::optional<Duration>& d) { return d ? format_duration(*d) : "none"; }
+
+/// Emits one timer with only the keys that apply to its kind.
+void emit_timer(YAML::Emitter& out, const TimerSpec& t) {
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << t.name;
+  out << YAML::Key << "kind" << YAML::Value << std::string(to_string(t.kind));
+  out << YAML::Key << "timeout" << YAML::Value << duration_text(t.timeout);
+  if (t.kind == TimerKind::idle) {
+    out << YAML::Key << "reset_by" << YAML::Value << std::string(to_string(t.reset_by));
+    out << YAML::Key << "rearm_granularity" << YAML::Value << format_duration(t.rearm_granularity);
+  }
+  if (t.kind == TimerKind::blocked_write) {
+    out << YAML::Key << "direction" << YAML::Value << std::string(to_string(t.direction));
+  }
+  emit_phases(out, t.phases);
+  out << YAML::Key << "on_expiry" << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "client" << YAML::Value << std::string(to_string(t.on_expiry.client));
+  out << YAML::Key << "upstream" << YAML::Value << std::string(to_string(t.on_expiry.upstream));
+  out << YAML::EndMap << YAML::EndMap;
+}
+
+}  // namespace
+
+ProfileError::ProfileError(std::string file, int line, int column, const std::string& message)
+    : std::runtime_error(line > 0 && column > 0 ? fmt::format("{}:{}:{}: {}", file, line, column, message)
+                         : line > 0             ? fmt::format("{}:{}: {}", file, line, message)
+                                                : fmt::format("{}: {}", file, message)),
+      file_(std::move(file)),
+      line_(line),
+      column_(column),
+      message_(message) {}
+
+SettingOverride parse_setting_override(std::string_view text) {
+  const auto eq = text.find('=');
+  if (eq == std::string_view::npos || trim(text.substr(0, eq)).empty()) {
+    throw ProfileError("--set", 0, 0,
+                       fmt::format("'{}' is not NAME=VALUE: write e.g. --set proxy_read_timeout=2s", text));
+  }
+  return {std::string(trim(text.substr(0, eq))), std::string(trim(text.substr(eq + 1)))};
+}
+
+Profile load_profile(std::string_view text, const std::string& file,
+                     const std::vector<SettingOverride>& overrides, double time_scale) {
+  if (!(time_scale > 0) || !std::isfinite(time_scale)) {
+    throw ProfileError("--time-scale", 0, 0,
+                       fmt::format("{} is not a positive number: write e.g. 0.05 to turn 60s into 3s",
+                                   time_scale));
+  }
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    throw ProfileError(file, e.mark.line + 1, e.mark.column + 1,
+                       fmt::format("YAML syntax error: {}; fix the syntax here (indentation, a "
+                                   "missing ':' or an unclosed bracket or quote)", e.msg));
+  }
+  return Loader(file).load(root, overrides, time_scale);
+}
+
+std::string to_yaml(const Profile& p) {
+  YAML::Emitter out;
+  out << YAML::Comment("Resolved profile: settings substituted, every duration already multiplied "
+                       "by time_scale.");
+  out << YAML::BeginMap;
+  out << YAML::Key << "name" << YAML::Value << p.name;
+  out << YAML::Key << "description" << YAML::Value << p.description;
+  out << YAML::Key << "source" << YAML::Value << p.source;
+  out << YAML::Key << "mode" << YAML::Value << std::string(to_string(p.mode));
+  // fmt prints the shortest text that reads back as the same double (0.05, not 0.05000000000000000277).
+  out << YAML::Key << "time_scale" << YAML::Value << fmt::format("{}", p.time_scale);
+  out << YAML::Key << "settings" << YAML::Value << YAML::BeginMap;
+  for (const Setting& s : p.settings) emit_setting(out, s);
+  out << YAML::EndMap;
+  out << YAML::Key << "connect" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "timeout" << YAML::Value << format_duration(p.connect.timeout);
+  out << YAML::Key << "on_failure" << YAML::Value << std::string(to_string(p.connect.on_failure));
+  out << YAML::EndMap;
+  out << YAML::Key << "half_close" << YAML::Value;
+  if (p.half_close.client_fin == p.half_close.server_fin) {
+    out << std::string(to_string(p.half_close.client_fin));
+  } else {
+    out << YAML::Flow << YAML::BeginMap;
+    out << YAML::Key << "client_fin" << YAML::Value << std::string(to_string(p.half_close.client_fin));
+    out << YAML::Key << "server_fin" << YAML::Value << std::string(to_string(p.half_close.server_fin));
+    out << YAML::EndMap;
+  }
+  out << YAML::Key << "timers" << YAML::Value << YAML::BeginSeq;
+  for (const TimerSpec& t : p.timers) emit_timer(out, t);
+  out << YAML::EndSeq << YAML::EndMap;
+  return std::string(out.c_str()) + "\n";
+}
+
+}  // namespace dropsim

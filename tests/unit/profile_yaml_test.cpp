@@ -1,0 +1,802 @@
+#include "profile_yaml.h"
+
+#include <string>
+#include <string_view>
+
+#include <gtest/gtest.h>
+
+#include "builtin_profiles.h"
+
+namespace dropsim {
+namespace {
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+/// Loads `yaml` as "t.yaml".
+Profile load(std::string_view yaml, const std::vector<SettingOverride>& overrides = {},
+             double time_scale = 1.0) {
+  return load_profile(yaml, "t.yaml", overrides, time_scale);
+}
+
+/// The error loading `yaml` raises; fails the test when it loads.
+ProfileError load_error(std::string_view yaml, const std::vector<SettingOverride>& overrides = {},
+                        double time_scale = 1.0) {
+  try {
+    load(yaml, overrides, time_scale);
+  } catch (const ProfileError& e) {
+    return e;
+  }
+  ADD_FAILURE() << "expected a ProfileError for:\n" << yaml;
+  return ProfileError("", 0, 0, "");
+}
+
+/// Checks the error's "FILE:LINE:COL: " prefix and that its message contains `phrase`.
+void expect_error(const ProfileError& e, std::string_view prefix, std::string_view phrase) {
+  const std::string_view what = e.what();
+  EXPECT_TRUE(what.starts_with(prefix)) << "want prefix '" << prefix << "' in: " << what;
+  EXPECT_NE(what.find(phrase), std::string_view::npos) << "want '" << phrase << "' in: " << what;
+}
+
+/// A built-in profile, resolved.
+Profile builtin(std::string_view name, const std::vector<SettingOverride>& overrides = {},
+                double time_scale = 1.0) {
+  const ProfileText t = find_profile_text(std::string(name));
+  return load_profile(t.text, t.file, overrides, time_scale);
+}
+
+/// The timer named `name`; fails the test when absent.
+const TimerSpec& timer(const Profile& p, std::string_view name) {
+  for (const TimerSpec& t : p.timers) {
+    if (t.name == name) return t;
+  }
+  ADD_FAILURE() << "no timer " << name << " in " << p.name;
+  static const TimerSpec none;
+  return none;
+}
+
+/// The setting named `name`; fails the test when absent.
+const Setting& setting(const Profile& p, std::string_view name) {
+  for (const Setting& s : p.settings) {
+    if (s.name == name) return s;
+  }
+  ADD_FAILURE() << "no setting " << name << " in " << p.name;
+  static const Setting none;
+  return none;
+}
+
+constexpr Phases kAllPhases{true, true, true};
+constexpr SideActions kFinBoth{CloseAction::fin, CloseAction::fin};
+constexpr SideActions kFinClientRstServer{CloseAction::fin, CloseAction::rst};
+constexpr SideActions kRstBoth{CloseAction::rst, CloseAction::rst};
+constexpr SideActions kFinClientFinRstServer{CloseAction::fin, CloseAction::fin_rst};
+constexpr SideActions kNolinger{CloseAction::fin_rst, CloseAction::rst};
+
+/// A small valid profile with one setting of each type; tests append to it.
+constexpr std::string_view kSettings = R"(name: t
+mode: tcp
+settings:
+  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
+  tunnel: {type: duration, default: none, unit: ms}
+  flag: {type: bool, default: off}
+  act: {type: action, default: rst}
+)";
+
+/// kSettings followed by `rest`.
+std::string with_settings(std::string_view rest) { return std::string(kSettings) + std::string(rest); }
+
+// --- mechanisms -------------------------------------------------------------------------
+
+TEST(ProfileYamlTest, LoadsEveryMechanism) {
+  const Profile p = load(R"(name: every
+description: all mechanisms
+mode: http
+connect: {timeout: 3s, on_failure: rst}
+half_close: close_both
+timers:
+  - name: quiet
+    kind: idle
+    timeout: 1m30s
+    reset_by: downstream
+    rearm_granularity: 250ms
+    while: [open, downstream_finished]
+    on_expiry: {client: rst, upstream: blackhole}
+  - name: stuck
+    kind: blocked_write
+    direction: upstream
+    timeout: 2s
+    on_expiry: {client: blackhole}
+  - name: age
+    kind: lifetime
+    timeout: 2h
+)");
+  EXPECT_EQ(p.name, "every");
+  EXPECT_EQ(p.description, "all mechanisms");
+  EXPECT_EQ(p.source, "t.yaml");
+  EXPECT_EQ(p.mode, Mode::http);
+  EXPECT_EQ(p.connect.timeout, seconds(3));
+  EXPECT_EQ(p.connect.on_failure, CloseAction::rst);
+  EXPECT_EQ(p.half_close, (HalfClosePolicy{HalfClose::close_both, HalfClose::close_both}));
+  ASSERT_EQ(p.timers.size(), 3u);
+
+  const TimerSpec& quiet = p.timers[0];
+  EXPECT_EQ(quiet.name, "quiet");
+  EXPECT_EQ(quiet.kind, TimerKind::idle);
+  EXPECT_EQ(quiet.timeout, seconds(90));
+  EXPECT_EQ(quiet.reset_by, DirectionSet::only(Direction::downstream));
+  EXPECT_EQ(quiet.rearm_granularity, milliseconds(250));
+  EXPECT_EQ(quiet.phases, (Phases{true, false, true}));
+  EXPECT_EQ(quiet.on_expiry, (SideActions{CloseAction::rst, CloseAction::blackhole}));
+
+  const TimerSpec& stuck = p.timers[1];
+  EXPECT_EQ(stuck.kind, TimerKind::blocked_write);
+  EXPECT_EQ(stuck.direction, Direction::upstream);
+  EXPECT_EQ(stuck.timeout, seconds(2));
+  EXPECT_EQ(stuck.on_expiry, (SideActions{CloseAction::blackhole, CloseAction::fin}));
+
+  const TimerSpec& age = p.timers[2];
+  EXPECT_EQ(age.kind, TimerKind::lifetime);
+  EXPECT_EQ(age.timeout, hours(2));
+}
+
+TEST(ProfileYamlTest, OmittedFieldsTakeTheirDefaults) {
+  const Profile p = load(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: 1s}
+)");
+  EXPECT_EQ(p.description, "");
+  EXPECT_EQ(p.connect.timeout, seconds(5));
+  EXPECT_EQ(p.connect.on_failure, CloseAction::fin);
+  EXPECT_EQ(p.half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
+  EXPECT_EQ(p.time_scale, 1.0);
+  EXPECT_TRUE(p.settings.empty());
+  const TimerSpec& a = p.timers.at(0);
+  EXPECT_EQ(a.reset_by, DirectionSet::both());
+  EXPECT_EQ(a.rearm_granularity, Duration(0));
+  EXPECT_EQ(a.phases, kAllPhases);
+  EXPECT_EQ(a.on_expiry, kFinBoth);
+}
+
+TEST(ProfileYamlTest, NoneAndOffDisableATimer) {
+  const Profile p = load(with_settings(R"(timers:
+  - {name: a, kind: idle, timeout: none}
+  - {name: b, kind: idle, timeout: off}
+  - {name: c, kind: idle, timeout: $tunnel}
+)"));
+  EXPECT_EQ(p.timers.at(0).timeout, std::nullopt);
+  EXPECT_EQ(p.timers.at(1).timeout, std::nullopt);
+  EXPECT_EQ(p.timers.at(2).timeout, std::nullopt);
+}
+
+TEST(ProfileYamlTest, RefsFeedFieldsOfTheirType) {
+  const Profile p = load(with_settings(R"(connect: {timeout: $idle, on_failure: $act}
+timers:
+  - name: a
+    kind: idle
+    timeout: $idle
+    rearm_granularity: $idle
+    on_expiry: {client: $act, upstream: $act}
+)"));
+  EXPECT_EQ(p.connect.timeout, seconds(30));
+  EXPECT_EQ(p.connect.on_failure, CloseAction::rst);
+  const TimerSpec& a = p.timers.at(0);
+  EXPECT_EQ(a.timeout, seconds(30));
+  EXPECT_EQ(a.rearm_granularity, seconds(30));
+  EXPECT_EQ(a.on_expiry, kRstBoth);
+}
+
+TEST(ProfileYamlTest, RefsFollowOverrides) {
+  const Profile p = load(with_settings(R"(timers:
+  - {name: a, kind: idle, timeout: $idle, on_expiry: {client: $act}}
+)"), {{"idle", "7s"}, {"act", "blackhole"}});
+  EXPECT_EQ(p.timers.at(0).timeout, seconds(7));
+  EXPECT_EQ(p.timers.at(0).on_expiry.client, CloseAction::blackhole);
+}
+
+TEST(ProfileYamlTest, RefMayNameAnAlias) {
+  const Profile p = load(with_settings(R"(timers:
+  - {name: a, kind: idle, timeout: $idle.seconds}
+)"));
+  EXPECT_EQ(p.timers.at(0).timeout, seconds(30));
+}
+
+constexpr std::string_view kIfOnBool = R"(timers:
+  - name: a
+    kind: idle
+    timeout: {if: $flag, then: 1s, else: 2s}
+    reset_by: {if: $flag, then: upstream, else: both}
+    on_expiry: {client: {if: $flag, then: rst, else: fin}}
+)";
+
+TEST(ProfileYamlTest, IfOnABoolSettingTestsItsValue) {
+  const Profile off = load(with_settings(kIfOnBool));
+  EXPECT_EQ(off.timers.at(0).timeout, seconds(2));
+  EXPECT_EQ(off.timers.at(0).reset_by, DirectionSet::both());
+  EXPECT_EQ(off.timers.at(0).on_expiry.client, CloseAction::fin);
+
+  const Profile on = load(with_settings(kIfOnBool), {{"flag", "on"}});
+  EXPECT_EQ(on.timers.at(0).timeout, seconds(1));
+  EXPECT_EQ(on.timers.at(0).reset_by, DirectionSet::only(Direction::upstream));
+  EXPECT_EQ(on.timers.at(0).on_expiry.client, CloseAction::rst);
+}
+
+TEST(ProfileYamlTest, IfOnADurationSettingTestsWhetherItIsSet) {
+  constexpr std::string_view kTimers = R"(timers:
+  - {name: a, kind: idle, timeout: {if: $tunnel, then: $tunnel, else: $idle}}
+)";
+  EXPECT_EQ(load(with_settings(kTimers)).timers.at(0).timeout, seconds(30));
+  EXPECT_EQ(load(with_settings(kTimers), {{"tunnel", "1500"}}).timers.at(0).timeout, milliseconds(1500));
+}
+
+TEST(ProfileYamlTest, IfNestsAndFeedsModeAndHalfClose) {
+  constexpr std::string_view kRest = R"(half_close: {if: $flag, then: forward, else: close_both}
+timers:
+  - name: a
+    kind: idle
+    timeout: {if: $flag, then: 1s, else: {if: $tunnel, then: 2s, else: 3s}}
+)";
+  std::string yaml = with_settings(kRest);
+  yaml.replace(yaml.find("mode: tcp"), 9, "mode: {if: $flag, then: http, else: tcp}");
+  const Profile neither = load(yaml);
+  EXPECT_EQ(neither.mode, Mode::tcp);
+  EXPECT_EQ(neither.half_close, (HalfClosePolicy{HalfClose::close_both, HalfClose::close_both}));
+  EXPECT_EQ(neither.timers.at(0).timeout, seconds(3));
+  EXPECT_EQ(load(yaml, {{"tunnel", "9s"}}).timers.at(0).timeout, seconds(2));
+  const Profile flag = load(yaml, {{"flag", "yes"}});
+  EXPECT_EQ(flag.mode, Mode::http);
+  EXPECT_EQ(flag.half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
+  EXPECT_EQ(flag.timers.at(0).timeout, seconds(1));
+}
+
+TEST(ProfileYamlTest, IfAcceptsALiteralBool) {
+  const Profile p = load(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: {if: on, then: 1s, else: 2s}}
+  - {name: b, kind: idle, timeout: {if: false, then: 1s, else: 2s}}
+)");
+  EXPECT_EQ(p.timers.at(0).timeout, seconds(1));
+  EXPECT_EQ(p.timers.at(1).timeout, seconds(2));
+}
+
+TEST(ProfileYamlTest, SettingsListValueInForceAndDefaultInDeclarationOrder) {
+  const Profile p = load(with_settings("timers: []\n"), {{"idle", "90"}, {"flag", "true"}});
+  ASSERT_EQ(p.settings.size(), 4u);
+  EXPECT_EQ(p.settings[0].name, "idle");
+  EXPECT_EQ(p.settings[0].type, "duration");
+  EXPECT_EQ(p.settings[0].value, "1m30s");
+  EXPECT_EQ(p.settings[0].default_value, "30s");
+  EXPECT_EQ(p.settings[1].name, "tunnel");
+  EXPECT_EQ(p.settings[1].value, "none");
+  EXPECT_EQ(p.settings[2].name, "flag");
+  EXPECT_EQ(p.settings[2].type, "bool");
+  EXPECT_EQ(p.settings[2].value, "on");
+  EXPECT_EQ(p.settings[2].default_value, "off");
+  EXPECT_EQ(p.settings[3].name, "act");
+  EXPECT_EQ(p.settings[3].type, "action");
+  EXPECT_EQ(p.settings[3].value, "rst");
+}
+
+// --- errors -----------------------------------------------------------------------------
+
+TEST(ProfileYamlErrorTest, YamlSyntaxErrorNamesItsPlace) {
+  expect_error(load_error("name: t\nmode: [tcp\n"), "t.yaml:3:1: ", "YAML syntax error");
+  expect_error(load_error("name: t\n  mode: tcp\n"), "t.yaml:2:7: ", "fix the syntax");
+}
+
+TEST(ProfileYamlErrorTest, DocumentMustBeAMapping) {
+  expect_error(load_error(""), "t.yaml: ", "a profile must be a mapping");
+  expect_error(load_error("- a\n- b\n"), "t.yaml:1:1: ", "found a list");
+}
+
+TEST(ProfileYamlErrorTest, UnknownKeySuggestsAndListsValidKeys) {
+  const ProfileError e = load_error("name: t\nmode: tcp\ntimer: []\n");
+  expect_error(e, "t.yaml:3:1: ", "unknown key 'timer' in the profile (did you mean 'timers'?)");
+  expect_error(e, "t.yaml:3:1: ", "valid keys: name, description, source, mode, time_scale");
+}
+
+TEST(ProfileYamlErrorTest, UnknownTimerKeySuggests) {
+  expect_error(load_error(R"(name: t
+mode: tcp
+timers:
+  - name: a
+    kind: idle
+    timeout: 1s
+    reset_bye: both
+)"),
+               "t.yaml:7:5: ", "did you mean 'reset_by'?");
+}
+
+TEST(ProfileYamlErrorTest, UnknownKeyFarFromAnyHasNoSuggestion) {
+  const ProfileError e = load_error("name: t\nmode: tcp\nconnect: {deadline: 1s}\n");
+  expect_error(e, "t.yaml:3:11: ", "unknown key 'deadline' in 'connect'; valid keys: timeout, on_failure");
+  EXPECT_EQ(std::string_view(e.what()).find("did you mean"), std::string_view::npos) << e.what();
+}
+
+TEST(ProfileYamlErrorTest, DuplicateKeyIsRefused) {
+  expect_error(load_error("name: t\nmode: tcp\nmode: http\n"), "t.yaml:3:1: ", "'mode' appears twice");
+}
+
+TEST(ProfileYamlErrorTest, BareNumberIsNotADuration) {
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 60}\n"),
+               "t.yaml:4:36: ",
+               "'60' is not a duration (in 'timeout'): write it with a unit, e.g. 60s, 300ms, 2m, 1h");
+}
+
+TEST(ProfileYamlErrorTest, BareNumberDefaultMentionsUnit) {
+  const ProfileError e = load_error("name: t\nmode: tcp\nsettings:\n  x: {type: duration, default: 60}\n");
+  expect_error(e, "t.yaml:4:32: ", "'60' is not a duration for setting 'x': write it with a unit");
+  expect_error(e, "t.yaml:4:32: ", "`unit:`");
+}
+
+TEST(ProfileYamlErrorTest, NoneWhereADurationIsRequired) {
+  expect_error(load_error("name: t\nmode: tcp\nconnect: {timeout: none}\n"), "t.yaml:3:20: ",
+               "'none' is not a duration (in 'connect.timeout')");
+  expect_error(load_error(with_settings("connect: {timeout: $tunnel}\n")), "t.yaml:8:20: ",
+               "setting 'tunnel' is none, but 'connect.timeout' cannot be disabled: set it to a duration");
+}
+
+TEST(ProfileYamlErrorTest, WrongShapes) {
+  expect_error(load_error("name: t\nmode: tcp\nsettings: [a]\n"), "t.yaml:3:11: ",
+               "'settings' must be a mapping (key: value lines), found a list");
+  expect_error(load_error("name: t\nmode: tcp\ntimers: {a: 1}\n"), "t.yaml:3:9: ",
+               "'timers' must be a list");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: [1s]}\n"),
+               "t.yaml:4:36: ", "'timeout' must be a single value");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - a\n"), "t.yaml:4:5: ",
+               "each entry of 'timers' must be a mapping");
+  expect_error(load_error("name: t\nmode:\n"), "t.yaml:2:1: ", "'mode' has no value: write one after the colon");
+}
+
+TEST(ProfileYamlErrorTest, MissingRequiredFieldPointsAtItsMapping) {
+  expect_error(load_error(R"(name: t
+mode: tcp
+timers:
+  - name: x
+    timeout: 1s
+)"),
+               "t.yaml:4:5: ", "timer 'x' is missing 'kind': add kind: idle, blocked_write or lifetime");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: x, kind: idle}\n"), "t.yaml:4:5: ",
+               "timer 'x' is missing 'timeout'");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {kind: idle, timeout: 1s}\n"), "t.yaml:4:5: ",
+               "a timer is missing 'name'");
+  expect_error(load_error("mode: tcp\n"), "t.yaml:1:1: ", "the profile is missing 'name'");
+  expect_error(load_error("name: t\n"), "t.yaml:1:1: ", "the profile is missing 'mode': add mode: tcp");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {type: bool}\n"), "t.yaml:4:6: ",
+               "setting 'x' is missing 'default'");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {default: on}\n"), "t.yaml:4:6: ",
+               "setting 'x' is missing 'type': add type: duration, bool or action");
+}
+
+TEST(ProfileYamlErrorTest, UnknownEnumValuesListTheAllowedOnes) {
+  expect_error(load_error("name: t\nmode: udp\n"), "t.yaml:2:7: ", "'udp' is not a mode (in 'mode'): write tcp or http");
+  expect_error(load_error("name: t\nmode: tcp\nhalf_close: both\n"), "t.yaml:3:13: ",
+               "write forward or close_both");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idel, timeout: 1s}\n"),
+               "t.yaml:4:21: ", "'idel' is not a timer kind (in 'kind'): write idle, blocked_write or lifetime");
+  expect_error(load_error(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: reset}}
+)"),
+               "t.yaml:4:60: ", "'reset' is not a close action (in 'on_expiry.client'): write fin, rst, fin_rst or blackhole");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1s, reset_by: all}\n"),
+               "t.yaml:4:50: ", "write upstream, downstream or both");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1s, while: [closed]}\n"),
+               "t.yaml:4:48: ", "write open, upstream_finished or downstream_finished");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {type: int, default: 1}\n"), "t.yaml:4:13: ",
+               "'int' is not a setting type: write duration, bool or action");
+}
+
+TEST(ProfileYamlErrorTest, RefToAnUndeclaredSettingSuggests) {
+  const ProfileError e = load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: $idel}\n"));
+  expect_error(e, "t.yaml:9:36: ", "'$idel' refers to no declared setting (did you mean '$idle'?)");
+  expect_error(e, "t.yaml:9:36: ", "use one of: idle, tunnel, flag, act");
+}
+
+TEST(ProfileYamlErrorTest, SettingTypeMustMatchTheField) {
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: $flag}\n")),
+               "t.yaml:9:36: ", "'$flag' is a bool setting, which can only be tested: write {if: $flag");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: $act}\n")),
+               "t.yaml:9:36: ", "'$act' is an action setting, but 'timeout' needs a duration");
+  expect_error(load_error(with_settings("connect: {on_failure: $idle}\n")), "t.yaml:8:23: ",
+               "'$idle' is a duration setting, but 'connect.on_failure' needs a close action");
+  expect_error(load_error(with_settings("half_close: $act\n")), "t.yaml:8:13: ",
+               "'half_close' cannot take '$act' (action setting): write forward or close_both");
+}
+
+TEST(ProfileYamlErrorTest, IfTestsOnlyBoolOrDurationSettings) {
+  expect_error(load_error(with_settings("half_close: {if: $act, then: forward, else: close_both}\n")),
+               "t.yaml:8:18: ", "'$act' is an action setting; if: tests a bool setting");
+  expect_error(load_error(with_settings("half_close: {if: maybe, then: forward, else: close_both}\n")),
+               "t.yaml:8:18: ", "if: takes a $setting");
+  expect_error(load_error(with_settings("half_close: {if: $flag, then: forward}\n")), "t.yaml:8:13: ",
+               "the if: expression of 'half_close' is missing 'else'");
+  expect_error(load_error(with_settings("half_close: {if: $flag, then: forward, otherwise: close_both}\n")),
+               "t.yaml:8:40: ", "unknown key 'otherwise' in the if: expression of 'half_close'");
+}
+
+TEST(ProfileYamlErrorTest, BothBranchesOfAnIfAreChecked) {
+  // flag is off, so `then` is never taken; its typo is still an error.
+  expect_error(load_error(with_settings("half_close: {if: $flag, then: forwrd, else: close_both}\n")),
+               "t.yaml:8:31: ", "'forwrd' is not a half-close policy");
+}
+
+TEST(ProfileYamlErrorTest, DuplicateTimerNames) {
+  expect_error(load_error(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: 1s}
+  - {name: a, kind: lifetime, timeout: 1h}
+)"),
+               "t.yaml:5:5: ", "a second timer is named 'a' (the first is at line 4)");
+}
+
+TEST(ProfileYamlErrorTest, FieldsThatDoNotApplyToTheKind) {
+  expect_error(load_error(R"(name: t
+mode: tcp
+timers:
+  - name: a
+    kind: idle
+    timeout: 1s
+    direction: upstream
+)"),
+               "t.yaml:7:5: ", "'direction' applies only to blocked_write timers and timer 'a' is idle: remove it");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: lifetime, timeout: 1h, rearm_granularity: 1s}\n"),
+               "t.yaml:4:44: ", "'rearm_granularity' applies only to idle timers");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: blocked_write, timeout: 1s}\n"),
+               "t.yaml:4:5: ", "timer 'a' is missing 'direction': add direction: upstream or downstream");
+}
+
+TEST(ProfileYamlErrorTest, TimersThatCouldNeverBehave) {
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1s, reset_by: none}\n"),
+               "t.yaml:4:50: ", "write kind: lifetime");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1s, while: []}\n"),
+               "t.yaml:4:47: ", "an empty 'while' list means the timer never runs");
+}
+
+TEST(ProfileYamlErrorTest, SettingDeclarationErrors) {
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {type: bool, default: on, unit: s}\n"),
+               "t.yaml:4:32: ", "'unit' applies only to duration settings");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {type: duration, default: 1s, unit: sec}\n"),
+               "t.yaml:4:42: ", "'sec' is not a unit: write one of ns, us, ms, s, m, h");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {type: bool, default: maybe}\n"),
+               "t.yaml:4:28: ", "'maybe' is not a bool for setting 'x': write on or off");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {type: bool, default: on}\n  y: {type: bool, default: on, aliases: [x]}\n"),
+               "t.yaml:5:3: ", "setting name 'x' is already taken");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: 5s\n"), "t.yaml:4:6: ",
+               "setting 'x' must be a mapping");
+}
+
+TEST(ProfileYamlErrorTest, TimeScaleMustBePositive) {
+  expect_error(load_error(kSettings, {}, 0.0), "--time-scale: ", "not a positive number");
+  expect_error(load_error(kSettings, {}, -1.0), "--time-scale: ", "e.g. 0.05");
+  expect_error(load_error("name: t\nmode: tcp\ntime_scale: 0\n"), "t.yaml:3:13: ",
+               "time_scale '0' must be a positive number");
+}
+
+TEST(ProfileYamlErrorTest, ErrorCarriesItsParts) {
+  const ProfileError e = load_error("name: t\nmode: udp\n");
+  EXPECT_EQ(e.file(), "t.yaml");
+  EXPECT_EQ(e.line(), 2);
+  EXPECT_EQ(e.column(), 7);
+  EXPECT_TRUE(e.message().starts_with("'udp' is not a mode")) << e.message();
+}
+
+// --- --set ------------------------------------------------------------------------------
+
+TEST(ProfileSetTest, ParsesNameEqualsValue) {
+  const SettingOverride o = parse_setting_override(" proxy_read_timeout = 2s ");
+  EXPECT_EQ(o.name, "proxy_read_timeout");
+  EXPECT_EQ(o.value, "2s");
+  EXPECT_EQ(parse_setting_override("a=b=c").value, "b=c");
+  EXPECT_EQ(parse_setting_override("a=").value, "");
+}
+
+TEST(ProfileSetTest, RefusesTextWithoutNameOrEquals) {
+  for (const char* bad : {"proxy_read_timeout", "=2s", " =2s", ""}) {
+    try {
+      parse_setting_override(bad);
+      ADD_FAILURE() << "accepted '" << bad << "'";
+    } catch (const ProfileError& e) {
+      expect_error(e, "--set: ", "write e.g. --set proxy_read_timeout=2s");
+      EXPECT_EQ(e.file(), "--set");
+      EXPECT_EQ(e.line(), 0);
+    }
+  }
+}
+
+TEST(ProfileSetTest, ByNameAliasAndSpelling) {
+  EXPECT_EQ(timer(builtin("nginx", {{"proxy_read_timeout", "2s"}}), "proxy_read_timeout").timeout, seconds(2));
+  EXPECT_EQ(timer(builtin("nlb", {{"tcp.idle_timeout.seconds", "60"}}), "idle_timeout").timeout, seconds(60));
+  EXPECT_EQ(timer(builtin("alb", {{"idle_timeout.timeout_seconds", "300"}}), "idle_timeout").timeout,
+            seconds(300));
+  for (const char* name : {"timeout_tunnel", "timeout-tunnel", "timeout tunnel"}) {
+    EXPECT_EQ(timer(builtin("haproxy", {{name, "3s"}}), "timeout_client").timeout, seconds(3)) << name;
+  }
+  EXPECT_EQ(timer(builtin("haproxy", {{"option nolinger", "on"}}), "timeout_client").on_expiry, kNolinger);
+}
+
+TEST(ProfileSetTest, BareNumberUsesTheSettingsUnit) {
+  EXPECT_EQ(timer(builtin("nginx", {{"proxy_read_timeout", "75"}}), "proxy_read_timeout").timeout, seconds(75));
+  EXPECT_EQ(timer(builtin("haproxy", {{"timeout_tunnel", "2000"}}), "timeout_server").timeout, seconds(2));
+  EXPECT_EQ(timer(builtin("haproxy", {{"timeout_client", "1.5"}}), "timeout_client").timeout,
+            milliseconds(1) + std::chrono::microseconds(500));
+}
+
+TEST(ProfileSetTest, LastOverrideWins) {
+  const Profile p = builtin("nginx", {{"proxy_read_timeout", "2s"}, {"proxy-read-timeout", "3s"}});
+  EXPECT_EQ(timer(p, "proxy_read_timeout").timeout, seconds(3));
+}
+
+TEST(ProfileSetTest, UnknownSettingListsAndSuggests) {
+  const ProfileError e = load_error(find_profile_text("nginx").text, {{"proxy_read_timout", "2s"}});
+  expect_error(e, "--set: ", "profile 'nginx' has no setting 'proxy_read_timout' (did you mean 'proxy_read_timeout'?)");
+  expect_error(e, "--set: ", "its settings: proxy_read_timeout, proxy_send_timeout, send_timeout");
+  EXPECT_EQ(e.file(), "--set");
+  EXPECT_EQ(e.line(), 0);
+  EXPECT_EQ(e.column(), 0);
+}
+
+TEST(ProfileSetTest, BadValueSaysWhatTheTypeExpects) {
+  const std::string nginx = find_profile_text("nginx").text;
+  expect_error(load_error(nginx, {{"proxy_read_timeout", "soon"}}), "--set: ",
+               "'soon' is not a duration for setting 'proxy_read_timeout': write it with a unit");
+  expect_error(load_error(nginx, {{"proxy_read_timeout", "soon"}}), "--set: ", "meaning s");
+  expect_error(load_error(nginx, {{"reset_timedout_connection", "maybe"}}), "--set: ",
+               "'maybe' is not a bool for setting 'reset_timedout_connection': write on or off");
+  expect_error(load_error(with_settings(""), {{"act", "none"}}), "--set: ",
+               "'none' is not an action for setting 'act': write fin, rst, fin_rst or blackhole");
+}
+
+TEST(ProfileSetTest, BareNumberWithoutUnitIsRefused) {
+  const std::string yaml = "name: t\nmode: tcp\nsettings:\n  x: {type: duration, default: 1s}\n";
+  expect_error(load_error(yaml, {{"x", "60"}}), "--set: ", "a bare number needs `unit:`");
+}
+
+// --- time scale -------------------------------------------------------------------------
+
+TEST(ProfileTimeScaleTest, MultipliesEveryDuration) {
+  const Profile p = builtin("nginx", {}, 0.5);
+  EXPECT_EQ(p.time_scale, 0.5);
+  EXPECT_EQ(p.connect.timeout, seconds(30));
+  EXPECT_EQ(timer(p, "proxy_read_timeout").timeout, seconds(30));
+  EXPECT_EQ(timer(p, "proxy_read_timeout").rearm_granularity, milliseconds(150));
+  EXPECT_EQ(timer(p, "proxy_send_timeout").timeout, seconds(30));
+  EXPECT_EQ(timer(p, "send_timeout").timeout, seconds(30));
+  // Settings keep the real system's value: time_scale is shown beside them.
+  EXPECT_EQ(setting(p, "proxy_read_timeout").value, "1m");
+}
+
+TEST(ProfileTimeScaleTest, AppliesAfterOverridesAndKeepsDisabledTimers) {
+  const Profile p = builtin("haproxy", {{"timeout_tunnel", "1m"}}, 0.05);
+  EXPECT_EQ(timer(p, "timeout_client").timeout, seconds(3));
+  EXPECT_EQ(timer(p, "timeout_client_fin").timeout, std::nullopt);
+  EXPECT_EQ(p.connect.timeout, milliseconds(250));
+}
+
+// --- to_yaml ----------------------------------------------------------------------------
+
+/// Expects `a` and `b` to be the same timers, field by field.
+void expect_same_timers(const std::vector<TimerSpec>& a, const std::vector<TimerSpec>& b) {
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    SCOPED_TRACE(a[i].name);
+    EXPECT_EQ(a[i].name, b[i].name);
+    EXPECT_EQ(a[i].kind, b[i].kind);
+    EXPECT_EQ(a[i].timeout, b[i].timeout);
+    EXPECT_EQ(a[i].reset_by, b[i].reset_by);
+    EXPECT_EQ(a[i].direction, b[i].direction);
+    EXPECT_EQ(a[i].rearm_granularity, b[i].rearm_granularity);
+    EXPECT_EQ(a[i].phases, b[i].phases);
+    EXPECT_EQ(a[i].on_expiry, b[i].on_expiry);
+  }
+}
+
+/// Expects `load(to_yaml(p))` to be `p` in every field the policy runs on.
+void expect_round_trip(const Profile& p) {
+  const std::string yaml = to_yaml(p);
+  SCOPED_TRACE(yaml);
+  const Profile q = load_profile(yaml, "dump.yaml");
+  EXPECT_EQ(q.name, p.name);
+  EXPECT_EQ(q.description, p.description);
+  EXPECT_EQ(q.mode, p.mode);
+  EXPECT_EQ(q.connect.timeout, p.connect.timeout);
+  EXPECT_EQ(q.connect.on_failure, p.connect.on_failure);
+  EXPECT_EQ(q.half_close, p.half_close);
+  EXPECT_EQ(q.time_scale, p.time_scale);
+  expect_same_timers(q.timers, p.timers);
+  ASSERT_EQ(q.settings.size(), p.settings.size());
+  for (std::size_t i = 0; i < p.settings.size(); ++i) {
+    EXPECT_EQ(q.settings[i].name, p.settings[i].name);
+    EXPECT_EQ(q.settings[i].value, p.settings[i].value);
+  }
+}
+
+TEST(ProfileToYamlTest, EveryBuiltinRoundTrips) {
+  ASSERT_FALSE(embedded_profiles().empty());
+  for (const EmbeddedProfile& e : embedded_profiles()) {
+    SCOPED_TRACE(e.name);
+    expect_round_trip(load_profile(e.text, std::string(e.path)));
+  }
+}
+
+TEST(ProfileToYamlTest, RoundTripsOverridesAndTimeScale) {
+  expect_round_trip(builtin("nginx", {{"proxy_read_timeout", "2s"}, {"reset_timedout_connection", "on"}}, 0.05));
+  expect_round_trip(builtin("haproxy", {{"timeout_tunnel", "1s"}, {"independent_streams", "on"}}, 0.1));
+}
+
+TEST(ProfileToYamlTest, RoundTripsAProfileWithoutSettingsOrTimers) {
+  expect_round_trip(load("name: bare\nmode: tcp\ntimers: []\n"));
+}
+
+TEST(ProfileToYamlTest, ShowsResolvedValuesAndChangedDefaults) {
+  const std::string yaml = to_yaml(builtin("nginx", {{"proxy_read_timeout", "2s"}}, 0.5));
+  EXPECT_NE(yaml.find("source: profiles/nginx.yaml"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("time_scale: 0.5"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("default: 2s  # profile default: 1m"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("timeout: 1s"), std::string::npos) << yaml;  // 2s scaled by 0.5
+  EXPECT_NE(yaml.find("rearm_granularity: 150ms"), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find('$'), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find("if:"), std::string::npos) << yaml;
+}
+
+TEST(ProfileToYamlTest, WritesNoneForADisabledTimer) {
+  const std::string yaml = to_yaml(builtin("haproxy"));
+  EXPECT_NE(yaml.find("timeout: none"), std::string::npos) << yaml;
+}
+
+// --- the built-in profiles --------------------------------------------------------------
+
+TEST(ProfileBuiltinTest, EveryBuiltinIsNamedForItsFileDocumentedAndCitesSources) {
+  for (const EmbeddedProfile& e : embedded_profiles()) {
+    SCOPED_TRACE(e.name);
+    const Profile p = load_profile(e.text, std::string(e.path));
+    EXPECT_EQ(p.name, e.name);
+    EXPECT_FALSE(p.description.empty());
+    EXPECT_TRUE(e.text.starts_with("#"));
+    EXPECT_NE(e.text.find("Sources:"), std::string_view::npos);
+    EXPECT_NE(e.text.find("\nconnect:"), std::string_view::npos) << "declare the connect policy";
+    for (const Setting& s : p.settings) EXPECT_FALSE(s.doc.empty()) << s.name;
+  }
+}
+
+TEST(ProfileBuiltinTest, Nginx) {
+  const Profile p = builtin("nginx");
+  EXPECT_EQ(p.mode, Mode::http);
+  EXPECT_EQ(p.half_close, (HalfClosePolicy{HalfClose::close_both, HalfClose::close_both}));
+  EXPECT_EQ(p.connect.timeout, seconds(60));
+  EXPECT_EQ(p.connect.on_failure, CloseAction::fin);
+  const TimerSpec& read = timer(p, "proxy_read_timeout");
+  EXPECT_EQ(read.kind, TimerKind::idle);
+  EXPECT_EQ(read.timeout, seconds(60));
+  EXPECT_EQ(read.reset_by, DirectionSet::both());
+  EXPECT_EQ(read.rearm_granularity, milliseconds(300));
+  EXPECT_EQ(read.phases, kAllPhases);
+  EXPECT_EQ(read.on_expiry, kFinBoth);
+  const TimerSpec& send_up = timer(p, "proxy_send_timeout");
+  EXPECT_EQ(send_up.kind, TimerKind::blocked_write);
+  EXPECT_EQ(send_up.direction, Direction::upstream);
+  EXPECT_EQ(send_up.timeout, seconds(60));
+  EXPECT_EQ(send_up.on_expiry, kFinBoth);
+  const TimerSpec& send_down = timer(p, "send_timeout");
+  EXPECT_EQ(send_down.kind, TimerKind::blocked_write);
+  EXPECT_EQ(send_down.direction, Direction::downstream);
+  EXPECT_EQ(send_down.on_expiry, kFinBoth);
+  EXPECT_EQ(setting(p, "reset_timedout_connection").value, "off");
+}
+
+TEST(ProfileBuiltinTest, NginxResetTimedoutConnectionRstsTheClientOnSendTimeoutOnly) {
+  const Profile p = builtin("nginx", {{"reset_timedout_connection", "on"}});
+  EXPECT_EQ(timer(p, "send_timeout").on_expiry, (SideActions{CloseAction::rst, CloseAction::fin}));
+  EXPECT_EQ(timer(p, "proxy_read_timeout").on_expiry, kFinBoth);
+  EXPECT_EQ(timer(p, "proxy_send_timeout").on_expiry, kFinBoth);
+}
+
+TEST(ProfileBuiltinTest, NginxStream) {
+  const Profile p = builtin("nginx-stream");
+  EXPECT_EQ(p.mode, Mode::tcp);
+  EXPECT_EQ(p.half_close, (HalfClosePolicy{HalfClose::close_both, HalfClose::close_both}));
+  const TimerSpec& t = timer(p, "proxy_timeout");
+  EXPECT_EQ(t.timeout, minutes(10));
+  EXPECT_EQ(t.reset_by, DirectionSet::both());
+  EXPECT_EQ(t.rearm_granularity, milliseconds(300));
+  EXPECT_EQ(t.on_expiry, kFinBoth);
+  EXPECT_EQ(p.connect.timeout, seconds(60));
+  EXPECT_EQ(builtin("nginx-stream", {{"proxy_half_close", "on"}}).half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
+}
+
+TEST(ProfileBuiltinTest, HaproxyDefaultsAreDebians) {
+  for (const char* name : {"haproxy", "haproxy-tcp"}) {
+    SCOPED_TRACE(name);
+    const Profile p = builtin(name);
+    const bool tcp = std::string_view(name) == "haproxy-tcp";
+    EXPECT_EQ(p.connect.timeout, seconds(5));
+    EXPECT_EQ(setting(p, "timeout_tunnel").value, "none");
+    for (const char* side : {"timeout_client", "timeout_server"}) {
+      const TimerSpec& t = timer(p, side);
+      EXPECT_EQ(t.kind, TimerKind::idle);
+      EXPECT_EQ(t.timeout, seconds(50)) << side;
+      EXPECT_EQ(t.reset_by, DirectionSet::both()) << side;
+      // Measured: http tunnel → FIN to client, bare RST to server; tcp → FIN then RST to server.
+      EXPECT_EQ(t.on_expiry, tcp ? kFinClientFinRstServer : kFinClientRstServer) << side;
+      EXPECT_EQ(t.phases, kAllPhases) << side;
+    }
+    EXPECT_EQ(timer(p, "timeout_client_fin").timeout, std::nullopt);
+    EXPECT_EQ(timer(p, "timeout_server_fin").timeout, std::nullopt);
+  }
+  EXPECT_EQ(builtin("haproxy").mode, Mode::http);
+  EXPECT_EQ(builtin("haproxy-tcp").mode, Mode::tcp);
+}
+
+TEST(ProfileBuiltinTest, HaproxyHalfCloseIsAsymmetricInHttpModeOnly) {
+  // Measured: on a tunnel HAProxy forwards a client FIN but closes both on a server FIN.
+  EXPECT_EQ(builtin("haproxy").half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::close_both}));
+  EXPECT_EQ(builtin("haproxy-tcp").half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
+}
+
+TEST(ProfileBuiltinTest, HaproxyTunnelTimeoutSupersedesBothSides) {
+  const Profile p = builtin("haproxy", {{"timeout_tunnel", "1s"}});
+  EXPECT_EQ(timer(p, "timeout_client").timeout, seconds(1));
+  EXPECT_EQ(timer(p, "timeout_server").timeout, seconds(1));
+  EXPECT_EQ(timer(p, "timeout_client").on_expiry, kFinClientRstServer);
+  const Profile q = builtin("haproxy", {{"timeout_client", "7s"}});
+  EXPECT_EQ(timer(q, "timeout_client").timeout, seconds(7));
+  EXPECT_EQ(timer(q, "timeout_server").timeout, seconds(50));
+}
+
+TEST(ProfileBuiltinTest, HaproxyIndependentStreamsResetsEachSideByItsOwnData) {
+  const Profile p = builtin("haproxy-tcp", {{"independent_streams", "on"}});
+  EXPECT_EQ(timer(p, "timeout_client").reset_by, DirectionSet::only(Direction::upstream));
+  EXPECT_EQ(timer(p, "timeout_server").reset_by, DirectionSet::only(Direction::downstream));
+}
+
+TEST(ProfileBuiltinTest, HaproxyNolingerResetsBoth) {
+  // Measured in tcp mode: the client gets FIN then RST, the server a bare RST.
+  for (const char* name : {"haproxy", "haproxy-tcp"}) {
+    const Profile p = builtin(name, {{"nolinger", "on"}});
+    for (const TimerSpec& t : p.timers) EXPECT_EQ(t.on_expiry, kNolinger) << name << " " << t.name;
+  }
+}
+
+TEST(ProfileBuiltinTest, HaproxyFinTimersRunOnlyHalfClosed) {
+  const Profile p = builtin("haproxy", {{"timeout_client_fin", "2s"}, {"timeout_server_fin", "3s"}});
+  const TimerSpec& client_fin = timer(p, "timeout_client_fin");
+  EXPECT_EQ(client_fin.timeout, seconds(2));
+  EXPECT_EQ(client_fin.phases, (Phases{false, false, true}));
+  const TimerSpec& server_fin = timer(p, "timeout_server_fin");
+  EXPECT_EQ(server_fin.timeout, seconds(3));
+  EXPECT_EQ(server_fin.phases, (Phases{false, true, false}));
+}
+
+TEST(ProfileBuiltinTest, Alb) {
+  const Profile p = builtin("alb");
+  EXPECT_EQ(p.mode, Mode::http);
+  const TimerSpec& t = timer(p, "idle_timeout");
+  EXPECT_EQ(t.timeout, seconds(60));
+  EXPECT_EQ(t.reset_by, DirectionSet::both());
+  EXPECT_EQ(t.on_expiry, kFinBoth);
+  EXPECT_EQ(p.connect.timeout, seconds(10));
+}
+
+TEST(ProfileBuiltinTest, AlbClientActivityOnlyIsLabelledAndResetsOnUpstreamOnly) {
+  const Profile p = builtin("alb-client-activity-only");
+  EXPECT_EQ(timer(p, "idle_timeout").reset_by, DirectionSet::only(Direction::upstream));
+  EXPECT_EQ(timer(p, "idle_timeout").timeout, seconds(60));
+  EXPECT_NE(p.description.find("AWS docs contradict it"), std::string::npos) << p.description;
+}
+
+TEST(ProfileBuiltinTest, NlbBlackholesBothSides) {
+  const Profile p = builtin("nlb");
+  EXPECT_EQ(p.mode, Mode::tcp);
+  const TimerSpec& t = timer(p, "idle_timeout");
+  EXPECT_EQ(t.timeout, seconds(350));
+  EXPECT_EQ(t.reset_by, DirectionSet::both());
+  EXPECT_EQ(t.on_expiry, (SideActions{CloseAction::blackhole, CloseAction::blackhole}));
+}
+
+}  // namespace
+}  // namespace dropsim
