@@ -252,7 +252,7 @@ bool ProxyUnderTest::wait_idle(Ms timeout) {
 Profile idle_profile(Ms timeout, DirectionSet reset_by, SideActions actions, HalfClose half_close) {
   Profile p;
   p.name = "test";
-  p.half_close = half_close;
+  p.half_close = {half_close, half_close};
   p.connect.timeout = Ms(1000);
   TimerSpec t;
   t.name = "test_idle_timeout";

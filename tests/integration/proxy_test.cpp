@@ -1,6 +1,8 @@
 // The proxy end to end on 127.0.0.1 with real sockets and short real timeouts.
 // Tolerances are wide enough for a loaded 2-core machine; every wait is bounded.
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <random>
@@ -97,6 +99,15 @@ TEST_P(IdleExpiry, ClientObservesTheAction) {
     EXPECT_EQ(e.how, expected) << to_string(e.how);
     EXPECT_GE(e.after.count(), 290);
     EXPECT_LE(e.after.count(), 600);
+    if (expected == End::eof) {
+      // After the FIN, fin_rst's RST follows at once and moves our socket from CLOSE_WAIT
+      // to CLOSE (recv() keeps returning 0 after a FIN, so ask the kernel for the state).
+      std::this_thread::sleep_for(milliseconds(50));
+      tcp_info info{};
+      socklen_t len = sizeof info;
+      ASSERT_EQ(::getsockopt(client.get(), IPPROTO_TCP, TCP_INFO, &info, &len), 0);
+      EXPECT_EQ(info.tcpi_state, action == CloseAction::fin_rst ? TCP_CLOSE : TCP_CLOSE_WAIT);
+    }
   }
   EXPECT_EQ(wait_end(conn.get(), milliseconds(2000)).how, End::eof) << "upstream gets FIN";
   EXPECT_TRUE(proxy.wait_log("closed by test_idle_timeout after 0."));
@@ -105,6 +116,7 @@ TEST_P(IdleExpiry, ClientObservesTheAction) {
 INSTANTIATE_TEST_SUITE_P(Actions, IdleExpiry,
                          ::testing::Values(ActionCase{CloseAction::fin, End::eof},
                                            ActionCase{CloseAction::rst, End::reset},
+                                           ActionCase{CloseAction::fin_rst, End::eof},
                                            ActionCase{CloseAction::blackhole, End::timeout}),
                          [](const auto& info) { return std::string(to_string(info.param.action)); });
 
@@ -198,7 +210,37 @@ TEST(HalfClose, CloseBothEndsBothSidesOnAnyFin) {
     shutdown_write(closer);
     EXPECT_EQ(wait_end(other, milliseconds(2000), true).how, End::eof);
     EXPECT_EQ(wait_end(closer, milliseconds(2000), true).how, End::eof) << "the closer is closed too";
-    EXPECT_TRUE(proxy.wait_log("closes both sides on a half-close"));
+    EXPECT_TRUE(proxy.wait_log(std::string("closes both sides when the ") +
+                               (first == Direction::upstream ? "client" : "upstream") + " half-closes"));
+  }
+}
+
+TEST(HalfClose, AsymmetricPolicyForwardsClientFinButClosesBothOnServerFin) {
+  // HAProxy on a tunnel, as measured: client FIN forwarded; server FIN closes both.
+  const HalfClosePolicy haproxy{HalfClose::forward, HalfClose::close_both};
+  {
+    Listener server;
+    Profile p = idle_profile(milliseconds(5000), DirectionSet::both());
+    p.half_close = haproxy;
+    ProxyUnderTest proxy(p, server.port());
+    Fd client = connect_to(proxy.port());
+    Fd conn = server.accept();
+    shutdown_write(client.get());
+    EXPECT_EQ(wait_end(conn.get(), milliseconds(2000), true).how, End::eof);
+    ASSERT_TRUE(send_all(conn.get(), "more"));
+    EXPECT_EQ(recv_exact(client.get(), 4, milliseconds(2000)), "more") << "the server still talks";
+  }
+  {
+    Listener server;
+    Profile p = idle_profile(milliseconds(5000), DirectionSet::both());
+    p.half_close = haproxy;
+    ProxyUnderTest proxy(p, server.port());
+    Fd client = connect_to(proxy.port());
+    Fd conn = server.accept();
+    shutdown_write(conn.get());
+    EXPECT_EQ(wait_end(client.get(), milliseconds(2000), true).how, End::eof);
+    EXPECT_EQ(wait_end(conn.get(), milliseconds(2000), true).how, End::eof) << "the server is closed too";
+    EXPECT_TRUE(proxy.wait_log("closes both sides when the upstream half-closes"));
   }
 }
 

@@ -1,0 +1,177 @@
+// The dropsim binary as a user runs it: exit codes, messages, logs and signals.
+
+#include <signal.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "net_util.h"
+#include "process_util.h"
+
+namespace dropsim::test {
+namespace {
+
+using std::chrono::milliseconds;
+const std::string kBinary = DROPSIM_BINARY;
+
+std::string write_temp(const std::string& name, const std::string& text) {
+  const auto path = std::filesystem::temp_directory_path() / ("dropsim_cli_" + std::to_string(::getpid()) + "_" + name);
+  std::ofstream(path) << text;
+  return path.string();
+}
+
+/// The port a `run` child logged in "listening on 127.0.0.1:PORT".
+std::uint16_t logged_port(const std::string& err) {
+  std::smatch m;
+  if (!std::regex_search(err, m, std::regex(R"(listening on 127\.0\.0\.1:(\d+))"))) return 0;
+  return static_cast<std::uint16_t>(std::stoi(m[1]));
+}
+
+TEST(Cli, Version) {
+  const auto r = run_process({kBinary, "--version"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("dropsim 0."), std::string::npos) << r.out;
+}
+
+TEST(Cli, HelpNamesTheSubcommands) {
+  const auto r = run_process({kBinary, "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  for (const char* cmd : {"run", "profiles", "check", "demo"}) {
+    EXPECT_NE(r.out.find(cmd), std::string::npos) << cmd;
+  }
+}
+
+TEST(Cli, ProfilesListsEveryBuiltinOnALine) {
+  const auto r = run_process({kBinary, "profiles"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* name : {"nginx ", "nginx-stream ", "haproxy ", "haproxy-tcp ", "alb ",
+                           "alb-client-activity-only ", "nlb "}) {
+    EXPECT_NE(("\n" + r.out).find(std::string("\n") + name), std::string::npos) << name << " in\n" << r.out;
+  }
+}
+
+TEST(Cli, ProfilesPrintsTheResolvedProfile) {
+  const auto r = run_process({kBinary, "profiles", "nginx", "--set", "proxy_read_timeout=2s", "--time-scale", "0.5"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("name: nginx"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("timeout: 1s"), std::string::npos) << "2s scaled by 0.5\n" << r.out;
+  EXPECT_NE(r.out.find("rearm_granularity: 150ms"), std::string::npos) << r.out;
+}
+
+TEST(Cli, CheckNamesFileLineAndColumn) {
+  const std::string path = write_temp("bad.yaml",
+                                      "name: bad\n"
+                                      "mode: tcp\n"
+                                      "timers:\n"
+                                      "  - name: idle\n"
+                                      "    kind: idle\n"
+                                      "    timeout: 60\n");
+  const auto r = run_process({kBinary, "check", path});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.err.rfind(path + ":6:14: ", 0), 0u) << r.err;
+  EXPECT_NE(r.err.find("60s"), std::string::npos) << "the message shows the fix: " << r.err;
+}
+
+TEST(Cli, CheckAcceptsEveryBuiltinProfileFile) {
+  std::vector<std::string> args{kBinary, "check"};
+  for (const auto& f : std::filesystem::directory_iterator(std::string(DROPSIM_SOURCE_DIR) + "/profiles")) {
+    args.push_back(f.path().string());
+  }
+  ASSERT_GT(args.size(), 8u);
+  const auto r = run_process(args);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(Cli, UnknownSettingIsAConfigurationError) {
+  const auto r = run_process({kBinary, "run", "--profile", "nginx", "--upstream", "127.0.0.1:9",
+                              "--listen", "127.0.0.1:0", "--set", "proxy_read_timout=2s"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("proxy_read_timout"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("proxy_read_timeout"), std::string::npos) << "did-you-mean: " << r.err;
+}
+
+TEST(Cli, UnknownProfileIsAConfigurationError) {
+  const auto r = run_process({kBinary, "run", "--profile", "ngnix", "--upstream", "127.0.0.1:9"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("nginx"), std::string::npos) << r.err;
+}
+
+TEST(Cli, MissingRequiredOptionIsAUsageError) {
+  const auto r = run_process({kBinary, "run", "--profile", "nginx"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--upstream"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ListenAddressInUseIsAConfigurationError) {
+  Listener taken;
+  const auto r = run_process({kBinary, "run", "--profile", "nginx", "--upstream", "127.0.0.1:9",
+                              "--listen", "127.0.0.1:" + std::to_string(taken.port())});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("in use"), std::string::npos) << r.err;
+}
+
+class CliRun : public ::testing::TestWithParam<int> {};
+
+TEST_P(CliRun, ExplainsTheDropAndStopsCleanlyOnSignal) {
+  const int signo = GetParam();
+  EchoServer echo;
+  ChildProcess child({kBinary, "run", "--profile", "nginx", "--listen", "127.0.0.1:0", "--upstream",
+                      "127.0.0.1:" + std::to_string(echo.port()), "--set", "proxy_read_timeout=300ms"});
+  ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
+  const std::uint16_t port = logged_port(child.err());
+  ASSERT_NE(port, 0) << child.err();
+  Fd client = connect_to(port);
+  ASSERT_TRUE(send_all(client.get(), "hi"));
+  EXPECT_EQ(recv_exact(client.get(), 2, milliseconds(2000)), "hi");
+  EXPECT_EQ(wait_end(client.get(), milliseconds(3000)).how, End::eof);
+  ASSERT_TRUE(child.wait_err("FIN to upstream", milliseconds(2000))) << child.err();
+  const std::regex close_line(
+      R"(\[C\d+\] closed by proxy_read_timeout after 0\.\d{3}s idle \(upstream idle 0\.\d{3}s, downstream idle 0\.\d{3}s\): FIN to client, FIN to upstream)");
+  EXPECT_TRUE(std::regex_search(child.err(), close_line)) << child.err();
+
+  Fd open_one = connect_to(port);  // still open when the signal arrives
+  ASSERT_TRUE(child.wait_err("connected to upstream", milliseconds(2000)));
+  child.signal(signo);
+  EXPECT_EQ(child.wait(milliseconds(3000)), 0) << child.err();
+  EXPECT_EQ(wait_end(open_one.get(), milliseconds(2000)).how, End::eof) << "closed, not abandoned";
+  EXPECT_NE(child.err().find(signo == SIGINT ? "SIGINT" : "SIGTERM"), std::string::npos);
+}
+
+INSTANTIATE_TEST_SUITE_P(Signals, CliRun, ::testing::Values(SIGINT, SIGTERM),
+                         [](const auto& info) { return info.param == SIGINT ? "SIGINT" : "SIGTERM"; });
+
+TEST(Cli, JsonLogsCarryTheSameEvents) {
+  EchoServer echo;
+  ChildProcess child({kBinary, "--log-format", "json", "run", "--profile", "alb", "--listen", "127.0.0.1:0",
+                      "--upstream", "127.0.0.1:" + std::to_string(echo.port()), "--set", "idle_timeout=200ms"});
+  ASSERT_TRUE(child.wait_err("\"event\":\"listen\"", milliseconds(3000))) << child.err();
+  std::smatch m;
+  const std::string err = child.err();
+  ASSERT_TRUE(std::regex_search(err, m, std::regex(R"("port":(\d+))"))) << err;
+  Fd client = connect_to(static_cast<std::uint16_t>(std::stoi(m[1])));
+  EXPECT_EQ(wait_end(client.get(), milliseconds(3000)).how, End::eof);
+  ASSERT_TRUE(child.wait_err("\"event\":\"close\"", milliseconds(2000))) << child.err();
+  child.signal(SIGTERM);
+  EXPECT_EQ(child.wait(milliseconds(3000)), 0);
+  std::istringstream lines(child.err());
+  std::string line;
+  int count = 0;
+  while (std::getline(lines, line)) {
+    if (line.empty()) continue;
+    ++count;
+    EXPECT_EQ(line.front(), '{') << line;
+    EXPECT_EQ(line.back(), '}') << line;
+    EXPECT_NE(line.find("\"event\":"), std::string::npos) << line;
+  }
+  EXPECT_GE(count, 4);
+  EXPECT_TRUE(std::regex_search(child.err(), std::regex(R"("event":"close","conn":\d+,"cause":"idle_timeout")")))
+      << child.err();
+}
+
+}  // namespace
+}  // namespace dropsim::test

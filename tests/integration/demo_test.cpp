@@ -1,0 +1,33 @@
+// `dropsim demo` tells its story truthfully: the silent client is dropped at ~60 profile
+// seconds and the heartbeat client survives.
+
+#include "demo.h"
+
+#include <sstream>
+
+#include <gtest/gtest.h>
+
+#include "net_util.h"
+
+namespace dropsim::test {
+namespace {
+
+TEST(Demo, SilentClientDroppedAtSixtySecondsHeartbeatSurvives) {
+  auto sink = std::make_shared<CapturingSink>();
+  EventLog log(std::make_shared<spdlog::logger>("demo", sink), LogFormat::text);
+  DemoOptions options;
+  options.time_scale = 0.01;  // 60 s → 0.6 s real; the whole story in ~1.5 s
+  std::ostringstream out;
+  DemoResult result;
+  EXPECT_EQ(run_demo(options, out, log, &result), 0) << out.str() << sink->text();
+  // 60 s ± 10 profile seconds = ± 100 ms real: room for a loaded machine.
+  EXPECT_NEAR(result.silent_dropped_at, 60.0, 10.0) << out.str();
+  EXPECT_TRUE(result.silent_saw_eof);
+  EXPECT_TRUE(result.heartbeat_survived);
+  EXPECT_EQ(result.heartbeat_round_trips, 6);  // every 25 s for 150 s
+  EXPECT_NE(out.str().find("real"), std::string::npos) << "real time shown beside profile time";
+  EXPECT_NE(sink->text().find("closed by idle_timeout after"), std::string::npos) << sink->text();
+}
+
+}  // namespace
+}  // namespace dropsim::test
