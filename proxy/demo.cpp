@@ -141,20 +141,21 @@ int run_demo(const DemoOptions& options, std::ostream& out, EventLog& log, DemoR
              server_ep.port(), options.time_scale * 1000, 60 * options.time_scale)
       << std::flush;
 
-  int finished = 0;
-  auto done = [&](std::exception_ptr) {
-    if (++finished == 2) {
-      proxy.stop();
-      server.close();
-    }
-  };
-  asio::co_spawn(io, silent_client(proxy_ep, n, r), done);
-  asio::co_spawn(io, heartbeat_client(proxy_ep, n, options, r), done);
   // Bounded whatever happens: the story needs run_seconds, allow a margin.
   asio::steady_timer guard(io, n.real(options.run_seconds * 1.5 + 10));
   guard.async_wait([&](std::error_code ec) {
     if (!ec) io.stop();
   });
+  int finished = 0;
+  auto done = [&](std::exception_ptr) {
+    if (++finished == 2) {
+      proxy.stop();
+      server.close();
+      guard.cancel();
+    }
+  };
+  asio::co_spawn(io, silent_client(proxy_ep, n, r), done);
+  asio::co_spawn(io, heartbeat_client(proxy_ep, n, options, r), done);
   io.run_for(n.real(options.run_seconds * 2 + 20));
 
   const bool ok = r.silent_dropped_at > 0 && r.heartbeat_survived;

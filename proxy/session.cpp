@@ -194,26 +194,40 @@ void Session::on_failed(Side s, const std::error_code& ec) {
       actions, fmt::format("{}_error", to_string(s)));
 }
 
+std::string Session::profile_seconds(Duration real) const {
+  // Under --time-scale the story is told in the profile's time ("60.000s"), which is
+  // what the audience compares with the real system's setting.
+  return format_seconds(scale(real, 1.0 / profile_->time_scale));
+}
+
+std::string Session::real_note(Duration real) const {
+  if (profile_->time_scale == 1.0) return "";
+  return fmt::format(" (real {} at time scale {})", format_seconds(real), profile_->time_scale);
+}
+
 void Session::on_expiry(const Expiry& e) {
   const TimerSpec& t = *e.timer;
   const TimePoint at = now();
   std::string what;
   switch (t.kind) {
     case TimerKind::idle:
-      what = fmt::format("after {} idle (upstream idle {}, downstream idle {})", format_seconds(e.idle),
-                         format_seconds(policy_.idle(Direction::upstream, at)),
-                         format_seconds(policy_.idle(Direction::downstream, at)));
+      what = fmt::format("after {} idle{} (upstream idle {}, downstream idle {})", profile_seconds(e.idle),
+                         real_note(e.idle), profile_seconds(policy_.idle(Direction::upstream, at)),
+                         profile_seconds(policy_.idle(Direction::downstream, at)));
       break;
     case TimerKind::blocked_write: {
       const DirectionActivity& a = policy_.activity(t.direction);
-      what = fmt::format("after a write to {} made no progress for {} ({} bytes pending)",
-                         to_string(destination(t.direction)),
-                         format_seconds(at - a.blocked_since.value_or(at)), a.pending_bytes);
+      const Duration blocked = at - a.blocked_since.value_or(at);
+      what = fmt::format("after a write to {} made no progress for {}{} ({} bytes pending)",
+                         to_string(destination(t.direction)), profile_seconds(blocked), real_note(blocked),
+                         a.pending_bytes);
       break;
     }
-    case TimerKind::lifetime:
-      what = fmt::format("after {} of connection lifetime", format_seconds(at - policy_.opened_at()));
+    case TimerKind::lifetime: {
+      const Duration age = at - policy_.opened_at();
+      what = fmt::format("after {} of connection lifetime{}", profile_seconds(age), real_note(age));
       break;
+    }
   }
   end(fmt::format("closed by {} {}: {}", t.name, what, describe_actions(t.on_expiry)), t.on_expiry,
       t.name);
@@ -235,7 +249,8 @@ void Session::end(const std::string& why, const SideActions& actions, std::strin
        {"upstream_idle_s", std::chrono::duration<double>(policy_.idle(Direction::upstream, at)).count()},
        {"downstream_idle_s", std::chrono::duration<double>(policy_.idle(Direction::downstream, at)).count()},
        {"upstream_bytes", static_cast<std::int64_t>(up.bytes)},
-       {"downstream_bytes", static_cast<std::int64_t>(down.bytes)}});
+       {"downstream_bytes", static_cast<std::int64_t>(down.bytes)},
+       {"time_scale", profile_->time_scale}});
   for (Side s : kSides) close_side(s, actions[s]);
   maybe_done();
 }

@@ -79,6 +79,10 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   void on_expiry(const Expiry& e);
   /// Stops forwarding and closes each side as `actions` says; logs `why` as the close line.
   void end(const std::string& why, const SideActions& actions, std::string_view cause);
+  /// A real duration in the profile's time (divided by --time-scale), for log lines.
+  std::string profile_seconds(Duration real) const;
+  /// " (real 3.000s at time scale 0.05)" when time is scaled, else "".
+  std::string real_note(Duration real) const;
   /// Closes one side the way `a` says.
   void close_side(Side s, CloseAction a);
   /// Wakes the watchdog if the policy's next deadline moved earlier than its timer.
