@@ -786,7 +786,8 @@ TEST(ProfileBuiltinTest, AlbClientActivityOnlyIsLabelledAndResetsOnUpstreamOnly)
   const Profile p = builtin("alb-client-activity-only");
   EXPECT_EQ(timer(p, "idle_timeout").reset_by, DirectionSet::only(Direction::upstream));
   EXPECT_EQ(timer(p, "idle_timeout").timeout, seconds(60));
-  EXPECT_NE(p.description.find("AWS docs contradict it"), std::string::npos) << p.description;
+  EXPECT_NE(p.description.find("War-story variant"), std::string::npos) << p.description;
+  EXPECT_NE(p.description.find("AWS docs say otherwise"), std::string::npos) << p.description;
 }
 
 TEST(ProfileBuiltinTest, NlbBlackholesBothSides) {
