@@ -9,8 +9,6 @@ packages=(
   build-essential cmake pkg-config
   # libraries (the fixed stack)
   libasio-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev node-llhttp
-  # tests use python3 for small scripted peers
-  python3
 )
 
 missing=()

@@ -217,30 +217,25 @@ TEST(HalfClose, CloseBothEndsBothSidesOnAnyFin) {
 
 TEST(HalfClose, AsymmetricPolicyForwardsClientFinButClosesBothOnServerFin) {
   // HAProxy on a tunnel, as measured: client FIN forwarded; server FIN closes both.
-  const HalfClosePolicy haproxy{HalfClose::forward, HalfClose::close_both};
-  {
+  for (const Direction first : kDirections) {
+    SCOPED_TRACE(std::string(to_string(first)));
     Listener server;
     Profile p = idle_profile(milliseconds(5000), DirectionSet::both());
-    p.half_close = haproxy;
+    p.half_close = {HalfClose::forward, HalfClose::close_both};
     ProxyUnderTest proxy(p, server.port());
     Fd client = connect_to(proxy.port());
     Fd conn = server.accept();
-    shutdown_write(client.get());
-    EXPECT_EQ(wait_end(conn.get(), milliseconds(2000), true).how, End::eof);
-    ASSERT_TRUE(send_all(conn.get(), "more"));
-    EXPECT_EQ(recv_exact(client.get(), 4, milliseconds(2000)), "more") << "the server still talks";
-  }
-  {
-    Listener server;
-    Profile p = idle_profile(milliseconds(5000), DirectionSet::both());
-    p.half_close = haproxy;
-    ProxyUnderTest proxy(p, server.port());
-    Fd client = connect_to(proxy.port());
-    Fd conn = server.accept();
-    shutdown_write(conn.get());
-    EXPECT_EQ(wait_end(client.get(), milliseconds(2000), true).how, End::eof);
-    EXPECT_EQ(wait_end(conn.get(), milliseconds(2000), true).how, End::eof) << "the server is closed too";
-    EXPECT_TRUE(proxy.wait_log("closes both sides when the upstream half-closes"));
+    const int closer = first == Direction::upstream ? client.get() : conn.get();
+    const int other = first == Direction::upstream ? conn.get() : client.get();
+    shutdown_write(closer);
+    EXPECT_EQ(wait_end(other, milliseconds(2000), true).how, End::eof) << "the FIN reaches the other side";
+    if (first == Direction::upstream) {
+      ASSERT_TRUE(send_all(conn.get(), "more"));
+      EXPECT_EQ(recv_exact(client.get(), 4, milliseconds(2000)), "more") << "the server still talks";
+    } else {
+      EXPECT_EQ(wait_end(conn.get(), milliseconds(2000), true).how, End::eof) << "the server is closed too";
+      EXPECT_TRUE(proxy.wait_log("closes both sides when the upstream half-closes"));
+    }
   }
 }
 
