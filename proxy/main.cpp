@@ -96,6 +96,8 @@ int main(int argc, char** argv) {
       "do (nginx, HAProxy, AWS ALB/NLB), so that a production drop can be reproduced locally."};
   app.set_version_flag("--version,-V", std::string("dropsim ") + DROPSIM_VERSION);
   app.require_subcommand(1);
+  // Global options may follow the subcommand too: `dropsim run --log-format json ...`.
+  app.fallthrough();
   std::string log_format = "text";
   std::string log_level = "info";
   app.add_option("--log-format", log_format, "Log lines as text or json")
