@@ -1,18 +1,19 @@
 #pragma once
 // Test-side networking with plain blocking POSIX sockets on 127.0.0.1: independent of
-// dropsim's own code, every call bounded by a timeout.
+// dropsim's own code, every call bounded by a timeout. Shared by the integration tests and
+// the bench (the dropsim_testkit library); no gtest here.
 
 #include <atomic>
 #include <chrono>
 #include <cstdint>
-#include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <asio/io_context.hpp>
-#include <mutex>
+#include <spdlog/common.h>
 #include <spdlog/sinks/base_sink.h>
 
 #include "event_log.h"
@@ -54,13 +55,21 @@ class Listener {
   std::uint16_t port_ = 0;
 };
 
-/// Connects to 127.0.0.1:port (blocking); throws on failure.
-Fd connect_to(std::uint16_t port);
-/// Sends everything; false on error.
+/// Connects to 127.0.0.1:port (blocking), with TCP_NODELAY unless `nodelay` is false;
+/// throws on failure.
+Fd connect_to(std::uint16_t port, bool nodelay = true);
+/// Disables Nagle on `fd` (TCP_NODELAY).
+void set_nodelay(int fd);
+/// Bounds every blocking send and recv on `fd` to `timeout` (SO_SNDTIMEO, SO_RCVTIMEO).
+void set_io_timeout(int fd, Ms timeout);
+/// Sends everything; false on error (or the socket's send timeout).
 bool send_all(int fd, const void* data, std::size_t n);
 bool send_all(int fd, const std::string& s);
 /// Receives exactly n bytes within timeout; returns what arrived.
 std::string recv_exact(int fd, std::size_t n, Ms timeout);
+/// Receives exactly n bytes into `data` with plain blocking recv() calls, no poll (bound
+/// it with set_io_timeout); false on EOF, error or timeout.
+bool recv_all(int fd, void* data, std::size_t n);
 
 /// How a connection ended as seen by one peer.
 enum class End { eof, reset, timeout, data };
@@ -96,6 +105,25 @@ class EchoServer {
   std::vector<std::thread> workers_;
 };
 
+/// A server that accepts on its own thread and holds every connection open, never reading
+/// or writing: an idle peer for timers and memory.
+class HoldServer {
+ public:
+  HoldServer();
+  ~HoldServer();
+  std::uint16_t port() const { return listener_.port(); }
+  /// Connections accepted (and held) so far.
+  std::size_t connections() const { return connections_.load(); }
+
+ private:
+  Listener listener_{4096};  // thousands of clients may connect at once
+  std::atomic<bool> stop_{false};
+  std::atomic<std::size_t> connections_{0};
+  std::mutex mutex_;
+  std::vector<Fd> held_;
+  std::thread acceptor_;  // last: starts after the members it uses exist
+};
+
 /// A spdlog sink that keeps formatted lines for tests to read.
 class CapturingSink final : public spdlog::sinks::base_sink<std::mutex> {
  public:
@@ -113,8 +141,11 @@ class CapturingSink final : public spdlog::sinks::base_sink<std::mutex> {
 /// A dropsim Proxy in this process on its own io_context thread, with captured logs.
 class ProxyUnderTest {
  public:
-  ProxyUnderTest(Profile profile, std::uint16_t upstream_port);
-  ProxyUnderTest(Profile profile, const std::string& upstream);
+  /// Lines below `level` are neither formatted nor captured (the bench passes warn).
+  ProxyUnderTest(Profile profile, std::uint16_t upstream_port,
+                 spdlog::level::level_enum level = spdlog::level::debug);
+  ProxyUnderTest(Profile profile, const std::string& upstream,
+                 spdlog::level::level_enum level = spdlog::level::debug);
   ~ProxyUnderTest();
   std::uint16_t port() const { return port_; }
   /// Everything logged so far.

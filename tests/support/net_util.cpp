@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -50,10 +51,11 @@ Listener::Listener(int backlog) {
   int one = 1;
   ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   auto a = loopback(0);
-  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind");
-  if (::listen(fd_.get(), backlog) != 0) throw std::runtime_error("listen");
   socklen_t len = sizeof a;
-  ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len);
+  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_.get(), backlog) != 0 ||
+      ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error(std::string("listener: ") + std::strerror(errno));
+  }
   port_ = ntohs(a.sin_port);
 }
 
@@ -63,15 +65,26 @@ Fd Listener::accept(Ms timeout) {
   return Fd(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
 }
 
-Fd connect_to(std::uint16_t port) {
+Fd connect_to(std::uint16_t port, bool nodelay) {
   Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   auto a = loopback(port);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     throw std::runtime_error(std::string("connect: ") + std::strerror(errno));
   }
-  int one = 1;
-  ::setsockopt(fd.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (nodelay) set_nodelay(fd.get());
   return fd;
+}
+
+void set_nodelay(int fd) {
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+}
+
+void set_io_timeout(int fd, Ms timeout) {
+  const auto us = std::chrono::duration_cast<std::chrono::microseconds>(timeout).count();
+  timeval tv{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
 bool send_all(int fd, const void* data, std::size_t n) {
@@ -106,6 +119,18 @@ std::string recv_exact(int fd, std::size_t n, Ms timeout) {
   }
   out.resize(got);
   return out;
+}
+
+bool recv_all(int fd, void* data, std::size_t n) {
+  char* p = static_cast<char*>(data);
+  while (n > 0) {
+    const ssize_t r = ::recv(fd, p, n, 0);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    p += r;
+    n -= static_cast<std::size_t>(r);
+  }
+  return true;
 }
 
 std::string to_string(End e) {
@@ -179,6 +204,22 @@ EchoServer::~EchoServer() {
   for (auto& w : workers_) w.join();
 }
 
+HoldServer::HoldServer()
+    : acceptor_([this] {
+        while (!stop_) {
+          Fd c = listener_.accept(Ms(50));
+          if (!c.valid()) continue;
+          std::lock_guard lock(mutex_);
+          held_.push_back(std::move(c));
+          connections_ = held_.size();
+        }
+      }) {}
+
+HoldServer::~HoldServer() {
+  stop_ = true;
+  acceptor_.join();
+}
+
 std::string CapturingSink::text() {
   std::lock_guard lock(mutex_);
   return text_;
@@ -189,13 +230,13 @@ void CapturingSink::sink_it_(const spdlog::details::log_msg& msg) {
   text_ += '\n';
 }
 
-ProxyUnderTest::ProxyUnderTest(Profile profile, std::uint16_t upstream_port)
-    : ProxyUnderTest(std::move(profile), "127.0.0.1:" + std::to_string(upstream_port)) {}
+ProxyUnderTest::ProxyUnderTest(Profile profile, std::uint16_t upstream_port, spdlog::level::level_enum level)
+    : ProxyUnderTest(std::move(profile), "127.0.0.1:" + std::to_string(upstream_port), level) {}
 
-ProxyUnderTest::ProxyUnderTest(Profile profile, const std::string& upstream)
+ProxyUnderTest::ProxyUnderTest(Profile profile, const std::string& upstream, spdlog::level::level_enum level)
     : sink_(std::make_shared<CapturingSink>()) {
   auto logger = std::make_shared<spdlog::logger>("test", sink_);
-  logger->set_level(spdlog::level::debug);
+  logger->set_level(level);
   log_ = std::make_unique<EventLog>(logger, LogFormat::text);
   ProxyOptions options;
   options.name = "test";
