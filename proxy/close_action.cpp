@@ -1,33 +1,26 @@
 #include "close_action.h"
 
+#include "enum_names.h"
+
 namespace dropsim {
+namespace {
 
-std::string_view to_string(CloseAction a) {
-  switch (a) {
-    case CloseAction::fin: return "fin";
-    case CloseAction::rst: return "rst";
-    case CloseAction::fin_rst: return "fin_rst";
-    case CloseAction::blackhole: return "blackhole";
-  }
-  return "fin";
-}
+constexpr EnumNames<CloseAction, 4> kNames{{{CloseAction::fin, "fin"},
+                                            {CloseAction::rst, "rst"},
+                                            {CloseAction::fin_rst, "fin_rst"},
+                                            {CloseAction::blackhole, "blackhole"}}};
 
-std::string_view describe(CloseAction a) {
-  switch (a) {
-    case CloseAction::fin: return "FIN";
-    case CloseAction::rst: return "RST";
-    case CloseAction::fin_rst: return "FIN then RST";
-    case CloseAction::blackhole: return "silence (RST on its next bytes)";
-  }
-  return "FIN";
-}
+constexpr EnumNames<CloseAction, 4> kObserved{{{CloseAction::fin, "FIN"},
+                                               {CloseAction::rst, "RST"},
+                                               {CloseAction::fin_rst, "FIN then RST"},
+                                               {CloseAction::blackhole, "silence (RST on its next bytes)"}}};
 
-std::optional<CloseAction> parse_close_action(std::string_view text) {
-  if (text == "fin") return CloseAction::fin;
-  if (text == "rst") return CloseAction::rst;
-  if (text == "fin_rst") return CloseAction::fin_rst;
-  if (text == "blackhole") return CloseAction::blackhole;
-  return std::nullopt;
-}
+}  // namespace
+
+std::string_view to_string(CloseAction a) { return name_of(kNames, a); }
+
+std::string_view describe(CloseAction a) { return name_of(kObserved, a); }
+
+std::optional<CloseAction> parse_close_action(std::string_view text) { return value_named(kNames, text); }
 
 }  // namespace dropsim

@@ -1,18 +1,21 @@
 #include "direction.h"
 
+#include "enum_names.h"
+
 namespace dropsim {
+namespace {
 
-std::string_view to_string(Direction d) {
-  return d == Direction::upstream ? "upstream" : "downstream";
-}
+constexpr EnumNames<Direction, 2> kDirectionNames{{{Direction::upstream, "upstream"},
+                                                   {Direction::downstream, "downstream"}}};
+constexpr EnumNames<Side, 2> kSideNames{{{Side::client, "client"}, {Side::upstream, "upstream"}}};
 
-std::string_view to_string(Side s) { return s == Side::client ? "client" : "upstream"; }
+}  // namespace
 
-std::optional<Direction> parse_direction(std::string_view text) {
-  if (text == "upstream") return Direction::upstream;
-  if (text == "downstream") return Direction::downstream;
-  return std::nullopt;
-}
+std::string_view to_string(Direction d) { return name_of(kDirectionNames, d); }
+
+std::string_view to_string(Side s) { return name_of(kSideNames, s); }
+
+std::optional<Direction> parse_direction(std::string_view text) { return value_named(kDirectionNames, text); }
 
 std::string_view to_string(DirectionSet set) {
   if (set.upstream && set.downstream) return "both";

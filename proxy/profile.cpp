@@ -1,18 +1,25 @@
 #include "profile.h"
 
+#include "enum_names.h"
+
 namespace dropsim {
+namespace {
 
-std::string_view to_string(Mode m) { return m == Mode::tcp ? "tcp" : "http"; }
+constexpr EnumNames<Mode, 2> kModes{{{Mode::tcp, "tcp"}, {Mode::http, "http"}}};
+constexpr EnumNames<TimerKind, 3> kKinds{{{TimerKind::idle, "idle"},
+                                          {TimerKind::blocked_write, "blocked_write"},
+                                          {TimerKind::lifetime, "lifetime"}}};
+constexpr EnumNames<HalfClose, 2> kHalfCloses{{{HalfClose::forward, "forward"},
+                                               {HalfClose::close_both, "close_both"}}};
 
-std::string_view to_string(TimerKind k) {
-  switch (k) {
-    case TimerKind::idle: return "idle";
-    case TimerKind::blocked_write: return "blocked_write";
-    case TimerKind::lifetime: return "lifetime";
-  }
-  return "idle";
-}
+}  // namespace
 
-std::string_view to_string(HalfClose h) { return h == HalfClose::forward ? "forward" : "close_both"; }
+std::string_view to_string(Mode m) { return name_of(kModes, m); }
+std::string_view to_string(TimerKind k) { return name_of(kKinds, k); }
+std::string_view to_string(HalfClose h) { return name_of(kHalfCloses, h); }
+
+std::optional<Mode> parse_mode(std::string_view text) { return value_named(kModes, text); }
+std::optional<TimerKind> parse_timer_kind(std::string_view text) { return value_named(kKinds, text); }
+std::optional<HalfClose> parse_half_close(std::string_view text) { return value_named(kHalfCloses, text); }
 
 }  // namespace dropsim

@@ -106,5 +106,11 @@ std::string_view to_string(Mode m);
 std::string_view to_string(TimerKind k);
 /// "forward" or "close_both".
 std::string_view to_string(HalfClose h);
+/// Parses what to_string(Mode) prints.
+std::optional<Mode> parse_mode(std::string_view text);
+/// Parses what to_string(TimerKind) prints.
+std::optional<TimerKind> parse_timer_kind(std::string_view text);
+/// Parses what to_string(HalfClose) prints.
+std::optional<HalfClose> parse_half_close(std::string_view text);
 
 }  // namespace dropsim

@@ -18,6 +18,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include "duration.h"
+#include "enum_names.h"
 #include "suggest.h"
 
 namespace dropsim {
@@ -95,23 +96,16 @@ enum class SettingType { duration, boolean, action };
 /// A setting's value; the alternative's index is its SettingType.
 using SettingValue = std::variant<std::optional<Duration>, bool, CloseAction>;
 
-/// "duration", "bool" or "action", as the profile's `type:` spells it.
-std::string_view to_string(SettingType t) {
-  switch (t) {
-    case SettingType::duration: return "duration";
-    case SettingType::boolean: return "bool";
-    case SettingType::action: return "action";
-  }
-  return "duration";
-}
+/// Setting types as the profile's `type:` spells them.
+constexpr EnumNames<SettingType, 3> kSettingTypes{{{SettingType::duration, "duration"},
+                                                   {SettingType::boolean, "bool"},
+                                                   {SettingType::action, "action"}}};
+
+/// "duration", "bool" or "action".
+std::string_view to_string(SettingType t) { return name_of(kSettingTypes, t); }
 
 /// Parses a `type:` value.
-std::optional<SettingType> parse_setting_type(std::string_view text) {
-  if (text == "duration") return SettingType::duration;
-  if (text == "bool") return SettingType::boolean;
-  if (text == "action") return SettingType::action;
-  return std::nullopt;
-}
+std::optional<SettingType> parse_setting_type(std::string_view text) { return value_named(kSettingTypes, text); }
 
 /// The canonical text of a value: format_duration, "none", "on"/"off", an action name.
 std::string canonical(const SettingValue& v) {
@@ -200,35 +194,13 @@ std::optional<std::optional<Duration>> parse_optional_duration(std::string_view 
   return std::nullopt;
 }
 
-/// "tcp" or "http".
-std::optional<Mode> parse_mode(std::string_view text) {
-  if (text == "tcp") return Mode::tcp;
-  if (text == "http") return Mode::http;
-  return std::nullopt;
-}
+/// The phases as `while:` spells them.
+constexpr EnumNames<Phase, 3> kPhases{{{Phase::open, "open"},
+                                       {Phase::upstream_finished, "upstream_finished"},
+                                       {Phase::downstream_finished, "downstream_finished"}}};
 
-/// "forward" or "close_both".
-std::optional<HalfClose> parse_half_close(std::string_view text) {
-  if (text == "forward") return HalfClose::forward;
-  if (text == "close_both") return HalfClose::close_both;
-  return std::nullopt;
-}
-
-/// "idle", "blocked_write" or "lifetime".
-std::optional<TimerKind> parse_kind(std::string_view text) {
-  if (text == "idle") return TimerKind::idle;
-  if (text == "blocked_write") return TimerKind::blocked_write;
-  if (text == "lifetime") return TimerKind::lifetime;
-  return std::nullopt;
-}
-
-/// "open", "upstream_finished" or "downstream_finished".
-std::optional<Phase> parse_phase(std::string_view text) {
-  if (text == "open") return Phase::open;
-  if (text == "upstream_finished") return Phase::upstream_finished;
-  if (text == "downstream_finished") return Phase::downstream_finished;
-  return std::nullopt;
-}
+/// Parses one `while:` entry.
+std::optional<Phase> parse_phase(std::string_view text) { return value_named(kPhases, text); }
 
 constexpr std::string_view kDurationFix =
     "write it with a unit, e.g. 60s, 300ms, 2m, 1h (a bare number is read only by a setting "
@@ -245,7 +217,7 @@ const Literal<CloseAction> kAction{"a close action", SettingType::action, parse_
 const Literal<Mode> kMode{"a mode", std::nullopt, parse_mode, "write tcp or http"};
 const Literal<HalfClose> kHalfClose{"a half-close policy", std::nullopt, parse_half_close,
                                     "write forward or close_both"};
-const Literal<TimerKind> kKind{"a timer kind", std::nullopt, parse_kind,
+const Literal<TimerKind> kKind{"a timer kind", std::nullopt, parse_timer_kind,
                               "write idle, blocked_write or lifetime"};
 const Literal<DirectionSet> kDirectionSet{"a set of directions", std::nullopt, parse_direction_set,
                                           "write upstream, downstream or both"};

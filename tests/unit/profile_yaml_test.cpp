@@ -47,25 +47,22 @@ Profile builtin(std::string_view name, const std::vector<SettingOverride>& overr
   return load_profile(t.text, t.file, overrides, time_scale);
 }
 
-/// The timer named `name`; fails the test when absent.
-const TimerSpec& timer(const Profile& p, std::string_view name) {
-  for (const TimerSpec& t : p.timers) {
-    if (t.name == name) return t;
+/// The element of `items` whose `.name` is `name`; fails the test when absent.
+template <class T>
+const T& named(const std::vector<T>& items, std::string_view name, const Profile& p) {
+  for (const T& item : items) {
+    if (item.name == name) return item;
   }
-  ADD_FAILURE() << "no timer " << name << " in " << p.name;
-  static const TimerSpec none;
+  ADD_FAILURE() << "no " << name << " in " << p.name;
+  static const T none;
   return none;
 }
 
-/// The setting named `name`; fails the test when absent.
-const Setting& setting(const Profile& p, std::string_view name) {
-  for (const Setting& s : p.settings) {
-    if (s.name == name) return s;
-  }
-  ADD_FAILURE() << "no setting " << name << " in " << p.name;
-  static const Setting none;
-  return none;
-}
+/// The timer named `name`.
+const TimerSpec& timer(const Profile& p, std::string_view name) { return named(p.timers, name, p); }
+
+/// The setting named `name`.
+const Setting& setting(const Profile& p, std::string_view name) { return named(p.settings, name, p); }
 
 constexpr Phases kAllPhases{true, true, true};
 constexpr SideActions kFinBoth{CloseAction::fin, CloseAction::fin};
