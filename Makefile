@@ -4,6 +4,8 @@ BUILD      ?= build
 SAN_BUILD  ?= build-san
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
 
 .PHONY: all deps build test sanitize demo bench clean
 
@@ -33,6 +35,22 @@ demo: build
 
 bench: build
 	$(BUILD)/bench/dropsim_bench
+
+# libFuzzer targets (fuzz/*_fuzz.cpp) in a clang tree of their own, each run for
+# FUZZ_SECONDS on a corpus kept in $(FUZZ_BUILD)/corpus/<name>. Not part of `make test`.
+.PHONY: fuzz
+fuzz:
+	@scripts/deps.sh --fuzz
+	CC=clang CXX=clang++ cmake -S . -B $(FUZZ_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDROPSIM_FUZZ=ON \
+	  -DDROPSIM_BUILD_TESTS=OFF -DDROPSIM_BUILD_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzzers
+	@set -e; for bin in $(FUZZ_BUILD)/fuzz/*_fuzz; do \
+	  [ -x "$$bin" ] || continue; name=$$(basename "$$bin"); \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$name $(FUZZ_BUILD)/artifacts; \
+	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+	  "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$name- $(FUZZ_BUILD)/corpus/$$name; \
+	done
 
 clean:
 	rm -rf $(BUILD) $(SAN_BUILD)

@@ -10,6 +10,14 @@ packages=(
   # libraries (the fixed stack)
   libasio-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev node-llhttp
 )
+# `--fuzz` (make fuzz): clang with libFuzzer and the sanitizer runtimes, on top of the above.
+fuzz_packages=(clang libclang-rt-14-dev)
+
+case "${1:-}" in
+  "") ;;
+  --fuzz) packages+=("${fuzz_packages[@]}") ;;
+  *) echo "usage: scripts/deps.sh [--fuzz]" >&2; exit 2 ;;
+esac
 
 missing=()
 for p in "${packages[@]}"; do

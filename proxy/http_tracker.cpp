@@ -1,0 +1,371 @@
+#include "http_tracker.h"
+
+// The only file that includes llhttp. llhttp calls back with spans of the caller's buffer;
+// a span cut by the end of a feed arrives in pieces, so every text field is appended to,
+// never assigned.
+//
+//   bytes ──► llhttp_execute ──► on_* callbacks ──► HttpHead ──► HttpObserver::on_head
+//                  │                                          └─► on_message_complete
+//                  └─► HPE_PAUSED_UPGRADE: the rest of the bytes are another protocol
+
+#include <llhttp.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <deque>
+#include <optional>
+
+namespace dropsim {
+namespace {
+
+/// Bytes a head may take (request or status line and headers), as nginx's
+/// large_client_header_buffers bounds it: protects memory, not a protocol rule.
+constexpr std::size_t kMaxHeadBytes = 64 * 1024;
+/// What a header costs beyond its name and value: ": " and CRLF. Counting it keeps a flood
+/// of tiny headers from costing far more memory than its byte count.
+constexpr std::size_t kHeaderOverhead = 4;
+
+/// What a queued request tells the response tracker.
+enum class Expect : std::uint8_t { plain, head, connect };
+
+char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+           return lower(x) == lower(y);
+         });
+}
+
+/// Strips optional whitespace (SP, HTAB) from both ends.
+std::string_view trim(std::string_view s) {
+  const auto ows = [](char c) { return c == ' ' || c == '\t'; };
+  while (!s.empty() && ows(s.front())) s.remove_prefix(1);
+  while (!s.empty() && ows(s.back())) s.remove_suffix(1);
+  return s;
+}
+
+/// Calls `fn` on each trimmed, non-empty element of a comma-separated list; stops early
+/// when `fn` returns true, and returns whether it did.
+template <typename Fn>
+bool any_list_element(std::string_view list, Fn fn) {
+  while (true) {
+    const std::size_t comma = list.find(',');
+    const std::string_view element = trim(list.substr(0, comma));
+    if (!element.empty() && fn(element)) return true;
+    if (comma == std::string_view::npos) return false;
+    list.remove_prefix(comma + 1);
+  }
+}
+
+bool is_hop_by_hop(std::string_view name) {
+  for (const std::string_view hop : {"Upgrade", "Connection", "Keep-Alive", "Proxy-Connection", "TE",
+                                     "Trailer", "Transfer-Encoding"}) {
+    if (iequals(name, hop)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+std::string_view HttpHead::header(std::string_view name) const {
+  for (const auto& [field, value] : headers) {
+    if (iequals(field, name)) return value;
+  }
+  return {};
+}
+
+bool HttpHead::header_has_token(std::string_view name, std::string_view token) const {
+  // A list header may be sent as several lines; each counts (RFC 9110 §5.3).
+  for (const auto& [field, value] : headers) {
+    if (!iequals(field, name)) continue;
+    if (any_list_element(value, [&](std::string_view element) { return iequals(element, token); })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+bool HttpHead::is_websocket_upgrade() const {
+  if (is_request) {
+    return method == "GET" && header_has_token("Upgrade", "websocket") &&
+           header_has_token("Connection", "upgrade") && !trim(header("Sec-WebSocket-Key")).empty();
+  }
+  return status == 101 && header_has_token("Upgrade", "websocket");
+}
+
+bool HttpHead::permessage_deflate() const {
+  constexpr std::string_view kName = "permessage-deflate";
+  for (const auto& [field, value] : headers) {
+    if (!iequals(field, "Sec-WebSocket-Extensions")) continue;
+    // Each offer is "name; param; param": only the name before the first ';' counts.
+    if (any_list_element(value, [&](std::string_view offer) {
+          return iequals(trim(offer.substr(0, offer.find(';'))), kName);
+        })) {
+      return true;
+    }
+  }
+  return false;
+}
+
+struct HttpTracker::Impl {
+  explicit Impl(Role r) : role(r) {
+    llhttp_init(&parser, r == Role::request ? HTTP_REQUEST : HTTP_RESPONSE, &kSettings);
+    parser.data = this;
+    head.is_request = r == Role::request;
+  }
+
+  static Impl& of(llhttp_t* p) { return *static_cast<Impl*>(p->data); }
+
+  /// Counts head bytes; past the limit, makes llhttp stop with HPE_USER.
+  int count(std::size_t n) {
+    head_bytes += n;
+    if (head_bytes <= kMaxHeadBytes) return HPE_OK;
+    own_reason = role == Role::request ? "request head over 64 KiB" : "response head over 64 KiB";
+    return HPE_USER;
+  }
+
+  static int on_message_begin(llhttp_t* p) {
+    Impl& self = of(p);
+    self.head = HttpHead{};
+    self.head.is_request = self.role == Role::request;
+    self.head_bytes = 0;
+    self.field_open = false;
+    return HPE_OK;
+  }
+
+  static int on_method(llhttp_t* p, const char* at, std::size_t n) {
+    Impl& self = of(p);
+    self.head.method.append(at, n);
+    return self.count(n);
+  }
+
+  static int on_url(llhttp_t* p, const char* at, std::size_t n) {
+    Impl& self = of(p);
+    self.head.url.append(at, n);
+    return self.count(n);
+  }
+
+  static int on_status(llhttp_t* p, const char* at, std::size_t n) {
+    Impl& self = of(p);
+    self.head.reason.append(at, n);
+    return self.count(n);
+  }
+
+  static int on_header_field(llhttp_t* p, const char* at, std::size_t n) {
+    Impl& self = of(p);
+    std::size_t cost = n;
+    if (!self.field_open) {
+      // A new header begins; on_header_field_complete closes it, so an empty value
+      // (no on_header_value at all) cannot glue two names together.
+      self.head.headers.emplace_back();
+      self.field_open = true;
+      cost += kHeaderOverhead;
+    }
+    self.head.headers.back().first.append(at, n);
+    return self.count(cost);
+  }
+
+  static int on_header_field_complete(llhttp_t* p) {
+    Impl& self = of(p);
+    if (!self.field_open || self.head.headers.back().first.empty()) {
+      // llhttp 8.1 takes ": value" as a header with no name; RFC 9110 §5.1 and nginx do
+      // not (400, "client sent invalid header line").
+      self.own_reason = "empty header name";
+      return -1;
+    }
+    self.field_open = false;
+    return HPE_OK;
+  }
+
+  static int on_header_value(llhttp_t* p, const char* at, std::size_t n) {
+    Impl& self = of(p);
+    if (self.head.headers.empty()) self.head.headers.emplace_back();  // never, by llhttp's grammar
+    self.head.headers.back().second.append(at, n);
+    return self.count(n);
+  }
+
+  static int on_header_value_complete(llhttp_t* p) {
+    // llhttp drops the whitespace before a value but keeps the whitespace after it, which
+    // is not part of the value either (RFC 9112 §5).
+    Impl& self = of(p);
+    if (self.head.headers.empty()) return HPE_OK;
+    std::string& value = self.head.headers.back().second;
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+    return HPE_OK;
+  }
+
+  /// Returns 0 (body as framed), 1 (no body: HEAD, 1xx, 204, 304) or 2 (no body, and the
+  /// bytes that follow are another protocol: 101, or 2xx to CONNECT).
+  static int on_headers_complete(llhttp_t* p) {
+    Impl& self = of(p);
+    HttpHead& head = self.head;
+    head.version_major = llhttp_get_http_major(p);
+    head.version_minor = llhttp_get_http_minor(p);
+    int verdict = 0;
+    if (self.role == Role::request) {
+      if (head.method.empty()) head.method = llhttp_method_name(static_cast<llhttp_method_t>(p->method));
+    } else {
+      head.status = llhttp_get_status_code(p);
+      const bool interim = head.status / 100 == 1 && head.status != 101;
+      Expect answers = Expect::plain;
+      if (!interim && !self.expected.empty()) {
+        answers = self.expected.front();
+        self.expected.pop_front();
+      }
+      // llhttp frames a 101 as an upgrade only with Connection: upgrade, reads a body of a
+      // 304 with Content-Length, and cannot know the request was HEAD or CONNECT: say so.
+      if (head.status == 101 || (answers == Expect::connect && head.status / 100 == 2)) {
+        verdict = 2;
+      } else if (answers == Expect::head || interim || head.status == 204 || head.status == 304) {
+        verdict = 1;
+      }
+    }
+    if (self.observer != nullptr) self.observer->on_head(head);
+    return verdict;
+  }
+
+  static int on_message_complete(llhttp_t* p) {
+    Impl& self = of(p);
+    if (self.observer != nullptr) self.observer->on_message_complete();
+    return HPE_OK;
+  }
+
+  static llhttp_settings_t make_settings() {
+    llhttp_settings_t s;
+    llhttp_settings_init(&s);
+    s.on_message_begin = &Impl::on_message_begin;
+    s.on_method = &Impl::on_method;
+    s.on_url = &Impl::on_url;
+    s.on_status = &Impl::on_status;
+    s.on_header_field = &Impl::on_header_field;
+    s.on_header_field_complete = &Impl::on_header_field_complete;
+    s.on_header_value = &Impl::on_header_value;
+    s.on_header_value_complete = &Impl::on_header_value_complete;
+    s.on_headers_complete = &Impl::on_headers_complete;
+    s.on_message_complete = &Impl::on_message_complete;
+    return s;
+  }
+
+  /// llhttp keeps a pointer to its settings: one static table serves every parser.
+  static const llhttp_settings_t kSettings;
+
+  Role role;
+  llhttp_t parser{};
+  HttpHead head;                  ///< the message being parsed
+  std::size_t head_bytes = 0;     ///< of `head`, against kMaxHeadBytes
+  bool field_open = false;        ///< a header name is being received
+  const char* own_reason = nullptr;  ///< set when a callback, not llhttp's grammar, failed
+  bool upgraded = false;          ///< paused at an upgrade, until resume_after_upgrade()
+  std::deque<Expect> expected;    ///< responses only: requests awaiting an answer, in order
+  HttpObserver* observer = nullptr;  ///< valid during feed() only
+  std::optional<Result> failure;  ///< set once, then returned by every feed()
+};
+
+const llhttp_settings_t HttpTracker::Impl::kSettings = HttpTracker::Impl::make_settings();
+
+HttpTracker::HttpTracker(Role role) : impl_(std::make_unique<Impl>(role)) {}
+
+HttpTracker::~HttpTracker() = default;
+
+HttpTracker::Result HttpTracker::feed(std::span<const char> bytes, HttpObserver& observer) {
+  Impl& impl = *impl_;
+  if (impl.failure) {
+    Result again = *impl.failure;
+    again.offset = 0;
+    return again;
+  }
+  // Paused at an upgrade: llhttp would answer with a stale error position.
+  if (impl.upgraded) return Result{Result::Status::upgrade, 0, {}};
+
+  impl.observer = &observer;
+  const llhttp_errno_t err = llhttp_execute(&impl.parser, bytes.data(), bytes.size());
+  impl.observer = nullptr;
+  if (err == HPE_OK) return Result{};
+
+  const char* pos = llhttp_get_error_pos(&impl.parser);
+  std::size_t offset = bytes.size();
+  if (pos != nullptr && pos >= bytes.data() && pos <= bytes.data() + bytes.size()) {
+    offset = static_cast<std::size_t>(pos - bytes.data());
+  }
+  if (err == HPE_PAUSED_UPGRADE) {
+    impl.upgraded = true;
+    return Result{Result::Status::upgrade, offset, {}};
+  }
+  Result failed{Result::Status::error, offset, {}};
+  const char* why = llhttp_get_error_reason(&impl.parser);
+  if (impl.own_reason != nullptr) {
+    failed.reason = impl.own_reason;
+  } else {
+    failed.reason = std::string(why != nullptr ? why : "malformed HTTP") + " (" + llhttp_errno_name(err) + ")";
+  }
+  impl.failure = failed;
+  return failed;
+}
+
+void HttpTracker::resume_after_upgrade() {
+  Impl& impl = *impl_;
+  if (!impl.upgraded) return;
+  impl.upgraded = false;
+  llhttp_resume_after_upgrade(&impl.parser);
+}
+
+void HttpTracker::expect_response_to(std::string_view method) {
+  Impl& impl = *impl_;
+  if (impl.role != Role::response) return;
+  // Methods are case-sensitive (RFC 9110 §9.1): "head" is not HEAD.
+  impl.expected.push_back(method == "HEAD"      ? Expect::head
+                          : method == "CONNECT" ? Expect::connect
+                                                : Expect::plain);
+}
+
+std::string strip_upgrade(const HttpHead& request) {
+  std::string out;
+  out.reserve(64 + request.url.size());
+  out.append(request.method).append(" ").append(request.url).append(" HTTP/1.0\r\n");
+  for (const auto& [name, value] : request.headers) {
+    if (is_hop_by_hop(name)) continue;
+    out.append(name).append(": ").append(value).append("\r\n");
+  }
+  out.append("Connection: close\r\n\r\n");
+  return out;
+}
+
+std::string status_response(int status, std::string_view body) {
+  std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
+  if (!body.empty()) out.append("Content-Type: text/plain\r\n");
+  out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
+  out.append("Connection: close\r\n\r\n");
+  out.append(body);
+  return out;
+}
+
+std::string_view reason_phrase(int status) {
+  switch (status) {
+    case 100: return "Continue";
+    case 101: return "Switching Protocols";
+    case 200: return "OK";
+    case 201: return "Created";
+    case 204: return "No Content";
+    case 301: return "Moved Permanently";
+    case 302: return "Found";
+    case 304: return "Not Modified";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 408: return "Request Timeout";
+    case 413: return "Content Too Large";
+    case 426: return "Upgrade Required";
+    case 429: return "Too Many Requests";
+    case 431: return "Request Header Fields Too Large";
+    case 500: return "Internal Server Error";
+    case 501: return "Not Implemented";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+  }
+}
+
+}  // namespace dropsim

@@ -1,0 +1,97 @@
+#pragma once
+// HTTP/1.1 as it passes, one tracker per direction: requests (client→server) or responses
+// (server→client). The only file pair that includes llhttp. Pure and incremental: it
+// never touches a socket and never changes a byte; Session decides what to do.
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace dropsim {
+
+/// A message head: request line or status line, and headers, as received.
+struct HttpHead {
+  bool is_request = true;
+  std::string method;     ///< requests: "GET"
+  std::string url;        ///< requests: "/chat?x=1"
+  int status = 0;         ///< responses: 101, 200, ...
+  std::string reason;     ///< responses: "Switching Protocols"
+  int version_major = 1;
+  int version_minor = 1;
+  std::vector<std::pair<std::string, std::string>> headers;  ///< in order, names as sent
+
+  /// The first header named `name` (case-insensitive); "" when absent.
+  std::string_view header(std::string_view name) const;
+  /// True when a comma-separated header `name` lists `token` (case-insensitive), as
+  /// `Connection: keep-alive, Upgrade` lists "upgrade".
+  bool header_has_token(std::string_view name, std::string_view token) const;
+  /// A request that asks for a WebSocket: Upgrade: websocket, Connection: upgrade, and
+  /// a Sec-WebSocket-Key. A response that accepts one: 101 with Upgrade: websocket.
+  bool is_websocket_upgrade() const;
+  /// Sec-WebSocket-Extensions names permessage-deflate.
+  bool permessage_deflate() const;
+};
+
+/// What a tracker reports as messages pass.
+class HttpObserver {
+ public:
+  virtual ~HttpObserver() = default;
+  /// A message's head is complete.
+  virtual void on_head(const HttpHead& head) = 0;
+  /// A message (head and body) is complete.
+  virtual void on_message_complete() {}
+};
+
+/// Follows the HTTP/1.x messages of one direction.
+class HttpTracker {
+ public:
+  /// Requests or responses.
+  enum class Role { request, response };
+
+  /// What one feed() saw.
+  struct Result {
+    enum class Status {
+      ok,       ///< every byte consumed as HTTP
+      upgrade,  ///< an upgrade message ended at `offset`: later bytes are the new protocol
+      error,    ///< malformed HTTP at `offset`; `reason` says what
+    };
+    Status status = Status::ok;
+    std::size_t offset = 0;
+    std::string reason;
+  };
+
+  explicit HttpTracker(Role role);
+  ~HttpTracker();
+  HttpTracker(const HttpTracker&) = delete;
+  HttpTracker& operator=(const HttpTracker&) = delete;
+
+  /// Consumes `bytes`, calling `observer` as heads and messages complete. Stops at an
+  /// upgrade (status upgrade) or an error; after an error it stays failed.
+  Result feed(std::span<const char> bytes, HttpObserver& observer);
+  /// The upgrade was refused (no 101): parse what follows as HTTP again.
+  void resume_after_upgrade();
+  /// Responses only: the next response answers a HEAD request (no body), or a request
+  /// whose upgrade is pending. Call once per request, in order (pipelining).
+  void expect_response_to(std::string_view method);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+/// The request head as nginx sends it upstream without `proxy_http_version 1.1` and the
+/// Upgrade/Connection headers: HTTP/1.0, no Upgrade, Connection: close.
+std::string strip_upgrade(const HttpHead& request);
+
+/// A complete minimal response: "HTTP/1.1 403 Forbidden", Content-Length: 0 (or a short
+/// text body), Connection: close.
+std::string status_response(int status, std::string_view body = {});
+
+/// "Forbidden" for 403, "Gateway Timeout" for 504, ...; "Status" when unknown.
+std::string_view reason_phrase(int status);
+
+}  // namespace dropsim
