@@ -5,17 +5,29 @@
 namespace dropsim {
 namespace {
 
-constexpr EnumNames<CloseAction, 4> kNames{{{CloseAction::fin, "fin"},
+constexpr EnumNames<CloseAction, 6> kNames{{{CloseAction::fin, "fin"},
                                             {CloseAction::rst, "rst"},
                                             {CloseAction::fin_rst, "fin_rst"},
-                                            {CloseAction::blackhole, "blackhole"}}};
+                                            {CloseAction::blackhole, "blackhole"},
+                                            {CloseAction::ws_close, "ws_close"},
+                                            {CloseAction::http_status, "http_status"}}};
 
-constexpr EnumNames<CloseAction, 4> kObserved{{{CloseAction::fin, "FIN"},
+constexpr EnumNames<CloseAction, 6> kObserved{{{CloseAction::fin, "FIN"},
                                                {CloseAction::rst, "RST"},
                                                {CloseAction::fin_rst, "FIN then RST"},
-                                               {CloseAction::blackhole, "silence (RST on its next bytes)"}}};
+                                               {CloseAction::blackhole, "silence (RST on its next bytes)"},
+                                               {CloseAction::ws_close, "a WebSocket close frame, then FIN"},
+                                               {CloseAction::http_status, "an HTTP status, then FIN"}}};
+
+constexpr std::array<CloseAction, 6> kAll = [] {
+  std::array<CloseAction, 6> all{};
+  for (std::size_t i = 0; i < kNames.size(); ++i) all[i] = kNames[i].first;
+  return all;
+}();
 
 }  // namespace
+
+std::span<const CloseAction> all_close_actions() { return kAll; }
 
 std::string_view to_string(CloseAction a) { return name_of(kNames, a); }
 

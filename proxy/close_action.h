@@ -3,6 +3,7 @@
 // the wire, so the peer observes exactly what it would observe in production.
 
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace dropsim {
@@ -13,9 +14,13 @@ enum class CloseAction {
   rst,        ///< SO_LINGER 0 then close(): an immediate RST, queued bytes discarded
   fin_rst,    ///< FIN, then RST at once (HAProxy tcp mode toward the server on a timeout)
   blackhole,  ///< send nothing and forget the flow; answer that side's next bytes with RST (NLB)
+  ws_close,   ///< a WebSocket close frame (code, reason) to that side, then FIN; FIN if not a WebSocket
+  http_status,  ///< before the upgrade: an HTTP response with a status (504, 403), then FIN; after: FIN
 };
 
-/// "fin", "rst", "fin_rst" or "blackhole".
+/// Every close action, in declaration order (for messages that list them).
+std::span<const CloseAction> all_close_actions();
+/// The name of each close action ("fin", "rst", "fin_rst", "blackhole", "ws_close", "http_status").
 std::string_view to_string(CloseAction a);
 /// What the peer will observe, for log lines: "FIN", "RST", "FIN then RST", ...
 std::string_view describe(CloseAction a);

@@ -12,8 +12,14 @@ constexpr EnumNames<TimerKind, 3> kKinds{{{TimerKind::idle, "idle"},
 constexpr EnumNames<HalfClose, 2> kHalfCloses{{{HalfClose::forward, "forward"},
                                                {HalfClose::close_both, "close_both"}}};
 
+constexpr EnumNames<FrameKind, 4> kFrameKindNames{{{FrameKind::data, "data"},
+                                                   {FrameKind::ping, "ping"},
+                                                   {FrameKind::pong, "pong"},
+                                                   {FrameKind::close, "close"}}};
+
 }  // namespace
 
+std::string_view to_string(FrameKind k) { return name_of(kFrameKindNames, k); }
 std::string_view to_string(Mode m) { return name_of(kModes, m); }
 std::string_view to_string(TimerKind k) { return name_of(kKinds, k); }
 std::string_view to_string(HalfClose h) { return name_of(kHalfCloses, h); }

@@ -4,6 +4,7 @@
 // nothing else knows YAML.
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
@@ -50,14 +51,81 @@ struct Phases {
   bool operator==(const Phases&) const = default;
 };
 
-/// One close action per side.
+/// One close action per side, with the details the WebSocket and HTTP actions need.
 struct SideActions {
   CloseAction client = CloseAction::fin;    ///< what the client observes
   CloseAction upstream = CloseAction::fin;  ///< what the upstream server observes
+  std::uint16_t ws_code = 1000;  ///< ws_close: the close code (1001 going away, 1009 too big, ...)
+  std::string ws_reason;         ///< ws_close: the reason text (at most 123 bytes)
+  int http_status = 504;         ///< http_status: the status sent before the upgrade
 
   /// The action for `s`.
   CloseAction operator[](Side s) const { return s == Side::client ? client : upstream; }
   bool operator==(const SideActions&) const = default;
+};
+
+/// The WebSocket frame kinds timers and counters tell apart.
+enum class FrameKind : std::uint8_t { data = 0, ping = 1, pong = 2, close = 3 };
+
+/// All four kinds, in index order.
+inline constexpr std::array<FrameKind, 4> kFrameKinds{FrameKind::data, FrameKind::ping, FrameKind::pong,
+                                                      FrameKind::close};
+
+/// The bit of `k` in a frame-kind mask (data 1, ping 2, pong 4, close 8: ws_frame.h's bits).
+constexpr std::uint8_t bit(FrameKind k) { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(k)); }
+
+/// WebSocket frame kinds, as a set: which frames reset an idle timer (`reset_on:`).
+/// Bytes that are not WebSocket frames (HTTP before the upgrade, tcp mode) always count.
+struct FrameKinds {
+  bool data = true;   ///< text, binary and continuation frames
+  bool ping = true;   ///< pings
+  bool pong = true;   ///< pongs
+  bool close = true;  ///< close frames
+
+  /// True when `k` is in the set.
+  constexpr bool contains(FrameKind k) const {
+    switch (k) {
+      case FrameKind::data: return data;
+      case FrameKind::ping: return ping;
+      case FrameKind::pong: return pong;
+      case FrameKind::close: return close;
+    }
+    return false;
+  }
+  /// True when a chunk that touched the kinds in `mask` counts; mask 0 means "bytes that
+  /// are not frames", which always count.
+  constexpr bool counts(std::uint8_t mask) const {
+    if (mask == 0) return true;
+    for (FrameKind k : kFrameKinds) {
+      if ((mask & bit(k)) != 0 && contains(k)) return true;
+    }
+    return false;
+  }
+  bool operator==(const FrameKinds&) const = default;
+};
+
+/// "data", "ping", "pong" or "close".
+std::string_view to_string(FrameKind k);
+
+/// What dropsim does with a client's WebSocket upgrade request (http mode).
+struct HandshakePolicy {
+  enum class Kind {
+    forward,        ///< pass it on unchanged
+    strip_upgrade,  ///< as nginx without proxy_http_version 1.1 + Upgrade/Connection headers:
+                    ///< the upstream gets HTTP/1.0, Connection: close, no Upgrade header
+    reject,         ///< answer `status` to the client and do not forward (Envoy without upgrade_configs: 403)
+  };
+  Kind kind = Kind::forward;
+  int status = 403;  ///< reject: the status sent
+  bool operator==(const HandshakePolicy&) const = default;
+};
+
+/// Frame and message size limits (http mode, after the upgrade); 0 means none.
+struct MessageLimits {
+  std::uint64_t max_frame = 0;    ///< payload bytes of one frame
+  std::uint64_t max_message = 0;  ///< payload bytes of one (possibly fragmented) message
+  SideActions on_exceed{CloseAction::ws_close, CloseAction::ws_close, 1009, "Message too big", 504};
+  bool operator==(const MessageLimits&) const = default;
 };
 
 /// One timer of a profile, named as the real system names it.
@@ -68,6 +136,7 @@ struct TimerSpec {
   DirectionSet reset_by = DirectionSet::both();  ///< idle: traffic that resets it
   Direction direction = Direction::downstream;   ///< blocked_write: the direction written
   Duration rearm_granularity{0};  ///< idle: a deadline moves only by at least this (nginx: 300ms)
+  FrameKinds reset_on;            ///< idle: which WebSocket frames count as traffic
   Phases phases;                  ///< when it runs
   SideActions on_expiry;          ///< what each side observes when it fires
 };
@@ -75,7 +144,7 @@ struct TimerSpec {
 /// A tunable as the real system names it, with its current value (for display).
 struct Setting {
   std::string name;           ///< e.g. "proxy_read_timeout"
-  std::string type;           ///< "duration", "bool" or "action"
+  std::string type;           ///< "duration", "bool", "action" or "size"
   std::string value;          ///< canonical text of the value in force
   std::string default_value;  ///< canonical text of the profile's default
   std::string doc;            ///< one line: what it means in the real system
@@ -95,6 +164,8 @@ struct Profile {
   Mode mode = Mode::tcp;
   ConnectPolicy connect;
   HalfClosePolicy half_close;
+  HandshakePolicy handshake;  ///< http mode: what happens to a WebSocket upgrade request
+  MessageLimits limits;       ///< http mode: frame/message size limits after the upgrade
   std::vector<TimerSpec> timers;
   std::vector<Setting> settings;
   double time_scale = 1.0;  ///< already applied to every duration above

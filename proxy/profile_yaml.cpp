@@ -2,14 +2,17 @@
 
 // The only file that includes yaml-cpp. It reads a profile in three steps:
 //   1. declarations: `settings:` (typed, with defaults), then `--set` overrides on them;
-//   2. fields: every scalar of mode/connect/half_close/timers is a literal, a `$setting`
-//      or an `{if:, then:, else:}` expression, evaluated against the settings in force;
+//   2. fields: every scalar of mode/connect/half_close/handshake/limits/timers is a literal,
+//      a `$setting` or an `{if:, then:, else:}` expression, evaluated against the settings
+//      in force;
 //   3. scaling: --time-scale multiplies every resulting duration.
 // Every error names FILE:LINE:COL and says how to fix it.
 
 #include <algorithm>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <limits>
 #include <set>
 #include <span>
 #include <variant>
@@ -31,6 +34,13 @@ namespace {
 /// "a, b, c", or "(none)" for an empty list.
 std::string join(const std::vector<std::string>& items) {
   return items.empty() ? "(none)" : fmt::format("{}", fmt::join(items, ", "));
+}
+
+/// "a, b or c": the alternatives a fix offers.
+std::string join_or(const std::vector<std::string>& items) {
+  if (items.size() <= 1) return join(items);
+  const std::vector<std::string> head(items.begin(), items.end() - 1);
+  return fmt::format("{} or {}", fmt::join(head, ", "), items.back());
 }
 
 /// `text` without surrounding blanks.
@@ -87,30 +97,126 @@ std::string_view shape(const YAML::Node& n) {
   return "a single value";
 }
 
+/// A whole non-negative decimal integer; nullopt for anything else (signs, blanks, overflow).
+std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
+  std::uint64_t value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// ---------------------------------------------------------------------------------------
+// Byte sizes (limits): an integer with a unit, as AWS and nginx write them.
+
+/// One byte-size unit.
+struct SizeUnit {
+  std::string_view name;
+  std::uint64_t bytes;
+};
+
+/// Largest first: format_size writes the first one that divides a size exactly.
+constexpr SizeUnit kSizeUnits[] = {{"GiB", 1ULL << 30}, {"GB", 1'000'000'000}, {"MiB", 1ULL << 20},
+                                   {"MB", 1'000'000},   {"KiB", 1ULL << 10},   {"KB", 1'000},
+                                   {"B", 1}};
+
+constexpr std::string_view kSizeFix =
+    "write an integer with a unit, e.g. 32KiB, 128KB, 1MiB or 512B (KB, MB, GB are powers of "
+    "1000; KiB, MiB, GiB powers of 1024), or none (0) for no limit";
+
+/// "32KiB" → 32768, "128KB" → 128000; "none", "off" and a bare "0" → 0 (no limit). Any other
+/// bare number is refused: 32 could mean bytes or KiB.
+std::optional<std::uint64_t> parse_size(std::string_view text) {
+  if (text == "none" || text == "off" || text == "0") return 0;
+  const auto unit_at = text.find_first_not_of("0123456789");
+  if (unit_at == 0 || unit_at == std::string_view::npos) return std::nullopt;
+  const auto number = parse_unsigned(text.substr(0, unit_at));
+  if (!number) return std::nullopt;
+  for (const SizeUnit& u : kSizeUnits) {
+    if (u.name != text.substr(unit_at)) continue;
+    if (*number > std::numeric_limits<std::uint64_t>::max() / u.bytes) return std::nullopt;
+    return *number * u.bytes;
+  }
+  return std::nullopt;
+}
+
+/// The shortest exact spelling parse_size reads back: 32768 → "32KiB", 0 → "none".
+std::string format_size(std::uint64_t bytes) {
+  if (bytes == 0) return "none";
+  for (const SizeUnit& u : kSizeUnits) {
+    if (bytes % u.bytes == 0) return fmt::format("{}{}", bytes / u.bytes, u.name);
+  }
+  return fmt::format("{}B", bytes);  // unreachable: "B" divides every size
+}
+
+// ---------------------------------------------------------------------------------------
+// Close actions: every message that lists them is built from this one list.
+
+/// The actions that act only on an HTTP/WebSocket connection (mode http).
+constexpr bool is_http_action(CloseAction a) { return a == CloseAction::ws_close || a == CloseAction::http_status; }
+
+/// "write fin, rst, fin_rst, blackhole, ws_close or http_status", leaving out what `allowed`
+/// refuses.
+std::string action_fix(bool (*allowed)(CloseAction)) {
+  std::vector<std::string> names;
+  for (CloseAction a : all_close_actions()) {
+    if (allowed(a)) names.emplace_back(to_string(a));
+  }
+  return "write " + join_or(names);
+}
+
+/// Every action.
+constexpr bool any_action(CloseAction) { return true; }
+/// What a connect failure can do: the connection never reached HTTP or a WebSocket.
+constexpr bool connect_action(CloseAction a) { return !is_http_action(a); }
+/// What a size limit can do: it acts after the upgrade, where no HTTP response fits.
+constexpr bool exceed_action(CloseAction a) { return a != CloseAction::http_status; }
+
+/// "write fin, rst, ..., ws_close or http_status", built once (Literal keeps a view of it).
+const std::string& any_action_fix() {
+  static const std::string text = action_fix(any_action);
+  return text;
+}
+
+/// Parses an action `Allowed` accepts.
+template <bool (*Allowed)(CloseAction)>
+std::optional<CloseAction> parse_allowed_action(std::string_view text) {
+  const auto a = parse_close_action(text);
+  return a && Allowed(*a) ? a : std::nullopt;
+}
+
 // ---------------------------------------------------------------------------------------
 // Settings
 
-/// The three setting types of the profile format.
-enum class SettingType { duration, boolean, action };
+/// The setting types of the profile format.
+enum class SettingType { duration, boolean, action, size };
 
-/// A setting's value; the alternative's index is its SettingType.
-using SettingValue = std::variant<std::optional<Duration>, bool, CloseAction>;
+/// A setting's value; the alternative's index is its SettingType. A size of 0 is "none".
+using SettingValue = std::variant<std::optional<Duration>, bool, CloseAction, std::uint64_t>;
 
 /// Setting types as the profile's `type:` spells them.
-constexpr EnumNames<SettingType, 3> kSettingTypes{{{SettingType::duration, "duration"},
+constexpr EnumNames<SettingType, 4> kSettingTypes{{{SettingType::duration, "duration"},
                                                    {SettingType::boolean, "bool"},
-                                                   {SettingType::action, "action"}}};
+                                                   {SettingType::action, "action"},
+                                                   {SettingType::size, "size"}}};
 
-/// "duration", "bool" or "action".
+/// "duration", "bool", "action" or "size".
 std::string_view to_string(SettingType t) { return name_of(kSettingTypes, t); }
 
 /// Parses a `type:` value.
 std::optional<SettingType> parse_setting_type(std::string_view text) { return value_named(kSettingTypes, text); }
 
-/// The canonical text of a value: format_duration, "none", "on"/"off", an action name.
+/// "duration, bool, action or size", for the fixes that ask for a type.
+std::string setting_type_names() {
+  std::vector<std::string> names;
+  for (const auto& [type, name] : kSettingTypes) names.emplace_back(name);
+  return join_or(names);
+}
+
+/// The canonical text of a value: format_duration, "none", "on"/"off", an action name, format_size.
 std::string canonical(const SettingValue& v) {
   if (const auto* d = std::get_if<std::optional<Duration>>(&v)) return *d ? format_duration(**d) : "none";
   if (const auto* b = std::get_if<bool>(&v)) return *b ? "on" : "off";
+  if (const auto* size = std::get_if<std::uint64_t>(&v)) return format_size(*size);
   return std::string(to_string(std::get<CloseAction>(v)));
 }
 
@@ -143,6 +249,9 @@ std::optional<SettingValue> parse_setting_value(const SettingDecl& s, std::strin
     case SettingType::action:
       if (const auto a = parse_close_action(text)) return SettingValue{*a};
       return std::nullopt;
+    case SettingType::size:
+      if (const auto size = parse_size(text)) return SettingValue{*size};
+      return std::nullopt;
   }
   return std::nullopt;
 }
@@ -157,17 +266,19 @@ std::string value_fix(const SettingDecl& s) {
                  : fmt::format("write it with a unit, e.g. 60s, 300ms, 2m, 1h, a bare number "
                                "(meaning {}, the setting's `unit:`), or none", s.unit);
     case SettingType::boolean: return "write on or off (or true/false, yes/no)";
-    case SettingType::action: return "write fin, rst, fin_rst or blackhole";
+    case SettingType::action: return any_action_fix();
+    case SettingType::size: return std::string(kSizeFix);
   }
   return {};
 }
 
-/// "a duration", "a bool", "an action".
+/// "a duration", "a bool", "an action", "a size".
 std::string_view value_what(SettingType t) {
   switch (t) {
     case SettingType::duration: return "a duration";
     case SettingType::boolean: return "a bool";
     case SettingType::action: return "an action";
+    case SettingType::size: return "a size";
   }
   return "a value";
 }
@@ -182,6 +293,7 @@ struct Literal {
   std::optional<SettingType> setting;              ///< settings of this type may feed it
   std::optional<T> (*parse)(std::string_view);     ///< the literal's parser
   std::string_view fix;                            ///< how to write it
+  bool quoted_is_text = false;  ///< free text: a quoted '$...' is the text itself, not a $setting
 };
 
 /// The phases of a timer's `while:` list.
@@ -202,6 +314,59 @@ constexpr EnumNames<Phase, 3> kPhases{{{Phase::open, "open"},
 /// Parses one `while:` entry.
 std::optional<Phase> parse_phase(std::string_view text) { return value_named(kPhases, text); }
 
+/// Parses one `reset_on:` entry, as profile.cpp spells the kinds.
+std::optional<FrameKind> parse_frame_kind(std::string_view text) {
+  for (FrameKind k : kFrameKinds) {
+    if (to_string(k) == text) return k;
+  }
+  return std::nullopt;
+}
+
+/// "write data, ping, pong or close".
+std::string frame_kind_fix() {
+  std::vector<std::string> names;
+  for (FrameKind k : kFrameKinds) names.emplace_back(to_string(k));
+  return "write " + join_or(names) + " (data: text, binary and continuation frames)";
+}
+
+/// The handshake policies as `handshake:` spells them.
+constexpr EnumNames<HandshakePolicy::Kind, 3> kHandshakeKinds{
+    {{HandshakePolicy::Kind::forward, "forward"},
+     {HandshakePolicy::Kind::strip_upgrade, "strip_upgrade"},
+     {HandshakePolicy::Kind::reject, "reject"}}};
+
+/// "forward", "strip_upgrade" or "reject".
+std::string_view to_string(HandshakePolicy::Kind k) { return name_of(kHandshakeKinds, k); }
+
+/// Parses a handshake policy.
+std::optional<HandshakePolicy::Kind> parse_handshake_kind(std::string_view text) {
+  return value_named(kHandshakeKinds, text);
+}
+
+/// A WebSocket close code a proxy may send: registered codes and the application range.
+/// 1004 is reserved; 1005, 1006 and 1015 are only reported by an endpoint, never sent; peers
+/// treat 1016-2999 as a protocol error (RFC 6455 7.4; IANA WebSocket close code registry).
+std::optional<std::uint16_t> parse_ws_code(std::string_view text) {
+  const auto code = parse_unsigned(text);
+  if (!code) return std::nullopt;
+  const bool registered = (*code >= 1000 && *code <= 1003) || (*code >= 1007 && *code <= 1014);
+  if (!registered && !(*code >= 3000 && *code <= 4999)) return std::nullopt;
+  return static_cast<std::uint16_t>(*code);
+}
+
+/// A final HTTP status, 200-599 (a 1xx is not a final response).
+std::optional<int> parse_http_status(std::string_view text) {
+  const auto status = parse_unsigned(text);
+  if (!status || *status < 200 || *status > 599) return std::nullopt;
+  return static_cast<int>(*status);
+}
+
+/// Free text: taken as written.
+std::optional<std::string> parse_text(std::string_view text) { return std::string(text); }
+
+/// A close frame's payload is at most 125 bytes (RFC 6455 5.5), 2 of them the code.
+constexpr std::size_t kMaxWsReason = 123;
+
 constexpr std::string_view kDurationFix =
     "write it with a unit, e.g. 60s, 300ms, 2m, 1h (a bare number is read only by a setting "
     "that declares `unit:`)";
@@ -213,7 +378,18 @@ const Literal<std::optional<Duration>> kTimeout{
 const Literal<Duration> kDurationLiteral{"a duration", SettingType::duration, parse_duration,
                                          kDurationFix};
 const Literal<CloseAction> kAction{"a close action", SettingType::action, parse_close_action,
-                                   "write fin, rst, fin_rst or blackhole"};
+                                   any_action_fix()};
+// Literal::fix is a view: the texts built at start-up live here, defined before their users.
+const std::string kConnectActionFix =
+    action_fix(connect_action) + " (the connection never became HTTP or a WebSocket)";
+const std::string kExceedActionFix =
+    action_fix(exceed_action) + " (limits act after the upgrade, where no HTTP status fits)";
+const std::string kFrameKindFix = frame_kind_fix();
+
+const Literal<CloseAction> kConnectAction{"a close action for a connect failure", SettingType::action,
+                                          parse_allowed_action<connect_action>, kConnectActionFix};
+const Literal<CloseAction> kExceedAction{"a close action for a size limit", SettingType::action,
+                                         parse_allowed_action<exceed_action>, kExceedActionFix};
 const Literal<Mode> kMode{"a mode", std::nullopt, parse_mode, "write tcp or http"};
 const Literal<HalfClose> kHalfClose{"a half-close policy", std::nullopt, parse_half_close,
                                     "write forward or close_both"};
@@ -225,18 +401,35 @@ const Literal<Direction> kDirection{"a direction", std::nullopt, parse_direction
                                     "write upstream (client→server) or downstream (server→client)"};
 const Literal<Phase> kPhase{"a phase", std::nullopt, parse_phase,
                             "write open, upstream_finished or downstream_finished"};
+const Literal<FrameKind> kFrameKind{"a frame kind", std::nullopt, parse_frame_kind, kFrameKindFix};
+const Literal<HandshakePolicy::Kind> kHandshake{
+    "a handshake policy", std::nullopt, parse_handshake_kind,
+    "write forward, strip_upgrade (nginx without the Upgrade/Connection headers) or reject"};
+const Literal<std::uint16_t> kWsCode{
+    "a close code", std::nullopt, parse_ws_code,
+    "write 1000-1003, 1007-1014 (e.g. 1001 going away, 1009 too big, 1011 internal error) or "
+    "3000-4999; 1005, 1006 and 1015 are what an endpoint reports, never sent (a client reports "
+    "1006 when the connection ends without a close frame: write fin or rst for that)"};
+const Literal<std::string> kWsReason{"a close reason", std::nullopt, parse_text,
+                                     "write the reason text (quote it if it starts with $)",
+                                     /*quoted_is_text=*/true};
+const Literal<int> kHttpStatus{"an HTTP status", std::nullopt, parse_http_status,
+                               "write a final status, 200-599, e.g. 403 or 504"};
+const Literal<std::uint64_t> kSize{"a size", SettingType::size, parse_size, kSizeFix};
 
 // The keys each mapping accepts, in the order the format documents them.
-constexpr std::string_view kTopKeys[] = {"name",       "description", "source", "mode",
-                                         "time_scale", "settings",    "connect", "half_close",
-                                         "timers"};
+constexpr std::string_view kTopKeys[] = {"name",     "description", "source",     "mode",
+                                         "time_scale", "settings",  "connect",    "half_close",
+                                         "handshake", "limits",     "timers"};
 constexpr std::string_view kSettingKeys[] = {"type", "default", "unit", "aliases", "doc"};
 constexpr std::string_view kConnectKeys[] = {"timeout", "on_failure"};
-constexpr std::string_view kTimerKeys[] = {"name",     "kind",              "timeout",
-                                           "reset_by", "rearm_granularity", "direction",
-                                           "while",    "on_expiry"};
-constexpr std::string_view kActionKeys[] = {"client", "upstream"};
+constexpr std::string_view kTimerKeys[] = {"name",     "kind",     "timeout",
+                                           "reset_by", "reset_on", "rearm_granularity",
+                                           "direction", "while",   "on_expiry"};
+constexpr std::string_view kActionKeys[] = {"client", "upstream", "ws_code", "ws_reason", "http_status"};
 constexpr std::string_view kHalfCloseKeys[] = {"client_fin", "server_fin"};
+constexpr std::string_view kHandshakeKeys[] = {"policy", "status"};
+constexpr std::string_view kLimitKeys[] = {"max_frame", "max_message", "on_exceed"};
 constexpr std::string_view kIfKeys[] = {"if", "then", "else"};
 constexpr std::string_view kUnits[] = {"ns", "us", "ms", "s", "m", "h"};
 
@@ -246,8 +439,21 @@ struct KindOnlyKey {
   TimerKind kind;
 };
 constexpr KindOnlyKey kKindOnlyKeys[] = {{"reset_by", TimerKind::idle},
+                                         {"reset_on", TimerKind::idle},
                                          {"rearm_granularity", TimerKind::idle},
                                          {"direction", TimerKind::blocked_write}};
+
+/// A detail of SideActions and the action that uses it.
+struct ActionDetail {
+  std::string_view key;
+  CloseAction used_by;
+};
+constexpr ActionDetail kActionDetails[] = {{"ws_code", CloseAction::ws_close},
+                                           {"ws_reason", CloseAction::ws_close},
+                                           {"http_status", CloseAction::http_status}};
+
+/// True when either side of `a` is `action`.
+bool uses(const SideActions& a, CloseAction action) { return a.client == action || a.upstream == action; }
 
 /// The names in `keys`, as strings, for messages and suggestions.
 std::vector<std::string> names_of(std::span<const std::string_view> keys) {
@@ -304,14 +510,21 @@ class Loader {
   bool condition(const YAML::Node& n) const;
   template <class T>
   std::string mismatch(const SettingDecl& s, std::string_view field, const Literal<T>& lit) const;
+  template <class T>
+  bool could_be(const YAML::Node& n, const Literal<T>& lit, const T& value, const T& fallback) const;
 
   double read_file_scale(const YAML::Node& n) const;
   ConnectPolicy read_connect(const YAML::Node& n) const;
-  std::vector<TimerSpec> read_timers(const YAML::Node& n) const;
-  TimerSpec read_timer(const YAML::Node& n) const;
+  void check_http_only(const YAML::Node& map, std::string_view key, Mode mode, std::string_view what) const;
+  HandshakePolicy read_handshake(const YAML::Node& root, Mode mode) const;
+  MessageLimits read_limits(const YAML::Node& root, Mode mode) const;
+  std::vector<TimerSpec> read_timers(const YAML::Node& n, Mode mode) const;
+  TimerSpec read_timer(const YAML::Node& n, Mode mode) const;
   void check_kind_keys(const YAML::Node& n, TimerKind kind, std::string_view owner) const;
   Phases read_phases(const YAML::Node& n) const;
-  SideActions read_actions(const YAML::Node& n) const;
+  FrameKinds read_reset_on(const YAML::Node& n) const;
+  SideActions read_actions(const YAML::Node& n, const std::string& section, const SideActions& defaults,
+                           const Literal<CloseAction>& action, Mode mode) const;
   HalfClosePolicy read_half_close(const YAML::Node& n) const;
 
   std::string file_;                    ///< label of every error
@@ -400,9 +613,11 @@ SettingDecl Loader::read_setting(const YAML::Node& key, const YAML::Node& body) 
   const std::string owner = fmt::format("setting '{}'", s.name);
   expect_map(body, owner);
   check_keys(body, kSettingKeys, owner);
-  const YAML::Node type = require(body, "type", owner, "add type: duration, bool or action");
+  const YAML::Node type = require(body, "type", owner, "add type: " + setting_type_names());
   const auto parsed_type = parse_setting_type(scalar(type, "type"));
-  if (!parsed_type) fail(type, fmt::format("'{}' is not a setting type: write duration, bool or action", type.Scalar()));
+  if (!parsed_type) {
+    fail(type, fmt::format("'{}' is not a setting type: write {}", type.Scalar(), setting_type_names()));
+  }
   s.type = *parsed_type;
   s.unit = read_unit(body, s.type);
   s.aliases = read_aliases(body);
@@ -508,7 +723,8 @@ template <class T>
 T Loader::eval(const YAML::Node& n, std::string_view field, const Literal<T>& lit) const {
   if (n.IsMap()) return eval_if(n, field, lit);
   const std::string text = scalar(n, field);
-  if (text.starts_with('$')) return eval_ref(n, text, field, lit);
+  const bool quoted = n.Tag() == "!";  // yaml-cpp tags a quoted scalar "!", a plain one "?"
+  if (text.starts_with('$') && !(lit.quoted_is_text && quoted)) return eval_ref(n, text, field, lit);
   if (const auto v = lit.parse(text)) return *v;
   fail(n, fmt::format("'{}' is not {} (in '{}'): {}", text, lit.what, field, lit.fix));
 }
@@ -520,9 +736,13 @@ T Loader::eval_ref(const YAML::Node& n, const std::string& ref, std::string_view
   if (lit.setting != s.type) fail(n, mismatch(s, field, lit));
   const std::string value = canonical(s.value);
   if (const auto v = lit.parse(value)) return *v;
-  // Only `none` gets here: a duration setting feeding a field that cannot be disabled.
-  fail(n, fmt::format("setting '{}' is {}, but '{}' cannot be disabled: set it to a duration "
-                      "(e.g. --set {}=5s)", s.name, value, field, s.name));
+  if (value == "none" && s.type == SettingType::duration) {  // a field that cannot be disabled
+    fail(n, fmt::format("setting '{}' is {}, but '{}' cannot be disabled: set it to a duration "
+                        "(e.g. --set {}=5s)", s.name, value, field, s.name));
+  }
+  // An action this field refuses (e.g. ws_close for connect.on_failure).
+  fail(n, fmt::format("setting '{}' is {}, which '{}' does not take: {} (e.g. --set {}=...)", s.name,
+                      value, field, lit.fix, s.name));
 }
 
 template <class T>
@@ -560,10 +780,22 @@ bool Loader::condition(const YAML::Node& n) const {
   switch (s.type) {
     case SettingType::boolean: return std::get<bool>(s.value);
     case SettingType::duration: return std::get<std::optional<Duration>>(s.value).has_value();
+    case SettingType::size: return std::get<std::uint64_t>(s.value) != 0;
     case SettingType::action: break;
   }
-  fail(n, fmt::format("'{}' is an action setting; if: tests a bool setting (on/off) or a duration "
-                      "setting (set, or none)", text));
+  fail(n, fmt::format("'{}' is an action setting; if: tests a bool setting (on/off), or a duration "
+                      "or size setting (set, or none)", text));
+}
+
+template <class T>
+bool Loader::could_be(const YAML::Node& n, const Literal<T>& lit, const T& value, const T& fallback) const {
+  if (!n.IsDefined()) return fallback == value;
+  if (n.IsMap()) {  // an if: expression (already evaluated, so well formed): either branch
+    return could_be(n["then"], lit, value, fallback) || could_be(n["else"], lit, value, fallback);
+  }
+  if (n.IsScalar() && n.Scalar().starts_with('$')) return true;  // --set may give it any value
+  const auto v = n.IsScalar() ? lit.parse(n.Scalar()) : std::nullopt;
+  return v && *v == value;
 }
 
 template <class T>
@@ -591,17 +823,65 @@ ConnectPolicy Loader::read_connect(const YAML::Node& n) const {
   expect_map(n, "'connect'");
   check_keys(n, kConnectKeys, "'connect'");
   c.timeout = field_or(n, "timeout", kDurationLiteral, c.timeout, "connect.timeout");
-  c.on_failure = field_or(n, "on_failure", kAction, c.on_failure, "connect.on_failure");
+  c.on_failure = field_or(n, "on_failure", kConnectAction, c.on_failure, "connect.on_failure");
   return c;
 }
 
-std::vector<TimerSpec> Loader::read_timers(const YAML::Node& n) const {
+void Loader::check_http_only(const YAML::Node& map, std::string_view key, Mode mode,
+                             std::string_view what) const {
+  if (mode == Mode::http || !map[std::string(key)]) return;
+  fail(key_node(map, key), fmt::format("'{}' ({}) applies only to mode: http, and this profile is mode: "
+                                       "tcp, where dropsim sees bytes, not HTTP or WebSocket frames: "
+                                       "remove it, or write mode: http", key, what));
+}
+
+HandshakePolicy Loader::read_handshake(const YAML::Node& root, Mode mode) const {
+  HandshakePolicy h;
+  const YAML::Node n = child(root, "handshake");
+  if (!n.IsDefined()) return h;
+  check_http_only(root, "handshake", mode, "what happens to a WebSocket upgrade request");
+  if (!n.IsMap() || n["if"]) {  // the policy alone
+    h.kind = eval(n, "handshake", kHandshake);
+    return h;
+  }
+  check_keys(n, kHandshakeKeys, "'handshake'");
+  const YAML::Node policy =
+      require(n, "policy", "'handshake'", "add policy: forward, strip_upgrade or reject");
+  h.kind = eval(policy, "handshake.policy", kHandshake);
+  if (const YAML::Node status = child(n, "status")) {
+    if (!could_be(policy, kHandshake, HandshakePolicy::Kind::reject, h.kind)) {
+      fail(key_node(n, "status"), "'status' is the answer of policy: reject, and policy can never be "
+                                  "reject here: remove status, or write policy: reject");
+    }
+    h.status = eval(status, "handshake.status", kHttpStatus);
+  }
+  // Keep only what acts, so that the resolved profile (and to_yaml) carries no stray status.
+  if (h.kind != HandshakePolicy::Kind::reject) h.status = HandshakePolicy{}.status;
+  return h;
+}
+
+MessageLimits Loader::read_limits(const YAML::Node& root, Mode mode) const {
+  MessageLimits l;
+  const YAML::Node n = child(root, "limits");
+  if (!n.IsDefined()) return l;
+  check_http_only(root, "limits", mode, "WebSocket frame and message sizes");
+  expect_map(n, "'limits'");
+  check_keys(n, kLimitKeys, "'limits'");
+  l.max_frame = field_or(n, "max_frame", kSize, l.max_frame, "limits.max_frame");
+  l.max_message = field_or(n, "max_message", kSize, l.max_message, "limits.max_message");
+  if (const YAML::Node e = child(n, "on_exceed")) {
+    l.on_exceed = read_actions(e, "limits.on_exceed", l.on_exceed, kExceedAction, mode);
+  }
+  return l;
+}
+
+std::vector<TimerSpec> Loader::read_timers(const YAML::Node& n, Mode mode) const {
   if (!n.IsDefined()) return {};
   expect_list(n, "'timers'");
   std::vector<TimerSpec> timers;
   std::vector<YAML::Node> seen;
   for (const YAML::Node& entry : n) {
-    TimerSpec t = read_timer(entry);
+    TimerSpec t = read_timer(entry, mode);
     for (std::size_t i = 0; i < timers.size(); ++i) {
       if (timers[i].name != t.name) continue;
       fail(entry, fmt::format("a second timer is named '{}' (the first is at line {}): give each "
@@ -613,7 +893,7 @@ std::vector<TimerSpec> Loader::read_timers(const YAML::Node& n) const {
   return timers;
 }
 
-TimerSpec Loader::read_timer(const YAML::Node& n) const {
+TimerSpec Loader::read_timer(const YAML::Node& n, Mode mode) const {
   expect_map(n, "each entry of 'timers'");
   check_keys(n, kTimerKeys, "a timer");
   TimerSpec t;
@@ -628,6 +908,8 @@ TimerSpec Loader::read_timer(const YAML::Node& n) const {
     fail(n["reset_by"], "an idle timer that no traffic resets is a lifetime: write kind: lifetime, "
                         "or reset_by: upstream, downstream or both");
   }
+  check_http_only(n, "reset_on", mode, "which WebSocket frames reset the timer; in mode tcp every byte does");
+  if (const YAML::Node frames = child(n, "reset_on")) t.reset_on = read_reset_on(frames);
   t.rearm_granularity = field_or(n, "rearm_granularity", kDurationLiteral, Duration{0});
   if (t.kind == TimerKind::blocked_write) {
     t.direction = eval(require(n, "direction", owner,
@@ -635,7 +917,9 @@ TimerSpec Loader::read_timer(const YAML::Node& n) const {
                        "direction", kDirection);
   }
   if (const YAML::Node phases = child(n, "while")) t.phases = read_phases(phases);
-  if (const YAML::Node actions = child(n, "on_expiry")) t.on_expiry = read_actions(actions);
+  if (const YAML::Node actions = child(n, "on_expiry")) {
+    t.on_expiry = read_actions(actions, "on_expiry", SideActions{}, kAction, mode);
+  }
   return t;
 }
 
@@ -661,12 +945,69 @@ Phases Loader::read_phases(const YAML::Node& n) const {
   return p;
 }
 
-SideActions Loader::read_actions(const YAML::Node& n) const {
-  expect_map(n, "'on_expiry'");
-  check_keys(n, kActionKeys, "'on_expiry'");
-  SideActions a;
-  a.client = field_or(n, "client", kAction, CloseAction::fin, "on_expiry.client");
-  a.upstream = field_or(n, "upstream", kAction, CloseAction::fin, "on_expiry.upstream");
+FrameKinds Loader::read_reset_on(const YAML::Node& n) const {
+  expect_list(n, "'reset_on'");
+  if (n.size() == 0) {
+    fail(n, "an empty 'reset_on' list means no WebSocket frame resets the timer: write kind: lifetime "
+            "if no traffic should count, or list the frames that do (data, ping, pong, close)");
+  }
+  FrameKinds k{false, false, false, false};
+  for (const YAML::Node& item : n) {
+    switch (eval(item, "reset_on", kFrameKind)) {
+      case FrameKind::data: k.data = true; break;
+      case FrameKind::ping: k.ping = true; break;
+      case FrameKind::pong: k.pong = true; break;
+      case FrameKind::close: k.close = true; break;
+    }
+  }
+  return k;
+}
+
+SideActions Loader::read_actions(const YAML::Node& n, const std::string& section, const SideActions& defaults,
+                                 const Literal<CloseAction>& action, Mode mode) const {
+  const std::string quoted = fmt::format("'{}'", section);
+  expect_map(n, quoted);
+  check_keys(n, kActionKeys, quoted);
+  SideActions a = defaults;
+  a.client = field_or(n, "client", action, defaults.client, section + ".client");
+  a.upstream = field_or(n, "upstream", action, defaults.upstream, section + ".upstream");
+  for (const auto& [key, side] : {std::pair{"client", a.client}, std::pair{"upstream", a.upstream}}) {
+    if (mode == Mode::tcp && is_http_action(side)) {
+      const YAML::Node at = n[key];
+      fail(at.IsDefined() ? at : n, fmt::format("{}.{} is {}, which needs mode: http (in mode tcp there is no HTTP or "
+                               "WebSocket to speak, so it would be a plain FIN): write fin, or mode: http",
+                               section, key, to_string(side)));
+    }
+  }
+  for (const ActionDetail& d : kActionDetails) {
+    if (!n[std::string(d.key)]) continue;
+    if (!action.parse(to_string(d.used_by))) {
+      fail(key_node(n, d.key), fmt::format("'{}' is a detail of the {} action, which {} cannot take: remove it",
+                                           d.key, to_string(d.used_by), quoted));
+    }
+    if (!could_be(n["client"], action, d.used_by, defaults.client) &&
+        !could_be(n["upstream"], action, d.used_by, defaults.upstream)) {
+      fail(key_node(n, d.key), fmt::format("'{}' is a detail of the {} action, and neither client nor upstream "
+                                           "can be {} here: remove it, or write e.g. client: {}",
+                                           d.key, to_string(d.used_by), to_string(d.used_by),
+                                           to_string(d.used_by)));
+    }
+  }
+  a.ws_code = field_or(n, "ws_code", kWsCode, defaults.ws_code, section + ".ws_code");
+  a.ws_reason = field_or(n, "ws_reason", kWsReason, defaults.ws_reason, section + ".ws_reason");
+  if (a.ws_reason.size() > kMaxWsReason) {
+    fail(n["ws_reason"], fmt::format("{}.ws_reason is {} bytes, and a close frame carries at most {} (RFC 6455 "
+                                     "5.5: 125 bytes of payload, 2 of them the code): shorten it",
+                                     section, a.ws_reason.size(), kMaxWsReason));
+  }
+  a.http_status = field_or(n, "http_status", kHttpStatus, defaults.http_status, section + ".http_status");
+  // Keep only the details an action in force uses, so that the resolved profile (and to_yaml)
+  // carries no stray code or status when a setting turned the action off.
+  if (!uses(a, CloseAction::ws_close)) {
+    a.ws_code = defaults.ws_code;
+    a.ws_reason = defaults.ws_reason;
+  }
+  if (!uses(a, CloseAction::http_status)) a.http_status = defaults.http_status;
   return a;
 }
 
@@ -710,7 +1051,9 @@ Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>&
   p.mode = eval(require(root, "mode", "the profile", "add mode: tcp or mode: http"), "mode", kMode);
   p.connect = read_connect(child(root, "connect"));
   p.half_close = read_half_close(child(root, "half_close"));
-  p.timers = read_timers(child(root, "timers"));
+  p.handshake = read_handshake(root, p.mode);
+  p.limits = read_limits(root, p.mode);
+  p.timers = read_timers(child(root, "timers"), p.mode);
   p.settings = settings_in_force();
   scale_durations(p, factor);
   p.time_scale = file_scale * factor;
@@ -742,24 +1085,69 @@ void emit_phases(YAML::Emitter& out, const Phases& p) {
 /// "60s", or "none" when disabled.
 std::string duration_text(const std::optional<Duration>& d) { return d ? format_duration(*d) : "none"; }
 
-/// Emits one timer with only the keys that apply to its kind.
-void emit_timer(YAML::Emitter& out, const TimerSpec& t) {
+/// Emits `key: {client: .., upstream: .., ws_code: .., ...}` with the details only where an
+/// action uses them.
+void emit_actions(YAML::Emitter& out, std::string_view key, const SideActions& a) {
+  out << YAML::Key << std::string(key) << YAML::Value << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "client" << YAML::Value << std::string(to_string(a.client));
+  out << YAML::Key << "upstream" << YAML::Value << std::string(to_string(a.upstream));
+  if (uses(a, CloseAction::ws_close)) {
+    out << YAML::Key << "ws_code" << YAML::Value << a.ws_code;
+    // Quoted, so that a reason starting with '$' reads back as text, not as a $setting.
+    out << YAML::Key << "ws_reason" << YAML::Value << YAML::DoubleQuoted << a.ws_reason;
+  }
+  if (uses(a, CloseAction::http_status)) out << YAML::Key << "http_status" << YAML::Value << a.http_status;
+  out << YAML::EndMap;
+}
+
+/// Emits `reset_on:` as a flow list.
+void emit_reset_on(YAML::Emitter& out, const FrameKinds& k) {
+  out << YAML::Key << "reset_on" << YAML::Value << YAML::Flow << YAML::BeginSeq;
+  for (FrameKind kind : kFrameKinds) {
+    if (k.contains(kind)) out << std::string(to_string(kind));
+  }
+  out << YAML::EndSeq;
+}
+
+/// Emits one timer with only the keys that apply to its kind (and, for reset_on, the mode).
+void emit_timer(YAML::Emitter& out, const TimerSpec& t, Mode mode) {
   out << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << t.name;
   out << YAML::Key << "kind" << YAML::Value << std::string(to_string(t.kind));
   out << YAML::Key << "timeout" << YAML::Value << duration_text(t.timeout);
   if (t.kind == TimerKind::idle) {
     out << YAML::Key << "reset_by" << YAML::Value << std::string(to_string(t.reset_by));
+    if (mode == Mode::http) emit_reset_on(out, t.reset_on);
     out << YAML::Key << "rearm_granularity" << YAML::Value << format_duration(t.rearm_granularity);
   }
   if (t.kind == TimerKind::blocked_write) {
     out << YAML::Key << "direction" << YAML::Value << std::string(to_string(t.direction));
   }
   emit_phases(out, t.phases);
-  out << YAML::Key << "on_expiry" << YAML::Value << YAML::Flow << YAML::BeginMap;
-  out << YAML::Key << "client" << YAML::Value << std::string(to_string(t.on_expiry.client));
-  out << YAML::Key << "upstream" << YAML::Value << std::string(to_string(t.on_expiry.upstream));
-  out << YAML::EndMap << YAML::EndMap;
+  emit_actions(out, "on_expiry", t.on_expiry);
+  out << YAML::EndMap;
+}
+
+/// Emits `handshake:`: the policy alone, or {policy: reject, status: N}.
+void emit_handshake(YAML::Emitter& out, const HandshakePolicy& h) {
+  out << YAML::Key << "handshake" << YAML::Value;
+  if (h.kind != HandshakePolicy::Kind::reject) {
+    out << std::string(to_string(h.kind));
+    return;
+  }
+  out << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << "policy" << YAML::Value << std::string(to_string(h.kind));
+  out << YAML::Key << "status" << YAML::Value << h.status;
+  out << YAML::EndMap;
+}
+
+/// Emits `limits:` with every key.
+void emit_limits(YAML::Emitter& out, const MessageLimits& l) {
+  out << YAML::Key << "limits" << YAML::Value << YAML::BeginMap;
+  out << YAML::Key << "max_frame" << YAML::Value << format_size(l.max_frame);
+  out << YAML::Key << "max_message" << YAML::Value << format_size(l.max_message);
+  emit_actions(out, "on_exceed", l.on_exceed);
+  out << YAML::EndMap;
 }
 
 }  // namespace
@@ -827,8 +1215,12 @@ std::string to_yaml(const Profile& p) {
     out << YAML::Key << "server_fin" << YAML::Value << std::string(to_string(p.half_close.server_fin));
     out << YAML::EndMap;
   }
+  if (p.mode == Mode::http) {  // the loader refuses both in mode tcp
+    emit_handshake(out, p.handshake);
+    emit_limits(out, p.limits);
+  }
   out << YAML::Key << "timers" << YAML::Value << YAML::BeginSeq;
-  for (const TimerSpec& t : p.timers) emit_timer(out, t);
+  for (const TimerSpec& t : p.timers) emit_timer(out, t, p.mode);
   out << YAML::EndSeq << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }

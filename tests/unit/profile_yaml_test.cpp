@@ -65,11 +65,11 @@ const TimerSpec& timer(const Profile& p, std::string_view name) { return named(p
 const Setting& setting(const Profile& p, std::string_view name) { return named(p.settings, name, p); }
 
 constexpr Phases kAllPhases{true, true, true};
-constexpr SideActions kFinBoth{CloseAction::fin, CloseAction::fin};
-constexpr SideActions kFinClientRstServer{CloseAction::fin, CloseAction::rst};
-constexpr SideActions kRstBoth{CloseAction::rst, CloseAction::rst};
-constexpr SideActions kFinClientFinRstServer{CloseAction::fin, CloseAction::fin_rst};
-constexpr SideActions kNolinger{CloseAction::fin_rst, CloseAction::rst};
+const SideActions kFinBoth{CloseAction::fin, CloseAction::fin};
+const SideActions kFinClientRstServer{CloseAction::fin, CloseAction::rst};
+const SideActions kRstBoth{CloseAction::rst, CloseAction::rst};
+const SideActions kFinClientFinRstServer{CloseAction::fin, CloseAction::fin_rst};
+const SideActions kNolinger{CloseAction::fin_rst, CloseAction::rst};
 
 /// A small valid profile with one setting of each type; tests append to it.
 constexpr std::string_view kSettings = R"(name: t
@@ -365,7 +365,7 @@ timers:
   expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {type: bool}\n"), "t.yaml:4:6: ",
                "setting 'x' is missing 'default'");
   expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {default: on}\n"), "t.yaml:4:6: ",
-               "setting 'x' is missing 'type': add type: duration, bool or action");
+               "setting 'x' is missing 'type': add type: duration, bool, action or size");
 }
 
 TEST(ProfileYamlErrorTest, UnknownEnumValuesListTheAllowedOnes) {
@@ -379,13 +379,13 @@ mode: tcp
 timers:
   - {name: a, kind: idle, timeout: 1s, on_expiry: {client: reset}}
 )"),
-               "t.yaml:4:60: ", "'reset' is not a close action (in 'on_expiry.client'): write fin, rst, fin_rst or blackhole");
+               "t.yaml:4:60: ", "'reset' is not a close action (in 'on_expiry.client'): write fin, rst, fin_rst, blackhole, ws_close or http_status");
   expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1s, reset_by: all}\n"),
                "t.yaml:4:50: ", "write upstream, downstream or both");
   expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1s, while: [closed]}\n"),
                "t.yaml:4:48: ", "write open, upstream_finished or downstream_finished");
   expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {type: int, default: 1}\n"), "t.yaml:4:13: ",
-               "'int' is not a setting type: write duration, bool or action");
+               "'int' is not a setting type: write duration, bool, action or size");
 }
 
 TEST(ProfileYamlErrorTest, RefToAnUndeclaredSettingSuggests) {
@@ -483,6 +483,438 @@ TEST(ProfileYamlErrorTest, ErrorCarriesItsParts) {
   EXPECT_TRUE(e.message().starts_with("'udp' is not a mode")) << e.message();
 }
 
+// --- WebSocket awareness: reset_on, close details, handshake, limits ---------------------
+
+/// kSettings in mode http, followed by `rest`.
+std::string with_http_settings(std::string_view rest) {
+  std::string yaml = with_settings(rest);
+  yaml.replace(yaml.find("mode: tcp"), 9, "mode: http");
+  return yaml;
+}
+
+constexpr FrameKinds kAllFrames{true, true, true, true};
+
+TEST(ProfileWebSocketTest, ResetOnListsTheFrameKindsThatCount) {
+  const Profile p = load(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, reset_on: [data]}
+  - {name: b, kind: idle, timeout: 1s, reset_on: [ping, pong, ping]}
+  - {name: c, kind: idle, timeout: 1s, reset_on: [close, data, pong, ping]}
+  - {name: d, kind: idle, timeout: 1s}
+)");
+  EXPECT_EQ(timer(p, "a").reset_on, (FrameKinds{true, false, false, false}));
+  EXPECT_EQ(timer(p, "b").reset_on, (FrameKinds{false, true, true, false}));
+  EXPECT_EQ(timer(p, "c").reset_on, kAllFrames);
+  EXPECT_EQ(timer(p, "d").reset_on, kAllFrames) << "default: every frame counts";
+}
+
+TEST(ProfileWebSocketTest, ResetOnEntriesTakeIfExpressions) {
+  constexpr std::string_view kTimers = R"(timers:
+  - {name: a, kind: idle, timeout: 1s, reset_on: [data, {if: $flag, then: ping, else: close}]}
+)";
+  EXPECT_EQ(timer(load(with_http_settings(kTimers)), "a").reset_on, (FrameKinds{true, false, false, true}));
+  EXPECT_EQ(timer(load(with_http_settings(kTimers), {{"flag", "on"}}), "a").reset_on,
+            (FrameKinds{true, true, false, false}));
+}
+
+TEST(ProfileWebSocketErrorTest, ResetOnErrors) {
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, reset_on: []}
+)"),
+               "t.yaml:4:50: ", "an empty 'reset_on' list means no WebSocket frame resets the timer: write kind: lifetime");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, reset_on: [data, pings]}
+)"),
+               "t.yaml:4:57: ", "'pings' is not a frame kind (in 'reset_on'): write data, ping, pong or close");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, reset_on: data}
+)"), "t.yaml:4:50: ", "'reset_on' must be a list");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: lifetime, timeout: 1h, reset_on: [data]}
+)"),
+               "t.yaml:4:44: ", "'reset_on' applies only to idle timers and timer 'a' is lifetime: remove it");
+  expect_error(load_error(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: 1s, reset_on: [data]}
+)"),
+               "t.yaml:4:40: ", "'reset_on' (which WebSocket frames reset the timer; in mode tcp every byte does) applies only to mode: http");
+}
+
+TEST(ProfileWebSocketTest, OnExpiryCarriesTheCloseDetails) {
+  const Profile p = load(R"(name: t
+mode: http
+timers:
+  - name: a
+    kind: idle
+    timeout: 1s
+    on_expiry: {client: ws_close, upstream: fin, ws_code: 1001, ws_reason: Going away}
+  - name: b
+    kind: idle
+    timeout: 1s
+    on_expiry: {client: http_status, upstream: rst, http_status: 502}
+  - name: c
+    kind: lifetime
+    timeout: 1h
+    on_expiry: {client: ws_close, upstream: ws_close}
+)");
+  EXPECT_EQ(timer(p, "a").on_expiry, (SideActions{CloseAction::ws_close, CloseAction::fin, 1001, "Going away", 504}));
+  EXPECT_EQ(timer(p, "b").on_expiry, (SideActions{CloseAction::http_status, CloseAction::rst, 1000, "", 502}));
+  // Omitted details take SideActions' defaults: 1000, no reason.
+  EXPECT_EQ(timer(p, "c").on_expiry, (SideActions{CloseAction::ws_close, CloseAction::ws_close, 1000, "", 504}));
+}
+
+TEST(ProfileWebSocketTest, CloseDetailsTakeExpressionsAndFollowTheActionInForce) {
+  constexpr std::string_view kTimers = R"(timers:
+  - name: a
+    kind: idle
+    timeout: 1s
+    on_expiry:
+      client: {if: $flag, then: ws_close, else: fin}
+      ws_code: {if: $flag, then: 4000, else: 1011}
+      ws_reason: bye
+)";
+  // flag off: no action is ws_close, so the code and reason are not kept.
+  EXPECT_EQ(timer(load(with_http_settings(kTimers)), "a").on_expiry, kFinBoth);
+  EXPECT_EQ(timer(load(with_http_settings(kTimers), {{"flag", "on"}}), "a").on_expiry,
+            (SideActions{CloseAction::ws_close, CloseAction::fin, 4000, "bye", 504}));
+  // An action setting may be --set to ws_close, so its details are accepted.
+  const std::string by_setting = with_http_settings(
+      "timers:\n  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: $act, ws_code: 1001}}\n");
+  EXPECT_EQ(timer(load(by_setting), "a").on_expiry, (SideActions{CloseAction::rst, CloseAction::fin}));
+  EXPECT_EQ(timer(load(by_setting, {{"act", "ws_close"}}), "a").on_expiry.ws_code, 1001);
+}
+
+TEST(ProfileWebSocketTest, AQuotedReasonIsTextEvenWithADollar) {
+  const Profile p = load(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_reason: '$5 plan expired'}}
+)");
+  EXPECT_EQ(timer(p, "a").on_expiry.ws_reason, "$5 plan expired");
+}
+
+TEST(ProfileWebSocketErrorTest, CloseDetailErrors) {
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: 999}}
+)"), "t.yaml:4:79: ",
+               "'999' is not a close code (in 'on_expiry.ws_code'): write 1000-1003, 1007-1014");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: 1006}}
+)"), "t.yaml:4:79: ",
+               "a client reports 1006 when the connection ends without a close frame: write fin or rst for that");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: 2000}}
+)"), "t.yaml:4:79: ", "'2000' is not a close code");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: 5000}}
+)"), "t.yaml:4:79: ", "or 3000-4999");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: going}}
+)"), "t.yaml:4:79: ", "'going' is not a close code");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_reason: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx}}
+)"), "t.yaml:4:81: ",
+               "on_expiry.ws_reason is 124 bytes, and a close frame carries at most 123");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: http_status, http_status: 101}}
+)"), "t.yaml:4:86: ",
+               "'101' is not an HTTP status (in 'on_expiry.http_status'): write a final status, 200-599");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: http_status, http_status: 600}}
+)"), "t.yaml:4:86: ", "200-599");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: fin, upstream: rst, ws_code: 1001}}
+)"), "t.yaml:4:80: ",
+               "'ws_code' is a detail of the ws_close action, and neither client nor upstream can be ws_close "
+               "here: remove it, or write e.g. client: ws_close");
+  expect_error(load_error(R"(name: t
+mode: http
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, http_status: 502}}
+)"), "t.yaml:4:70: ",
+               "'http_status' is a detail of the http_status action");
+  expect_error(load_error(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: fin, upstream: ws_close}}
+)"), "t.yaml:4:75: ",
+               "on_expiry.upstream is ws_close, which needs mode: http");
+  expect_error(load_error(R"(name: t
+mode: http
+settings:
+  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
+  tunnel: {type: duration, default: none, unit: ms}
+  flag: {type: bool, default: off}
+  act: {type: action, default: rst}
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: $idle}}
+)"), "t.yaml:9:79: ",
+               "'on_expiry.ws_code' cannot take '$idle' (duration setting): write 1000-1003");
+  expect_error(load_error(R"(name: t
+mode: http
+settings:
+  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
+  tunnel: {type: duration, default: none, unit: ms}
+  flag: {type: bool, default: off}
+  act: {type: action, default: rst}
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_reason: $idle}}
+)"), "t.yaml:9:81: ",
+               "'on_expiry.ws_reason' cannot take '$idle' (duration setting): write the reason text (quote it "
+               "if it starts with $)");
+}
+
+TEST(ProfileWebSocketErrorTest, ConnectFailureTakesOnlyTcpActions) {
+  expect_error(load_error(R"(name: t
+mode: tcp
+connect: {on_failure: ws_close}
+)"), "t.yaml:3:23: ",
+               "'ws_close' is not a close action for a connect failure (in 'connect.on_failure'): write fin, rst, "
+               "fin_rst or blackhole (the connection never became HTTP or a WebSocket)");
+  expect_error(load_error(R"(name: t
+mode: tcp
+settings:
+  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
+  tunnel: {type: duration, default: none, unit: ms}
+  flag: {type: bool, default: off}
+  act: {type: action, default: rst}
+connect: {on_failure: $act}
+)", {{"act", "http_status"}}), "t.yaml:8:23: ",
+               "setting 'act' is http_status, which 'connect.on_failure' does not take: write fin, rst, fin_rst or "
+               "blackhole");
+}
+
+TEST(ProfileWebSocketTest, HandshakeIsAPolicyOrAPolicyWithAStatus) {
+  const std::string http = "name: t\nmode: http\n";
+  EXPECT_EQ(load(http).handshake, (HandshakePolicy{HandshakePolicy::Kind::forward, 403})) << "default";
+  EXPECT_EQ(load(http + "handshake: forward\n").handshake.kind, HandshakePolicy::Kind::forward);
+  EXPECT_EQ(load(http + "handshake: strip_upgrade\n").handshake.kind, HandshakePolicy::Kind::strip_upgrade);
+  EXPECT_EQ(load(http + "handshake: reject\n").handshake, (HandshakePolicy{HandshakePolicy::Kind::reject, 403}));
+  EXPECT_EQ(load(http + "handshake: {policy: reject, status: 426}\n").handshake,
+            (HandshakePolicy{HandshakePolicy::Kind::reject, 426}));
+  EXPECT_EQ(load(http + "handshake: {policy: strip_upgrade}\n").handshake.kind, HandshakePolicy::Kind::strip_upgrade);
+}
+
+TEST(ProfileWebSocketTest, HandshakePolicyTakesIfExpressions) {
+  const std::string alone = with_http_settings("handshake: {if: $flag, then: forward, else: reject}\n");
+  EXPECT_EQ(load(alone).handshake, (HandshakePolicy{HandshakePolicy::Kind::reject, 403}));
+  EXPECT_EQ(load(alone, {{"flag", "on"}}).handshake.kind, HandshakePolicy::Kind::forward);
+  const std::string mapped = with_http_settings(R"(handshake:
+  policy: {if: $flag, then: strip_upgrade, else: reject}
+  status: {if: $tunnel, then: 503, else: 451}
+)");
+  EXPECT_EQ(load(mapped).handshake, (HandshakePolicy{HandshakePolicy::Kind::reject, 451}));
+  EXPECT_EQ(load(mapped, {{"tunnel", "1s"}}).handshake, (HandshakePolicy{HandshakePolicy::Kind::reject, 503}));
+  // Not reject: the status does not act, so it is not kept.
+  EXPECT_EQ(load(mapped, {{"flag", "on"}}).handshake, (HandshakePolicy{HandshakePolicy::Kind::strip_upgrade, 403}));
+}
+
+TEST(ProfileWebSocketErrorTest, HandshakeErrors) {
+  expect_error(load_error(R"(name: t
+mode: http
+handshake: accept
+)"), "t.yaml:3:12: ",
+               "'accept' is not a handshake policy (in 'handshake'): write forward, strip_upgrade (nginx without "
+               "the Upgrade/Connection headers) or reject");
+  expect_error(load_error(R"(name: t
+mode: http
+handshake: {policy: forward, status: 403}
+)"), "t.yaml:3:30: ",
+               "'status' is the answer of policy: reject, and policy can never be reject here");
+  expect_error(load_error(R"(name: t
+mode: http
+handshake: {policy: reject, status: 99}
+)"), "t.yaml:3:37: ", "'99' is not an HTTP status (in 'handshake.status')");
+  expect_error(load_error(R"(name: t
+mode: http
+handshake: {status: 403}
+)"), "t.yaml:3:12: ",
+               "'handshake' is missing 'policy': add policy: forward, strip_upgrade or reject");
+  expect_error(load_error(R"(name: t
+mode: http
+handshake: {policy: reject, code: 403}
+)"), "t.yaml:3:29: ", "unknown key 'code' in 'handshake'; valid keys: policy, status");
+  expect_error(load_error(R"(name: t
+mode: tcp
+handshake: forward
+)"), "t.yaml:3:1: ",
+               "'handshake' (what happens to a WebSocket upgrade request) applies only to mode: http, and this "
+               "profile is mode: tcp");
+  expect_error(load_error(R"(name: t
+mode: http
+settings:
+  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
+  tunnel: {type: duration, default: none, unit: ms}
+  flag: {type: bool, default: off}
+  act: {type: action, default: rst}
+handshake: $flag
+)"), "t.yaml:8:12: ", "'$flag' is a bool setting, which can only be tested");
+  expect_error(load_error(R"(name: t
+mode: http
+handshak: forward
+)"), "t.yaml:3:1: ", "(did you mean 'handshake'?)");
+}
+
+TEST(ProfileWebSocketTest, LimitsAreByteSizes) {
+  const Profile p = load("name: t\nmode: http\nlimits: {max_frame: 32KiB, max_message: 1MB}\n");
+  EXPECT_EQ(p.limits.max_frame, 32768u);
+  EXPECT_EQ(p.limits.max_message, 1'000'000u);
+  EXPECT_EQ(p.limits.on_exceed, MessageLimits{}.on_exceed) << "default: close 1009 to both sides";
+  EXPECT_EQ(load("name: t\nmode: http\n").limits, MessageLimits{}) << "default: no limit";
+}
+
+TEST(ProfileWebSocketTest, SizeUnits) {
+  const std::pair<const char*, std::uint64_t> cases[] = {
+      {"512B", 512},           {"1KB", 1000},          {"1KiB", 1024},
+      {"2MB", 2'000'000},      {"2MiB", 2 << 20},      {"1GB", 1'000'000'000},
+      {"3GiB", 3ULL << 30},    {"none", 0},            {"off", 0},
+      {"0", 0},                {"0KiB", 0},            {"17179869183GiB", ~0ULL - (1ULL << 30) + 1},
+  };
+  for (const auto& [text, bytes] : cases) {
+    const Profile p = load("name: t\nmode: http\nlimits: {max_frame: " + std::string(text) + "}\n");
+    EXPECT_EQ(p.limits.max_frame, bytes) << text;
+  }
+}
+
+TEST(ProfileWebSocketTest, OnExceedKeepsItsDefaultsForOmittedKeys) {
+  const Profile partial = load("name: t\nmode: http\nlimits: {max_frame: 1KiB, on_exceed: {upstream: fin}}\n");
+  EXPECT_EQ(partial.limits.on_exceed,
+            (SideActions{CloseAction::ws_close, CloseAction::fin, 1009, "Message too big", 504}));
+  const Profile custom = load(R"(name: t
+mode: http
+limits:
+  max_message: 64KiB
+  on_exceed: {client: ws_close, upstream: rst, ws_code: 4008, ws_reason: too big}
+)");
+  EXPECT_EQ(custom.limits.on_exceed, (SideActions{CloseAction::ws_close, CloseAction::rst, 4008, "too big", 504}));
+  // No ws_close left: code and reason fall back to the section's defaults.
+  EXPECT_EQ(load("name: t\nmode: http\nlimits: {on_exceed: {client: rst, upstream: fin}}\n").limits.on_exceed,
+            (SideActions{CloseAction::rst, CloseAction::fin, 1009, "Message too big", 504}));
+}
+
+constexpr std::string_view kSizeSetting = R"(name: t
+mode: http
+settings:
+  frame: {type: size, default: 32KiB, doc: largest frame}
+limits:
+  max_frame: $frame
+  max_message: {if: $frame, then: 1MiB, else: none}
+)";
+
+TEST(ProfileWebSocketTest, SizeSettingsFeedLimitsAndIfTestsWhetherTheyAreSet) {
+  const Profile p = load(kSizeSetting);
+  EXPECT_EQ(p.limits.max_frame, 32768u);
+  EXPECT_EQ(p.limits.max_message, 1u << 20);
+  ASSERT_EQ(p.settings.size(), 1u);
+  EXPECT_EQ(p.settings[0].type, "size");
+  EXPECT_EQ(p.settings[0].value, "32KiB");
+  const Profile more = load(kSizeSetting, {{"frame", "65536B"}});
+  EXPECT_EQ(more.limits.max_frame, 65536u);
+  EXPECT_EQ(more.settings[0].value, "64KiB") << "canonical spelling";
+  EXPECT_EQ(more.settings[0].default_value, "32KiB");
+  const Profile none = load(kSizeSetting, {{"frame", "none"}});
+  EXPECT_EQ(none.limits.max_frame, 0u);
+  EXPECT_EQ(none.limits.max_message, 0u);
+}
+
+TEST(ProfileWebSocketErrorTest, LimitErrors) {
+  expect_error(load_error(R"(name: t
+mode: http
+limits: {max_frame: 32}
+)"), "t.yaml:3:21: ",
+               "'32' is not a size (in 'limits.max_frame'): write an integer with a unit, e.g. 32KiB, 128KB");
+  expect_error(load_error(R"(name: t
+mode: http
+limits: {max_frame: 32kb}
+)"), "t.yaml:3:21: ", "'32kb' is not a size");
+  expect_error(load_error(R"(name: t
+mode: http
+limits: {max_frame: 1.5MiB}
+)"), "t.yaml:3:21: ", "'1.5MiB' is not a size");
+  expect_error(load_error(R"(name: t
+mode: http
+limits: {max_frame: 17179869184GiB}
+)"), "t.yaml:3:21: ", "is not a size");
+  expect_error(load_error(R"(name: t
+mode: http
+limits: {on_exceed: {client: http_status}}
+)"), "t.yaml:3:30: ",
+               "'http_status' is not a close action for a size limit (in 'limits.on_exceed.client'): write fin, rst, "
+               "fin_rst, blackhole or ws_close (limits act after the upgrade, where no HTTP status fits)");
+  expect_error(load_error(R"(name: t
+mode: http
+limits: {on_exceed: {client: ws_close, http_status: 413}}
+)"), "t.yaml:3:40: ",
+               "'http_status' is a detail of the http_status action, which 'limits.on_exceed' cannot take: remove it");
+  expect_error(load_error(R"(name: t
+mode: tcp
+limits: {max_frame: 1KiB}
+)"), "t.yaml:3:1: ",
+               "'limits' (WebSocket frame and message sizes) applies only to mode: http");
+  expect_error(load_error(R"(name: t
+mode: http
+settings:
+  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
+  tunnel: {type: duration, default: none, unit: ms}
+  flag: {type: bool, default: off}
+  act: {type: action, default: rst}
+limits: {max_frame: $idle}
+)"), "t.yaml:8:21: ",
+               "'$idle' is a duration setting, but 'limits.max_frame' needs a size: refer to a size setting");
+  expect_error(load_error(R"(name: t
+mode: http
+limits: {max_frames: 1KiB}
+)"), "t.yaml:3:10: ", "(did you mean 'max_frame'?)");
+  expect_error(load_error(R"(name: t
+mode: http
+limits: [1KiB]
+)"), "t.yaml:3:9: ", "'limits' must be a mapping");
+}
+
+TEST(ProfileWebSocketErrorTest, SizeSettingErrors) {
+  expect_error(load_error(R"(name: t
+mode: tcp
+settings:
+  x: {type: size, default: 32}
+)"), "t.yaml:4:28: ", "'32' is not a size for setting 'x': write an integer with a unit");
+  expect_error(load_error(R"(name: t
+mode: tcp
+settings:
+  x: {type: size, default: 1KiB, unit: s}
+)"), "t.yaml:4:34: ", "'unit' applies only to duration settings");
+  expect_error(load_error(kSizeSetting, {{"frame", "64"}}), "--set: ",
+               "'64' is not a size for setting 'frame': write an integer with a unit");
+}
+
+
 // --- --set ------------------------------------------------------------------------------
 
 TEST(ProfileSetTest, ParsesNameEqualsValue) {
@@ -546,7 +978,7 @@ TEST(ProfileSetTest, BadValueSaysWhatTheTypeExpects) {
   expect_error(load_error(nginx, {{"reset_timedout_connection", "maybe"}}), "--set: ",
                "'maybe' is not a bool for setting 'reset_timedout_connection': write on or off");
   expect_error(load_error(with_settings(""), {{"act", "none"}}), "--set: ",
-               "'none' is not an action for setting 'act': write fin, rst, fin_rst or blackhole");
+               "'none' is not an action for setting 'act': write fin, rst, fin_rst, blackhole, ws_close or http_status");
 }
 
 TEST(ProfileSetTest, BareNumberWithoutUnitIsRefused) {
@@ -588,6 +1020,7 @@ void expect_same_timers(const std::vector<TimerSpec>& a, const std::vector<Timer
     EXPECT_EQ(a[i].reset_by, b[i].reset_by);
     EXPECT_EQ(a[i].direction, b[i].direction);
     EXPECT_EQ(a[i].rearm_granularity, b[i].rearm_granularity);
+    EXPECT_EQ(a[i].reset_on, b[i].reset_on);
     EXPECT_EQ(a[i].phases, b[i].phases);
     EXPECT_EQ(a[i].on_expiry, b[i].on_expiry);
   }
@@ -604,6 +1037,8 @@ void expect_round_trip(const Profile& p) {
   EXPECT_EQ(q.connect.timeout, p.connect.timeout);
   EXPECT_EQ(q.connect.on_failure, p.connect.on_failure);
   EXPECT_EQ(q.half_close, p.half_close);
+  EXPECT_EQ(q.handshake, p.handshake);
+  EXPECT_EQ(q.limits, p.limits);
   EXPECT_EQ(q.time_scale, p.time_scale);
   expect_same_timers(q.timers, p.timers);
   ASSERT_EQ(q.settings.size(), p.settings.size());
@@ -637,13 +1072,68 @@ TEST(ProfileToYamlTest, ShowsResolvedValuesAndChangedDefaults) {
   EXPECT_NE(yaml.find("default: 2s  # profile default: 1m"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("timeout: 1s"), std::string::npos) << yaml;  // 2s scaled by 0.5
   EXPECT_NE(yaml.find("rearm_granularity: 150ms"), std::string::npos) << yaml;
-  EXPECT_EQ(yaml.find('$'), std::string::npos) << yaml;
+  EXPECT_EQ(yaml.find(": $"), std::string::npos) << "a $setting left unresolved\n" << yaml;
   EXPECT_EQ(yaml.find("if:"), std::string::npos) << yaml;
 }
 
 TEST(ProfileToYamlTest, WritesNoneForADisabledTimer) {
   const std::string yaml = to_yaml(builtin("haproxy"));
   EXPECT_NE(yaml.find("timeout: none"), std::string::npos) << yaml;
+}
+
+TEST(ProfileToYamlTest, RoundTripsEveryWebSocketField) {
+  expect_round_trip(load(R"(name: ws
+mode: http
+handshake: {policy: reject, status: 426}
+limits:
+  max_frame: 1000B
+  max_message: 3MiB
+  on_exceed: {client: ws_close, upstream: rst, ws_code: 4008, ws_reason: 'too "big"'}
+timers:
+  - name: a
+    kind: idle
+    timeout: 1s
+    reset_on: [ping, close]
+    on_expiry: {client: ws_close, upstream: http_status, ws_code: 1001, ws_reason: '$5 plan', http_status: 503}
+  - name: b
+    kind: lifetime
+    timeout: 2h
+    on_expiry: {client: http_status, http_status: 502}
+)"));
+  expect_round_trip(load("name: s\nmode: http\nhandshake: strip_upgrade\nlimits: {on_exceed: {client: fin}}\n"));
+}
+
+TEST(ProfileToYamlTest, RoundTripsBuiltinsWithTheirWebSocketSwitchesFlipped) {
+  expect_round_trip(builtin("envoy", {{"upgrade_configs_websocket", "on"}}));
+  expect_round_trip(builtin("nginx", {{"websocket_headers", "off"}}));
+  expect_round_trip(builtin("azure-lb", {{"enable_tcp_reset", "on"}}, 0.01));
+  expect_round_trip(builtin("api-gateway", {{"websocket_frame_size", "64KiB"}, {"message_payload_size", "none"}}, 0.01));
+}
+
+TEST(ProfileToYamlTest, ShowsWebSocketFieldsOnlyWhereTheyAct) {
+  const std::string api = to_yaml(builtin("api-gateway"));
+  EXPECT_NE(api.find("reset_on: [data]"), std::string::npos) << api;
+  EXPECT_NE(api.find("on_expiry: {client: ws_close, upstream: fin, ws_code: 1001, ws_reason: \"Going away\"}"),
+            std::string::npos) << api;
+  EXPECT_NE(api.find("handshake: forward"), std::string::npos) << api;
+  EXPECT_NE(api.find("max_frame: 32KiB"), std::string::npos) << api;
+  EXPECT_NE(api.find("max_message: 128KiB"), std::string::npos) << api;
+  EXPECT_NE(api.find("ws_code: 1009"), std::string::npos) << api;
+
+  const std::string nginx = to_yaml(builtin("nginx"));
+  EXPECT_NE(nginx.find("reset_on: [data, ping, pong, close]"), std::string::npos) << nginx;
+  EXPECT_EQ(nginx.find("ws_code: 1000"), std::string::npos) << "no action is ws_close\n" << nginx;
+  EXPECT_EQ(nginx.find("http_status: 504"), std::string::npos) << nginx;
+  EXPECT_NE(nginx.find("max_frame: none"), std::string::npos) << nginx;
+
+  EXPECT_NE(to_yaml(builtin("envoy")).find("handshake: {policy: reject, status: 403}"), std::string::npos);
+  EXPECT_NE(to_yaml(builtin("nginx", {{"websocket_headers", "off"}})).find("handshake: strip_upgrade"),
+            std::string::npos);
+
+  const std::string nlb = to_yaml(builtin("nlb"));  // mode tcp: none of them apply
+  for (const char* key : {"handshake", "limits", "reset_on", "ws_code"}) {
+    EXPECT_EQ(nlb.find(key), std::string::npos) << key << "\n" << nlb;
+  }
 }
 
 // --- the built-in profiles --------------------------------------------------------------
@@ -794,6 +1284,125 @@ TEST(ProfileBuiltinTest, NlbBlackholesBothSides) {
   EXPECT_EQ(t.timeout, seconds(350));
   EXPECT_EQ(t.reset_by, DirectionSet::both());
   EXPECT_EQ(t.on_expiry, (SideActions{CloseAction::blackhole, CloseAction::blackhole}));
+}
+
+
+TEST(ProfileBuiltinTest, NginxForwardsTheUpgradeOnlyWithTheWebSocketHeaders) {
+  const Profile p = builtin("nginx");
+  EXPECT_EQ(p.handshake.kind, HandshakePolicy::Kind::forward);
+  EXPECT_EQ(setting(p, "websocket_headers").value, "on");
+  EXPECT_EQ(timer(p, "proxy_read_timeout").reset_on, kAllFrames);
+  EXPECT_EQ(p.limits, MessageLimits{}) << "nginx has no frame limit";
+  EXPECT_EQ(builtin("nginx", {{"websocket_headers", "off"}}).handshake.kind, HandshakePolicy::Kind::strip_upgrade);
+}
+
+TEST(ProfileBuiltinTest, AlbCountsEveryFrameKind) {
+  EXPECT_EQ(timer(builtin("alb"), "idle_timeout").reset_on, kAllFrames);
+  EXPECT_EQ(timer(builtin("alb-client-activity-only"), "idle_timeout").reset_on, kAllFrames);
+}
+
+TEST(ProfileBuiltinTest, ApiGateway) {
+  const Profile p = builtin("api-gateway");
+  EXPECT_EQ(p.mode, Mode::http);
+  const SideActions going_away{CloseAction::ws_close, CloseAction::fin, 1001, "Going away", 504};
+  const TimerSpec& idle = timer(p, "idle_connection_timeout");
+  EXPECT_EQ(idle.kind, TimerKind::idle);
+  EXPECT_EQ(idle.timeout, minutes(10));
+  EXPECT_EQ(idle.reset_by, DirectionSet::both());
+  EXPECT_EQ(idle.reset_on, (FrameKinds{true, false, false, false})) << "messages count, pings do not";
+  EXPECT_EQ(idle.on_expiry, going_away);
+  const TimerSpec& age = timer(p, "connection_duration");
+  EXPECT_EQ(age.kind, TimerKind::lifetime);
+  EXPECT_EQ(age.timeout, hours(2));
+  EXPECT_EQ(age.on_expiry, going_away);
+  EXPECT_EQ(p.limits.max_frame, 32u * 1024);
+  EXPECT_EQ(p.limits.max_message, 128u * 1024);
+  EXPECT_EQ(p.limits.on_exceed, (SideActions{CloseAction::ws_close, CloseAction::fin, 1009, "Message too big", 504}));
+  EXPECT_EQ(p.handshake.kind, HandshakePolicy::Kind::forward);
+  EXPECT_EQ(builtin("api-gateway", {{"websocket_frame_size", "64KiB"}}).limits.max_frame, 64u * 1024);
+}
+
+TEST(ProfileBuiltinTest, CloudflareClosesWithoutACloseFrame) {
+  const Profile p = builtin("cloudflare");
+  EXPECT_EQ(p.mode, Mode::http);
+  ASSERT_EQ(p.timers.size(), 1u);
+  const TimerSpec& t = timer(p, "idle_timeout");
+  EXPECT_EQ(t.kind, TimerKind::idle);
+  EXPECT_EQ(t.timeout, seconds(100));
+  EXPECT_EQ(t.reset_by, DirectionSet::both());
+  EXPECT_EQ(t.reset_on, kAllFrames);
+  EXPECT_EQ(t.on_expiry, kFinBoth) << "the client reports 1006: no close frame";
+  EXPECT_EQ(timer(builtin("cloudflare", {{"proxy_read_timeout", "600"}}), "idle_timeout").timeout, seconds(600));
+}
+
+TEST(ProfileBuiltinTest, GcpBackendTimeoutIsALifetime) {
+  const Profile p = builtin("gcp");
+  EXPECT_EQ(p.mode, Mode::http);
+  ASSERT_EQ(p.timers.size(), 1u) << "no idle timer: traffic does not help";
+  const TimerSpec& t = p.timers[0];
+  EXPECT_EQ(t.name, "timeout_sec");
+  EXPECT_EQ(t.kind, TimerKind::lifetime);
+  EXPECT_EQ(t.timeout, seconds(30));
+  EXPECT_EQ(t.on_expiry, kFinBoth);
+  EXPECT_EQ(timer(builtin("gcp", {{"timeoutSec", "3600"}}), "timeout_sec").timeout, hours(1));
+}
+
+TEST(ProfileBuiltinTest, Heroku) {
+  const Profile p = builtin("heroku");
+  EXPECT_EQ(p.mode, Mode::http);
+  const TimerSpec& t = timer(p, "idle_timeout");
+  EXPECT_EQ(t.kind, TimerKind::idle);
+  EXPECT_EQ(t.timeout, seconds(55));
+  EXPECT_EQ(t.reset_by, DirectionSet::both());
+  EXPECT_EQ(t.reset_on, kAllFrames);
+  EXPECT_EQ(t.rearm_granularity, Duration(0)) << "a rolling window";
+  EXPECT_EQ(t.on_expiry, kFinBoth);
+}
+
+TEST(ProfileBuiltinTest, EnvoyRefusesWebSocketsUnlessUpgradeConfigsSayWebsocket) {
+  const Profile p = builtin("envoy");
+  EXPECT_EQ(p.handshake, (HandshakePolicy{HandshakePolicy::Kind::reject, 403}));
+  EXPECT_NE(p.description.find("403"), std::string::npos) << p.description;
+  EXPECT_EQ(setting(p, "upgrade_configs_websocket").value, "off");
+  EXPECT_EQ(builtin("envoy", {{"upgrade_configs_websocket", "on"}}).handshake.kind, HandshakePolicy::Kind::forward);
+  const TimerSpec& t = timer(p, "stream_idle_timeout");
+  EXPECT_EQ(t.kind, TimerKind::idle);
+  EXPECT_EQ(t.timeout, minutes(5));
+  EXPECT_EQ(t.reset_by, DirectionSet::both());
+  EXPECT_EQ(t.reset_on, kAllFrames);
+  EXPECT_EQ(t.on_expiry, kFinBoth);
+  EXPECT_EQ(p.connect.timeout, seconds(5));
+}
+
+TEST(ProfileBuiltinTest, IngressNginxIsNginxWithItsTemplate) {
+  const Profile p = builtin("ingress-nginx");
+  EXPECT_EQ(p.mode, Mode::http);
+  EXPECT_EQ(p.handshake.kind, HandshakePolicy::Kind::forward);
+  EXPECT_EQ(p.half_close, (HalfClosePolicy{HalfClose::close_both, HalfClose::close_both}));
+  EXPECT_EQ(p.connect.timeout, seconds(5));
+  const TimerSpec& read = timer(p, "proxy_read_timeout");
+  EXPECT_EQ(read.timeout, seconds(60));
+  EXPECT_EQ(read.rearm_granularity, milliseconds(300));
+  EXPECT_EQ(read.on_expiry, kFinBoth);
+  EXPECT_EQ(timer(p, "proxy_send_timeout").timeout, seconds(60));
+  // reset_timedout_connection is on in ingress-nginx's template.
+  EXPECT_EQ(timer(p, "send_timeout").on_expiry, (SideActions{CloseAction::rst, CloseAction::fin}));
+  // The annotation name reaches the setting.
+  const Profile annotated = builtin("ingress-nginx", {{"nginx.ingress.kubernetes.io/proxy-read-timeout", "3600"}});
+  EXPECT_EQ(timer(annotated, "proxy_read_timeout").timeout, hours(1));
+}
+
+TEST(ProfileBuiltinTest, AzureLbDropsSilentlyOrResetsWithTcpReset) {
+  const Profile p = builtin("azure-lb");
+  EXPECT_EQ(p.mode, Mode::tcp);
+  const TimerSpec& t = timer(p, "idle_timeout_in_minutes");
+  EXPECT_EQ(t.kind, TimerKind::idle);
+  EXPECT_EQ(t.timeout, minutes(4));
+  EXPECT_EQ(t.reset_by, DirectionSet::both());
+  EXPECT_EQ(t.on_expiry, (SideActions{CloseAction::blackhole, CloseAction::blackhole}));
+  EXPECT_EQ(timer(builtin("azure-lb", {{"enable_tcp_reset", "on"}}), "idle_timeout_in_minutes").on_expiry, kRstBoth);
+  EXPECT_EQ(timer(builtin("azure-lb", {{"IdleTimeoutInMinutes", "30"}}), "idle_timeout_in_minutes").timeout,
+            minutes(30)) << "a bare number is minutes, as Azure writes it";
 }
 
 }  // namespace
