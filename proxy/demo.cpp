@@ -8,6 +8,8 @@
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/read.hpp>
+#include <asio/read_until.hpp>
+#include <asio/streambuf.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
@@ -16,6 +18,7 @@
 #include "builtin_profiles.h"
 #include "profile_yaml.h"
 #include "proxy.h"
+#include "ws_frame.h"
 
 namespace dropsim {
 namespace {
@@ -51,61 +54,106 @@ class Narrator {
   std::chrono::steady_clock::time_point start_;
 };
 
-/// The demo's application server: echoes every byte back.
-asio::awaitable<void> echo_server(tcp::acceptor& acceptor) {
+// The demo speaks real WebSocket framing (RFC 6455) so that dropsim follows it as it
+// follows a browser's. Its server does not compute Sec-WebSocket-Accept (no SHA-1 in the
+// stack): the demo's own client does not check it, and dropsim never does.
+constexpr std::string_view kUpgradeRequest =
+    "GET /chat HTTP/1.1\r\nHost: demo\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+constexpr std::string_view kSwitchingProtocols =
+    "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzrZDY5+zo/0=\r\n\r\n";
+
+/// Reads an HTTP head (up to the blank line); false on error or EOF.
+asio::awaitable<bool> read_head(tcp::socket& s) {
+  asio::streambuf head;
+  auto [ec, n] = co_await asio::async_read_until(s, head, "\r\n\r\n", kAwait);
+  co_return !ec;
+}
+
+/// Collects the pings of a chunk so that the server can answer them after the feed.
+struct PingCollector final : FrameObserver {
+  std::vector<std::string> pings;
+  void on_frame(const FrameEvent& f) override {
+    if (f.header.opcode == Opcode::ping) pings.emplace_back(f.control_payload);
+  }
+};
+
+/// The demo's application server: accepts the upgrade and answers every ping with a pong.
+asio::awaitable<void> websocket_server(tcp::acceptor& acceptor) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kAwait);
     if (ec) co_return;
     asio::co_spawn(acceptor.get_executor(),
                    [s = std::move(socket)]() mutable -> asio::awaitable<void> {
+                     if (!co_await read_head(s)) co_return;
+                     co_await asio::async_write(s, asio::buffer(kSwitchingProtocols), kAwait);
+                     FrameTracker frames({.expect_masked = true});
                      char data[1024];
                      for (;;) {
                        auto [rec, n] = co_await s.async_read_some(asio::buffer(data), kAwait);
                        if (rec) co_return;
-                       auto [wec, w] = co_await asio::async_write(s, asio::buffer(data, n), kAwait);
-                       if (wec) co_return;
+                       PingCollector pings;
+                       frames.feed({reinterpret_cast<const std::uint8_t*>(data), n}, pings);
+                       for (const std::string& p : pings.pings) {
+                         const auto pong = encode_frame(
+                             Opcode::pong, {reinterpret_cast<const std::uint8_t*>(p.data()), p.size()});
+                         auto [wec, w] = co_await asio::async_write(s, asio::buffer(pong), kAwait);
+                         if (wec) co_return;
+                       }
                      }
                    },
                    asio::detached);
   }
 }
 
-/// Client A: says hello once, then stays silent and waits to be dropped.
+/// Connects and upgrades to WebSocket through the proxy; false when that fails.
+asio::awaitable<bool> open_websocket(tcp::socket& s, tcp::endpoint proxy) {
+  auto [cec] = co_await s.async_connect(proxy, kAwait);
+  if (cec) co_return false;
+  auto [wec, w] = co_await asio::async_write(s, asio::buffer(kUpgradeRequest), kAwait);
+  if (wec) co_return false;
+  co_return co_await read_head(s);
+}
+
+/// Client A: opens a WebSocket, then stays silent and waits to be dropped.
 asio::awaitable<void> silent_client(tcp::endpoint proxy, Narrator& n, DemoResult& r) {
   tcp::socket s(co_await asio::this_coro::executor);
-  co_await s.async_connect(proxy, kAwait);
-  co_await asio::async_write(s, asio::buffer("hello\n", 6), kAwait);
+  if (!co_await open_websocket(s, proxy)) co_return;
+  n.say("client A (silent)    WebSocket open (101); it sends nothing, not even pings");
   char buf[64];
-  co_await asio::async_read(s, asio::buffer(buf, 6), kAwait);
-  n.say("client A (silent)    connected, said hello, got the echo; now it sends nothing");
   auto [ec, got] = co_await s.async_read_some(asio::buffer(buf), kAwait);
   r.silent_dropped_at = n.profile_seconds();
   r.silent_saw_eof = ec == asio::error::eof;
-  n.say(fmt::format("client A (silent)    connection closed by the proxy ({}): a browser would report "
-                    "close code 1006",
+  n.say(fmt::format("client A (silent)    connection closed under it ({}), no close frame: a browser "
+                    "reports close code 1006",
                     ec == asio::error::eof ? "FIN" : ec.message()));
 }
 
-/// Client B: sends a message every `heartbeat` profile seconds until `run_for`.
+/// Client B: pings every `heartbeat` profile seconds until `run_for`.
 asio::awaitable<void> heartbeat_client(tcp::endpoint proxy, Narrator& n, const DemoOptions& o,
                                        DemoResult& r) {
   auto ex = co_await asio::this_coro::executor;
   tcp::socket s(ex);
-  co_await s.async_connect(proxy, kAwait);
-  n.say(fmt::format("client B (heartbeat) connected; it sends a message every {:.0f}s", o.heartbeat_seconds));
+  if (!co_await open_websocket(s, proxy)) co_return;
+  n.say(fmt::format("client B (heartbeat) WebSocket open (101); it pings every {:.0f}s", o.heartbeat_seconds));
   asio::steady_timer timer(ex);
-  char buf[16];
+  const std::string_view hb = "hb";
+  // Client frames are masked (RFC 6455 §5.3); any key will do for the demo.
+  const auto ping = encode_frame(Opcode::ping, {reinterpret_cast<const std::uint8_t*>(hb.data()), hb.size()}, true,
+                                 0x1234abcdu);
+  char pong[4];  // 0x8A, length 2, "hb": the server's pongs are unmasked
   for (double t = o.heartbeat_seconds; t <= o.run_seconds; t += o.heartbeat_seconds) {
     timer.expires_after(n.real(t) - n.real(n.profile_seconds()));
     co_await timer.async_wait(kAwait);
-    auto [wec, w] = co_await asio::async_write(s, asio::buffer("ping", 4), kAwait);
-    auto [rec, got] = co_await asio::async_read(s, asio::buffer(buf, 4), kAwait);
+    auto [wec, w] = co_await asio::async_write(s, asio::buffer(ping), kAwait);
+    auto [rec, got] = co_await asio::async_read(s, asio::buffer(pong), kAwait);
     if (wec || rec) {
       n.say("client B (heartbeat) was dropped too: " + (wec ? wec : rec).message());
       co_return;
     }
     ++r.heartbeat_round_trips;
-    n.say("client B (heartbeat) ping -> echo: the ALB saw traffic, its 60s idle timer starts over");
+    n.say("client B (heartbeat) ping -> pong: the ALB saw traffic, its 60s idle timer starts over");
   }
   r.heartbeat_survived = s.is_open();
   n.say(fmt::format("client B (heartbeat) still connected after {:.0f}s, {} idle timeouts' worth",
@@ -121,7 +169,7 @@ int run_demo(const DemoOptions& options, std::ostream& out, EventLog& log, DemoR
 
   tcp::acceptor server(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
   const auto server_ep = server.local_endpoint();
-  asio::co_spawn(io, echo_server(server), asio::detached);
+  asio::co_spawn(io, websocket_server(server), asio::detached);
 
   const auto text = find_profile_text("alb");
   ProxyOptions po;
@@ -169,7 +217,7 @@ int run_demo(const DemoOptions& options, std::ostream& out, EventLog& log, DemoR
   }
   if (r.heartbeat_survived) {
     out << fmt::format(
-        "  - Client B survived {:.0f}s: each message every {:.0f}s reset the idle timer long before\n"
+        "  - Client B survived {:.0f}s: each ping every {:.0f}s reset the idle timer long before\n"
         "    it reached 60 s (margin {:.1f}x).\n",
         options.run_seconds, options.heartbeat_seconds, 60 / options.heartbeat_seconds);
   }

@@ -1,6 +1,7 @@
 // dropsim: the command line. Each subcommand is a thin wrapper over the library.
 
 #include <cstdio>
+#include <functional>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
@@ -51,6 +52,15 @@ int run_proxy(const ProfileArgs& args, const std::string& listen, const std::str
   dropsim::Proxy proxy(io, options, log);
   proxy.start();
 
+  // SIGUSR1: one line per live session, with its frames and heartbeat margins.
+  asio::signal_set report(io, SIGUSR1);
+  std::function<void(const std::error_code&, int)> on_report = [&](const std::error_code& ec, int) {
+    if (ec) return;
+    proxy.report();
+    report.async_wait(on_report);
+  };
+  report.async_wait(on_report);
+
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code& ec, int signo) {
     if (ec) return;
@@ -58,6 +68,7 @@ int run_proxy(const ProfileArgs& args, const std::string& listen, const std::str
               fmt::format("{}: stopping, closing {} session(s)", signo == SIGINT ? "SIGINT" : "SIGTERM",
                           proxy.active_sessions()));
     proxy.stop();
+    report.cancel();
     io.stop();
   });
   io.run();

@@ -36,11 +36,15 @@ asio::awaitable<PipeResult> Pipe::run() {
       if (ec == asio::error::eof) co_return PipeResult{End::finished, source(direction_), {}};
       if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return PipeResult{};
       if (ec) co_return PipeResult{End::failed, source(direction_), ec};
-      observer_.on_bytes(direction_, n);
-      if (auto write_ec = co_await write_all(chunk.data(), n)) {
+      const Verdict verdict = observer_.on_chunk(direction_, {chunk.data(), n});
+      std::string_view out(chunk.data(), n);
+      if (verdict.action == Verdict::Action::replace) out = verdict.replacement;
+      if (verdict.action == Verdict::Action::cut) out = out.substr(0, verdict.prefix);
+      if (auto write_ec = co_await write_all(out.data(), out.size())) {
         if (write_ec == asio::error::operation_aborted || !to_.is_open()) co_return PipeResult{};
         co_return PipeResult{End::failed, destination(direction_), write_ec};
       }
+      if (verdict.action == Verdict::Action::cut) co_return PipeResult{End::cut, source(direction_), {}};
       // A short read means the socket is most likely drained; skip the EAGAIN read.
       if (n < chunk.size()) break;
     }

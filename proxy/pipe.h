@@ -2,15 +2,16 @@
 // One direction of a session: bytes from `from` to `to`, unchanged. A Session runs two,
 // `upstream` (client→server) and `downstream` (server→client), the same code twice.
 //
-//   from ──wait readable──► read into a lent chunk ──► write all to `to` ──► (repeat)
-//                                                          │ would block
-//                                                          └─► report blocked, wait writable
+//   from ──wait readable──► read into a lent chunk ──► observer's verdict ──► write to `to`
+//                                                                               │ would block
+//                                                   report blocked, wait writable ◄┘
 //
 // Backpressure is structural: the next read starts only when the last chunk is written,
 // so a peer that stops reading stops the other peer's reads and a pipe never holds more
 // than one chunk.
 
 #include <cstddef>
+#include <span>
 #include <system_error>
 
 #include <asio/awaitable.hpp>
@@ -18,6 +19,7 @@
 
 #include "buffer_pool.h"
 #include "direction.h"
+#include "inspector.h"
 
 namespace dropsim {
 
@@ -25,8 +27,8 @@ namespace dropsim {
 class PipeObserver {
  public:
   virtual ~PipeObserver() = default;
-  /// `n` bytes were read in direction `d`.
-  virtual void on_bytes(Direction d, std::size_t n) = 0;
+  /// Bytes were read in direction `d`: what should be written?
+  virtual Verdict on_chunk(Direction d, std::span<const char> bytes) = 0;
   /// A write in `d` would block with `pending` bytes left.
   virtual void on_write_blocked(Direction d, std::size_t pending) = 0;
   /// A blocked write in `d` progressed; `pending` bytes are left (0: drained).
@@ -39,6 +41,7 @@ struct PipeResult {
     finished,  ///< the source sent FIN and every byte before it was written
     failed,    ///< a read or write failed (reset, broken pipe): see `side` and `error`
     stopped,   ///< the session cancelled or closed a socket
+    cut,       ///< the observer's verdict stopped the stream (a bad frame, a refused upgrade)
   };
   End end = End::stopped;
   Side side = Side::client;  ///< failed: the side whose socket failed

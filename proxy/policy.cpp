@@ -5,7 +5,10 @@
 namespace dropsim {
 
 Policy::Policy(const Profile& profile, TimePoint opened_at)
-    : profile_(profile), opened_at_(opened_at), armed_(profile.timers.size()) {
+    : profile_(profile),
+      opened_at_(opened_at),
+      armed_(profile.timers.size()),
+      last_reset_(profile.timers.size(), opened_at) {
   // Idle timers start counting at the connection's open, as if the open were traffic.
   for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
     const TimerSpec& t = profile_.timers[i];
@@ -26,15 +29,37 @@ void Policy::rearm(std::size_t i, TimePoint now) {
   armed_[i] = wanted;
 }
 
-void Policy::on_bytes(Direction d, std::uint64_t n, TimePoint now) {
+std::optional<Duration> FrameStats::interval() const {
+  if (count < 2 || !first || !last) return std::nullopt;
+  return (*last - *first) / static_cast<std::int64_t>(count - 1);
+}
+
+void Policy::on_bytes(Direction d, std::uint64_t n, TimePoint now, std::uint8_t frame_kinds) {
   DirectionActivity& a = activity_[index(d)];
   a.bytes += n;
   ++a.chunks;
   a.last_byte = now;
   for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
     const TimerSpec& t = profile_.timers[i];
-    if (t.kind == TimerKind::idle && t.reset_by.contains(d)) rearm(i, now);
+    if (t.kind == TimerKind::idle && t.reset_by.contains(d) && t.reset_on.counts(frame_kinds)) {
+      last_reset_[i] = now;
+      rearm(i, now);
+    }
   }
+}
+
+void Policy::on_frame(Direction d, FrameKind k, bool fin, TimePoint now) {
+  if (k == FrameKind::data && !fin) return;  // a message counts once, at its last frame
+  FrameStats& f = activity_[index(d)].frames[static_cast<std::size_t>(k)];
+  ++f.count;
+  if (!f.first) f.first = now;
+  f.last = now;
+}
+
+void Policy::on_close_frame(Direction d, std::uint16_t code, std::string_view reason) {
+  DirectionActivity& a = activity_[index(d)];
+  a.close_code = code;
+  a.close_reason = std::string(reason);
 }
 
 void Policy::on_finished(Direction d, TimePoint now) {
@@ -45,7 +70,10 @@ void Policy::on_finished(Direction d, TimePoint now) {
   // counts its idle time from the FIN.
   for (std::size_t i = 0; i < ran.size(); ++i) {
     const TimerSpec& t = profile_.timers[i];
-    if (!ran[i] && runs_now(t) && t.kind == TimerKind::idle && t.timeout) armed_[i] = now + *t.timeout;
+    if (!ran[i] && runs_now(t) && t.kind == TimerKind::idle && t.timeout) {
+      armed_[i] = now + *t.timeout;
+      last_reset_[i] = now;
+    }
   }
 }
 
@@ -111,7 +139,7 @@ std::optional<Expiry> Policy::expired(TimePoint now) const {
     if (!d || *d > now) continue;
     if (best && best->deadline <= *d) continue;
     const TimerSpec& t = profile_.timers[i];
-    best = Expiry{&t, *d, t.kind == TimerKind::idle ? idle(t.reset_by, now) : Duration{0}};
+    best = Expiry{&t, *d, t.kind == TimerKind::idle ? now - last_reset_[i] : Duration{0}};
   }
   return best;
 }

@@ -12,6 +12,8 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <string>
+#include <string_view>
 #include <vector>
 
 #include "clock.h"
@@ -19,6 +21,16 @@
 #include "profile.h"
 
 namespace dropsim {
+
+/// How often one kind of WebSocket frame passed one way.
+struct FrameStats {
+  std::uint64_t count = 0;           ///< frames (data: messages, i.e. frames with FIN)
+  std::optional<TimePoint> first;    ///< when the first one completed
+  std::optional<TimePoint> last;     ///< when the last one completed
+
+  /// The mean interval between them; nullopt with fewer than two.
+  std::optional<Duration> interval() const;
+};
 
 /// What one direction has carried so far.
 struct DirectionActivity {
@@ -28,13 +40,19 @@ struct DirectionActivity {
   std::optional<TimePoint> finished_at;  ///< when the source sent FIN
   std::optional<TimePoint> blocked_since;  ///< a write is pending with no progress since
   std::uint64_t pending_bytes = 0;         ///< bytes waiting for the destination to take them
+  std::array<FrameStats, 4> frames{};      ///< WebSocket frames, indexed by FrameKind
+  std::optional<std::uint16_t> close_code;  ///< the code of the close frame this way (0: none in it)
+  std::string close_reason;                 ///< its reason
+
+  /// Stats for frames of kind `k`.
+  const FrameStats& of(FrameKind k) const { return frames[static_cast<std::size_t>(k)]; }
 };
 
 /// A timer that fired.
 struct Expiry {
   const TimerSpec* timer = nullptr;  ///< the profile's timer (owned by the Profile)
   TimePoint deadline;                ///< when it was due
-  Duration idle{0};                  ///< idle timers: how long its reset_by traffic was silent
+  Duration idle{0};  ///< idle timers: time since the last traffic that counted for it
 };
 
 /// Per-session timer state: a pure function of the profile and the events fed to it.
@@ -43,8 +61,14 @@ class Policy {
   /// `profile` must outlive the Policy.
   Policy(const Profile& profile, TimePoint opened_at);
 
-  /// `n` bytes arrived in direction `d` at `now`.
-  void on_bytes(Direction d, std::uint64_t n, TimePoint now);
+  /// `n` bytes arrived in direction `d` at `now`. `frame_kinds` is the mask (bit(FrameKind))
+  /// of WebSocket frames those bytes belong to; 0 for bytes that are not frames (HTTP,
+  /// tcp mode), which reset every idle timer of the direction.
+  void on_bytes(Direction d, std::uint64_t n, TimePoint now, std::uint8_t frame_kinds = 0);
+  /// A WebSocket frame of kind `k` completed in `d` (data: count a message when `fin`).
+  void on_frame(Direction d, FrameKind k, bool fin, TimePoint now);
+  /// A close frame passed in `d` with `code` (0: none) and `reason`.
+  void on_close_frame(Direction d, std::uint16_t code, std::string_view reason);
   /// The source of direction `d` sent FIN at `now`.
   void on_finished(Direction d, TimePoint now);
   /// A write in `d` could not complete at once; `pending` bytes wait.
@@ -81,6 +105,8 @@ class Policy {
   std::array<DirectionActivity, 2> activity_{};
   /// Idle timers only: the deadline as last armed (lazy re-arm keeps it put).
   std::vector<std::optional<TimePoint>> armed_;
+  /// Idle timers only: the last traffic that counted for it (what "idle for" is measured from).
+  std::vector<TimePoint> last_reset_;
 };
 
 }  // namespace dropsim

@@ -117,6 +117,14 @@ void Proxy::stop() {
   for (auto& s : open) s->shut_down("proxy stopping");
 }
 
+void Proxy::report() {
+  log_.event(spdlog::level::info, 0, "report",
+             fmt::format("{}: {} live session(s), {} since start", options_.name, sessions_.size(), total_));
+  for (auto& [id, weak] : sessions_) {
+    if (auto s = weak.lock()) s->report();
+  }
+}
+
 asio::ip::tcp::endpoint Proxy::local_endpoint() const {
   std::error_code ec;
   return acceptor_.local_endpoint(ec);

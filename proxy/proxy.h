@@ -48,6 +48,8 @@ class Proxy {
   void start();
   /// Stops accepting and closes every session with FIN.
   void stop();
+  /// Logs one line per live session (what SIGUSR1 asks for).
+  void report();
   /// The address actually bound (the real port when listening on port 0).
   asio::ip::tcp::endpoint local_endpoint() const;
   /// Sessions currently open.

@@ -4,32 +4,20 @@
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/detached.hpp>
+#include <asio/write.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <random>
+
 #include "duration.h"
+#include "explain.h"
 
 namespace dropsim {
 namespace {
 
 constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
-
-/// What one side will observe, in a person's words: "FIN to client".
-std::string describe_side(Side s, CloseAction a) {
-  switch (a) {
-    case CloseAction::fin: return fmt::format("FIN to {}", to_string(s));
-    case CloseAction::rst: return fmt::format("RST to {}", to_string(s));
-    case CloseAction::fin_rst: return fmt::format("FIN then RST to {}", to_string(s));
-    case CloseAction::blackhole:
-      return fmt::format("{} blackholed (silence, RST on its next bytes)", to_string(s));
-  }
-  return "";
-}
-
-std::string describe_actions(const SideActions& a) {
-  return describe_side(Side::client, a.client) + ", " + describe_side(Side::upstream, a.upstream);
-}
 
 std::string endpoint_text(const asio::ip::tcp::socket& s) {
   std::error_code ec;
@@ -61,6 +49,8 @@ Session::Session(std::uint64_t id, asio::ip::tcp::socket client,
              Pipe(Direction::downstream, sockets_[index(Side::upstream)], sockets_[index(Side::client)],
                   context_->pool, *this)},
       policy_(*profile_, context_->clock->now()),
+      inspector_(*profile_, policy_),
+      clock_(profile_->time_scale),
       timer_(client.get_executor()) {
   sockets_[index(Side::client)] = std::move(client);
 }
@@ -117,9 +107,8 @@ asio::awaitable<bool> Session::connect_upstream() {
   }
   SideActions actions;
   actions.client = profile_->connect.on_failure;
-  end(fmt::format("closed: upstream {} unreachable ({}): {}", context_->upstream_label, why,
-                  describe_side(Side::client, actions.client)),
-      actions, "upstream_unreachable");
+  end(fmt::format("closed: upstream {} unreachable ({})", context_->upstream_label, why), actions,
+      "upstream_unreachable", Side::client);
   co_return false;
 }
 
@@ -129,8 +118,19 @@ asio::awaitable<void> Session::pump(Direction d) {
   switch (r.end) {
     case PipeResult::End::finished: on_finished(d); break;
     case PipeResult::End::failed: on_failed(r.side, r.error); break;
+    case PipeResult::End::cut: on_problem(); break;
     case PipeResult::End::stopped: break;
   }
+}
+
+void Session::on_problem() {
+  const Problem& p = *inspector_.problem();
+  if (!p.reply_to_client.empty()) {
+    // A refused handshake answers the client before closing, as Envoy's 403 does.
+    std::error_code ec;
+    asio::write(socket(Side::client), asio::buffer(p.reply_to_client), ec);
+  }
+  end("closed: " + p.reason, p.actions, p.cause);
 }
 
 asio::awaitable<void> Session::watchdog() {
@@ -148,7 +148,13 @@ asio::awaitable<void> Session::watchdog() {
   }
 }
 
-void Session::on_bytes(Direction d, std::size_t n) { policy_.on_bytes(d, n, now()); }
+Verdict Session::on_chunk(Direction d, std::span<const char> bytes) {
+  const Verdict v = inspector_.inspect(d, bytes, now());
+  if (auto notice = inspector_.take_notice()) {
+    context_->log->event(spdlog::level::info, id_, inspector_.websocket() ? "upgrade" : "handshake", *notice);
+  }
+  return v;
+}
 
 void Session::on_write_blocked(Direction d, std::size_t pending) {
   policy_.on_write_blocked(d, pending, now());
@@ -168,8 +174,8 @@ void Session::on_finished(Direction d) {
   policy_.on_finished(d, now());
   const Side from = source(d);
   if (profile_->half_close[d] == HalfClose::close_both) {
-    end(fmt::format("closed: {} sent FIN and {} closes both sides when the {} half-closes: {}",
-                    to_string(from), profile_->name, to_string(from), describe_actions({})),
+    end(fmt::format("closed: {} sent FIN and {} closes both sides when the {} half-closes",
+                    to_string(from), profile_->name, to_string(from)),
         SideActions{}, fmt::format("{}_fin", to_string(from)));
     return;
   }
@@ -189,77 +195,125 @@ void Session::on_finished(Direction d) {
 void Session::on_failed(Side s, const std::error_code& ec) {
   const Side other = s == Side::client ? Side::upstream : Side::client;
   SideActions actions;  // the failed socket is dead already; the other one gets a FIN
-  end(fmt::format("closed: {} failed ({}): {}", to_string(s), error_text(ec),
-                  describe_side(other, CloseAction::fin)),
-      actions, fmt::format("{}_error", to_string(s)));
-}
-
-std::string Session::profile_seconds(Duration real) const {
-  // Under --time-scale the story is told in the profile's time ("60.000s"), which is
-  // what the audience compares with the real system's setting.
-  return format_seconds(scale(real, 1.0 / profile_->time_scale));
-}
-
-std::string Session::real_note(Duration real) const {
-  if (profile_->time_scale == 1.0) return "";
-  return fmt::format(" (real {} at time scale {})", format_seconds(real), profile_->time_scale);
+  end(fmt::format("closed: {} failed ({})", to_string(s), error_text(ec)), actions,
+      fmt::format("{}_error", to_string(s)), other);
 }
 
 void Session::on_expiry(const Expiry& e) {
   const TimerSpec& t = *e.timer;
   const TimePoint at = now();
-  std::string what;
+  std::string what = "closed by " + t.name + " ";
   switch (t.kind) {
     case TimerKind::idle:
-      what = fmt::format("after {} idle{} (upstream idle {}, downstream idle {})", profile_seconds(e.idle),
-                         real_note(e.idle), profile_seconds(policy_.idle(Direction::upstream, at)),
-                         profile_seconds(policy_.idle(Direction::downstream, at)));
+      what += fmt::format("after {} idle{}", clock_.seconds(e.idle), clock_.real_note(e.idle));
+      // A WebSocket session tells its frames instead (see end()).
+      if (!inspector_.websocket()) {
+        what += fmt::format(" (upstream idle {}, downstream idle {})",
+                            clock_.seconds(policy_.idle(Direction::upstream, at)),
+                            clock_.seconds(policy_.idle(Direction::downstream, at)));
+      }
       break;
     case TimerKind::blocked_write: {
       const DirectionActivity& a = policy_.activity(t.direction);
       const Duration blocked = at - a.blocked_since.value_or(at);
-      what = fmt::format("after a write to {} made no progress for {}{} ({} bytes pending)",
-                         to_string(destination(t.direction)), profile_seconds(blocked), real_note(blocked),
-                         a.pending_bytes);
+      what += fmt::format("after a write to {} made no progress for {}{} ({} bytes pending)",
+                          to_string(destination(t.direction)), clock_.seconds(blocked), clock_.real_note(blocked),
+                          a.pending_bytes);
       break;
     }
     case TimerKind::lifetime: {
       const Duration age = at - policy_.opened_at();
-      what = fmt::format("after {} of connection lifetime{}", profile_seconds(age), real_note(age));
+      what += fmt::format("after {} of connection lifetime{}", clock_.seconds(age), clock_.real_note(age));
       break;
     }
   }
-  end(fmt::format("closed by {} {}: {}", t.name, what, describe_actions(t.on_expiry)), t.on_expiry,
-      t.name);
+  end(what, t.on_expiry, t.name);
 }
 
-void Session::end(const std::string& why, const SideActions& actions, std::string_view cause) {
+void Session::end(const std::string& what, const SideActions& actions, std::string_view cause,
+                  std::optional<Side> describe_only) {
   if (ending_) return;
   ending_ = true;
   timer_.cancel();
   const TimePoint at = now();
+  const bool websocket = inspector_.websocket();
+  std::array<SideClose, 2> closed;
+  for (Side s : kSides) closed[index(s)] = close_side(s, actions);
+  const SideClose& client = closed[index(Side::client)];
+  const SideClose& upstream = closed[index(Side::upstream)];
+
+  std::string line = what;
+  if (websocket) {
+    line += ": " + frame_story(policy_, at, clock_) + "; " + websocket_outcome(policy_, client, upstream);
+  } else if (describe_only) {
+    line += ": " + describe_side(*describe_only, closed[index(*describe_only)]);
+  } else {
+    line += ": " + describe_side(Side::client, client) + ", " + describe_side(Side::upstream, upstream);
+  }
   const auto& up = policy_.activity(Direction::upstream);
   const auto& down = policy_.activity(Direction::downstream);
   context_->log->event(
-      spdlog::level::info, id_, "close", why,
+      spdlog::level::info, id_, "close", line,
       {{"cause", cause},
-       {"client_action", to_string(actions.client)},
-       {"upstream_action", to_string(actions.upstream)},
+       {"client_action", to_string(client.action)},
+       {"upstream_action", to_string(upstream.action)},
+       {"client_close_code", static_cast<std::int64_t>(client.ws_code.value_or(0))},
+       {"websocket", websocket},
        {"age_s", std::chrono::duration<double>(at - policy_.opened_at()).count()},
        {"upstream_idle_s", std::chrono::duration<double>(policy_.idle(Direction::upstream, at)).count()},
        {"downstream_idle_s", std::chrono::duration<double>(policy_.idle(Direction::downstream, at)).count()},
        {"upstream_bytes", static_cast<std::int64_t>(up.bytes)},
        {"downstream_bytes", static_cast<std::int64_t>(down.bytes)},
        {"time_scale", profile_->time_scale}});
-  for (Side s : kSides) close_side(s, actions[s]);
+  if (websocket) {
+    context_->log->event(spdlog::level::info, id_, "heartbeat",
+                         "heartbeat: " + heartbeat_summary(*profile_, policy_, clock_));
+  }
   maybe_done();
 }
 
-void Session::close_side(Side s, CloseAction a) {
+void Session::report() {
+  const TimePoint at = now();
+  std::string line = fmt::format("live for {}", clock_.seconds(at - policy_.opened_at()));
+  if (inspector_.websocket()) {
+    line += fmt::format(", WebSocket {}: {}; heartbeat: {}", inspector_.upgrade_request(),
+                        frame_story(policy_, at, clock_), heartbeat_summary(*profile_, policy_, clock_));
+  } else {
+    line += fmt::format(", upstream idle {}, downstream idle {}", clock_.seconds(policy_.idle(Direction::upstream, at)),
+                        clock_.seconds(policy_.idle(Direction::downstream, at)));
+  }
+  for (std::size_t i = 0; i < profile_->timers.size(); ++i) {
+    if (const auto d = policy_.deadline(i)) {
+      line += fmt::format("; {} fires in {}", profile_->timers[i].name, clock_.seconds(*d - at));
+    }
+  }
+  context_->log->event(spdlog::level::info, id_, "report", line);
+}
+
+SideClose Session::close_side(Side s, const SideActions& actions) {
+  SideClose c;
+  c.action = actions[s];
   auto& sock = socket(s);
-  if (!sock.is_open()) return;
+  if (!sock.is_open()) return c;
   std::error_code ec;
-  switch (a) {
+  switch (c.action) {
+    case CloseAction::ws_close:
+      c.action = CloseAction::fin;
+      c.fallback = send_close_frame(s, actions.ws_code, actions.ws_reason);
+      if (c.fallback.empty()) c.ws_code = actions.ws_code;
+      sock.close(ec);
+      break;
+    case CloseAction::http_status:
+      c.action = CloseAction::fin;
+      if (s == Side::client && !inspector_.response_started()) {
+        // Before any response byte: the client reads a status, as from nginx's 504.
+        asio::write(sock, asio::buffer(status_response(actions.http_status)), ec);
+        if (!ec) c.http_status = actions.http_status;
+      } else {
+        c.fallback = s == Side::client ? "a response had already begun, so no status" : "a status goes only to the client";
+      }
+      sock.close(ec);
+      break;
     case CloseAction::fin:
       // close() sends FIN after the queued bytes (or RST if unread input is pending,
       // exactly as it does for nginx and HAProxy).
@@ -282,6 +336,27 @@ void Session::close_side(Side s, CloseAction a) {
                      asio::detached);
       break;
   }
+  return c;
+}
+
+std::string Session::send_close_frame(Side s, std::uint16_t code, const std::string& reason) {
+  if (!inspector_.websocket()) return "no WebSocket to close";
+  const Direction toward = sent_by(s == Side::client ? Side::upstream : Side::client);
+  // A close frame written inside another frame, or behind bytes still queued in the pipe,
+  // would corrupt the stream: then the side gets a plain FIN instead.
+  if (!inspector_.at_frame_boundary_toward(s) || policy_.activity(toward).pending_bytes > 0) {
+    return "mid-frame, no close frame possible";
+  }
+  std::optional<std::uint32_t> mask;
+  if (s == Side::upstream) {
+    // RFC 6455 §5.3: frames toward a server are masked with an unpredictable key.
+    static thread_local std::mt19937 rng{std::random_device{}()};
+    mask = static_cast<std::uint32_t>(rng());
+  }
+  const auto frame = encode_close_frame(code, reason, mask);
+  std::error_code ec;
+  asio::write(socket(s), asio::buffer(frame), ec);
+  return ec ? "the close frame could not be written: " + ec.message() : "";
 }
 
 asio::awaitable<void> Session::hold_blackholed(Side s) {
@@ -297,12 +372,14 @@ asio::awaitable<void> Session::hold_blackholed(Side s) {
                        fmt::format("blackholed {} sent {} after the flow was forgotten: RST",
                                    to_string(s), pending > 0 ? fmt::format("{} bytes", pending) : "FIN"),
                        {{"side", to_string(s)}, {"bytes", static_cast<std::int64_t>(pending)}});
-  close_side(s, CloseAction::rst);
+  SideActions rst;
+  rst.client = rst.upstream = CloseAction::rst;
+  close_side(s, rst);
   maybe_done();
 }
 
 void Session::shut_down(std::string_view why) {
-  end(fmt::format("closed: {}: {}", why, describe_actions({})), SideActions{}, "shutdown");
+  end(fmt::format("closed: {}", why), SideActions{}, "shutdown");
   // A blackholed side is still open; the process is going away, so close it too.
   for (Side s : kSides) {
     std::error_code ec;

@@ -26,6 +26,8 @@
 #include "buffer_pool.h"
 #include "clock.h"
 #include "event_log.h"
+#include "explain.h"
+#include "inspector.h"
 #include "pipe.h"
 #include "policy.h"
 #include "profile.h"
@@ -56,6 +58,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   void start();
   /// Ends the session now, FIN to both sides (process shutdown).
   void shut_down(std::string_view why);
+  /// Logs one line about the live session: activity, frames, heartbeat margins, timers.
+  void report();
   /// The connection id ("C7" in logs).
   std::uint64_t id() const { return id_; }
 
@@ -67,7 +71,7 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   asio::awaitable<void> hold_blackholed(Side s);
 
   // PipeObserver
-  void on_bytes(Direction d, std::size_t n) override;
+  Verdict on_chunk(Direction d, std::span<const char> bytes) override;
   void on_write_blocked(Direction d, std::size_t pending) override;
   void on_write_progress(Direction d, std::size_t pending) override;
 
@@ -77,14 +81,16 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   void on_failed(Side s, const std::error_code& ec);
   /// A timer fired: log why, then act on each side.
   void on_expiry(const Expiry& e);
-  /// Stops forwarding and closes each side as `actions` says; logs `why` as the close line.
-  void end(const std::string& why, const SideActions& actions, std::string_view cause);
-  /// A real duration in the profile's time (divided by --time-scale), for log lines.
-  std::string profile_seconds(Duration real) const;
-  /// " (real 3.000s at time scale 0.05)" when time is scaled, else "".
-  std::string real_note(Duration real) const;
-  /// Closes one side the way `a` says.
-  void close_side(Side s, CloseAction a);
+  /// A peer sent something the inspector refuses (a bad frame, a refused upgrade).
+  void on_problem();
+  /// Stops forwarding, closes each side as `actions` says, and logs the close line:
+  /// `what` then what each side observed (only `describe_only`'s, when given).
+  void end(const std::string& what, const SideActions& actions, std::string_view cause,
+           std::optional<Side> describe_only = std::nullopt);
+  /// Sends `s` a close frame when that is possible; returns why not otherwise ("" when sent).
+  std::string send_close_frame(Side s, std::uint16_t code, const std::string& reason);
+  /// Closes one side the way `actions` says for it; returns what it actually got.
+  SideClose close_side(Side s, const SideActions& actions);
   /// Wakes the watchdog if the policy's next deadline moved earlier than its timer.
   void reschedule();
   /// Calls on_closed once every socket is closed.
@@ -98,6 +104,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   std::array<asio::ip::tcp::socket, 2> sockets_;  ///< indexed by Side
   std::array<Pipe, 2> pipes_;                     ///< indexed by Direction
   Policy policy_;
+  Inspector inspector_;  ///< HTTP and WebSocket view of the bytes (a no-op in tcp mode)
+  Clockface clock_;      ///< durations in the profile's time, for log lines
   asio::steady_timer timer_;
   bool ending_ = false;  ///< an end was decided: pipe results no longer matter
   bool done_ = false;    ///< on_closed was called

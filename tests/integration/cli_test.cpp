@@ -50,7 +50,8 @@ TEST(Cli, ProfilesListsEveryBuiltinOnALine) {
   const auto r = run_process({kBinary, "profiles"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* name : {"nginx ", "nginx-stream ", "haproxy ", "haproxy-tcp ", "alb ",
-                           "alb-client-activity-only ", "nlb "}) {
+                           "alb-client-activity-only ", "nlb ", "api-gateway ", "azure-lb ", "cloudflare ",
+                           "envoy ", "gcp ", "heroku ", "ingress-nginx "}) {
     EXPECT_NE(("\n" + r.out).find(std::string("\n") + name), std::string::npos) << name << " in\n" << r.out;
   }
 }
@@ -125,9 +126,7 @@ TEST_P(CliRun, ExplainsTheDropAndStopsCleanlyOnSignal) {
   ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
   const std::uint16_t port = logged_port(child.err());
   ASSERT_NE(port, 0) << child.err();
-  Fd client = connect_to(port);
-  ASSERT_TRUE(send_all(client.get(), "hi"));
-  EXPECT_EQ(recv_exact(client.get(), 2, milliseconds(2000)), "hi");
+  Fd client = connect_to(port);  // silent: nginx's proxy_read_timeout drops it
   EXPECT_EQ(wait_end(client.get(), milliseconds(3000)).how, End::eof);
   ASSERT_TRUE(child.wait_err("FIN to upstream", milliseconds(2000))) << child.err();
   const std::regex close_line(

@@ -1,0 +1,148 @@
+#include "explain.h"
+
+#include <cmath>
+
+#include <fmt/format.h>
+
+#include "duration.h"
+#include "ws_frame.h"
+
+namespace dropsim {
+
+std::string Clockface::seconds(Duration real) const { return format_seconds(scale(real, 1.0 / scale_)); }
+
+std::string Clockface::short_seconds(Duration real) const {
+  return fmt::format("{:.1f}s", std::chrono::duration<double>(scale(real, 1.0 / scale_)).count());
+}
+
+std::string Clockface::real_note(Duration real) const {
+  if (scale_ == 1.0) return "";
+  return fmt::format(" (real {} at time scale {})", format_seconds(real), scale_);
+}
+
+std::string describe_side(Side s, const SideClose& c) {
+  const std::string_view who = to_string(s);
+  std::string text;
+  if (c.ws_code) {
+    text = fmt::format("{} to {}, then FIN", describe_close_code(*c.ws_code), who);
+  } else if (c.http_status != 0) {
+    text = fmt::format("{} to {}, then FIN", c.http_status, who);
+  } else {
+    switch (c.action) {
+      case CloseAction::blackhole:
+        text = fmt::format("{} blackholed (silence, RST on its next bytes)", who);
+        break;
+      default:
+        text = fmt::format("{} to {}", describe(c.action), who);
+    }
+  }
+  if (!c.fallback.empty()) text += fmt::format(" ({})", c.fallback);
+  return text;
+}
+
+namespace {
+
+/// How the wire event reads in a sentence about the client's WebSocket API.
+std::string_view wire(CloseAction a) {
+  switch (a) {
+    case CloseAction::rst: return "RST, no close frame";
+    case CloseAction::fin_rst: return "FIN then RST, no close frame";
+    case CloseAction::blackhole: return "silence: it learns only when it next sends";
+    default: return "no close frame";
+  }
+}
+
+}  // namespace
+
+std::string websocket_outcome(const Policy& policy, const SideClose& client, const SideClose& upstream) {
+  std::string client_part;
+  const auto& to_client = policy.activity(Direction::downstream);
+  if (client.ws_code) {
+    client_part = fmt::format("client will see {}", *client.ws_code);
+  } else if (to_client.close_code) {
+    // The server's close frame already reached the client: its API reports that code.
+    client_part = fmt::format("client will see {} (the server's close frame)", *to_client.close_code == 0 ? 1005 : *to_client.close_code);
+  } else {
+    client_part = fmt::format("client will see 1006 ({})", wire(client.action));
+  }
+  std::string upstream_part;
+  if (upstream.ws_code) {
+    upstream_part = fmt::format("upstream sees close {}, then FIN", *upstream.ws_code);
+  } else if (upstream.action == CloseAction::blackhole) {
+    upstream_part = "upstream hears nothing (RST when it next sends)";
+  } else {
+    upstream_part = fmt::format("upstream sees {}", describe(upstream.action));
+  }
+  return client_part + ", " + upstream_part;
+}
+
+std::string frame_story(const Policy& policy, TimePoint now, const Clockface& clock) {
+  std::string out;
+  for (Direction d : kDirections) {
+    const DirectionActivity& a = policy.activity(d);
+    const FrameStats& data = a.of(FrameKind::data);
+    const FrameStats& pings = a.of(FrameKind::ping);
+    std::string part = std::string(to_string(d)) + " ";
+    part += data.last ? fmt::format("last data {} ago", clock.short_seconds(now - *data.last)) : "no data";
+    if (pings.count == 0) {
+      part += ", no pings";
+    } else if (const auto every = pings.interval()) {
+      part += fmt::format(", pings every {}, last {} ago", clock.short_seconds(*every),
+                          clock.short_seconds(now - *pings.last));
+    } else {
+      part += fmt::format(", 1 ping {} ago", clock.short_seconds(now - *pings.last));
+    }
+    const FrameStats& pongs = a.of(FrameKind::pong);
+    if (pongs.count > 0) part += fmt::format(", {} pong{}", pongs.count, pongs.count == 1 ? "" : "s");
+    out += out.empty() ? part : "; " + part;
+  }
+  return out;
+}
+
+std::vector<HeartbeatCheck> heartbeat_checks(const Profile& profile, const Policy& policy) {
+  std::vector<HeartbeatCheck> checks;
+  for (Direction d : kDirections) {
+    const DirectionActivity& a = policy.activity(d);
+    // The heartbeat is the pings if there are any, else the messages.
+    FrameKind kind = FrameKind::ping;
+    auto interval = a.of(FrameKind::ping).interval();
+    if (!interval) {
+      kind = FrameKind::data;
+      interval = a.of(FrameKind::data).interval();
+    }
+    if (!interval || interval->count() <= 0) continue;
+    for (const TimerSpec& t : profile.timers) {
+      if (t.kind != TimerKind::idle || !t.timeout || !t.reset_by.contains(d) || !t.reset_on.contains(kind)) continue;
+      HeartbeatCheck c{d, kind, *interval, t.name, *t.timeout - t.rearm_granularity, 0, ""};
+      c.margin = std::chrono::duration<double>(c.timeout) / std::chrono::duration<double>(*interval);
+      // Below 1.5x a delayed ping (GC pause, a slow network) can miss the deadline.
+      c.verdict = c.margin >= 1.5 ? "ok" : c.margin >= 1.0 ? "will race" : "too slow: will drop";
+      checks.push_back(std::move(c));
+    }
+  }
+  return checks;
+}
+
+std::string heartbeat_summary(const Profile& profile, const Policy& policy, const Clockface& clock) {
+  std::string out;
+  const auto checks = heartbeat_checks(profile, policy);
+  for (Direction d : kDirections) {
+    bool any = false;
+    for (const HeartbeatCheck& c : checks) {
+      if (c.direction != d) continue;
+      any = true;
+      if (!out.empty()) out += "; ";
+      out += fmt::format("{} {} every {} vs {} {:g}s: margin {:.1f}x, {}", to_string(d),
+                         c.kind == FrameKind::ping ? "pings" : "messages", clock.short_seconds(c.interval), c.timer,
+                         std::chrono::duration<double>(scale(c.timeout, 1.0 / profile.time_scale)).count(),
+                         c.margin, c.verdict);
+    }
+    if (!any) {
+      if (!out.empty()) out += "; ";
+      out += fmt::format("{}: no regular pings or messages to judge", to_string(d));
+    }
+  }
+  return out;
+}
+
+}  // namespace dropsim

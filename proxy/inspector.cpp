@@ -1,0 +1,230 @@
+#include "inspector.h"
+
+#include <fmt/format.h>
+
+namespace dropsim {
+
+struct Inspector::HttpSink final : HttpObserver {
+  HttpSink(Inspector& owner, Direction d) : owner_(owner), direction_(d) {}
+  void on_head(const HttpHead& head) override { owner_.on_head(direction_, head); }
+
+ private:
+  Inspector& owner_;
+  Direction direction_;
+};
+
+struct Inspector::FrameSink final : FrameObserver {
+  FrameSink(Inspector& owner, Direction d) : owner_(owner), direction_(d) {}
+  void on_frame(const FrameEvent& frame) override { owner_.on_frame(direction_, frame); }
+
+ private:
+  Inspector& owner_;
+  Direction direction_;
+};
+
+namespace {
+
+std::span<const std::uint8_t> as_bytes(std::span<const char> s) {
+  return {reinterpret_cast<const std::uint8_t*>(s.data()), s.size()};
+}
+
+FrameKind kind_of(Opcode op) {
+  switch (op) {
+    case Opcode::ping: return FrameKind::ping;
+    case Opcode::pong: return FrameKind::pong;
+    case Opcode::close: return FrameKind::close;
+    default: return FrameKind::data;
+  }
+}
+
+}  // namespace
+
+Inspector::Inspector(const Profile& profile, Policy& policy)
+    : profile_(profile),
+      policy_(policy),
+      holding_(profile.mode == Mode::http && profile.handshake.kind != HandshakePolicy::Kind::forward) {
+  for (Direction d : kDirections) {
+    http_sinks_[index(d)] = std::make_unique<HttpSink>(*this, d);
+    frame_sinks_[index(d)] = std::make_unique<FrameSink>(*this, d);
+  }
+}
+
+Inspector::~Inspector() = default;
+
+std::optional<std::string> Inspector::take_notice() {
+  auto n = std::move(notice_);
+  notice_.reset();
+  return n;
+}
+
+Verdict Inspector::inspect(Direction d, std::span<const char> bytes, TimePoint now) {
+  now_ = now;
+  if (profile_.mode == Mode::tcp || problem_) {
+    policy_.on_bytes(d, bytes.size(), now, 0);
+    return {};
+  }
+  switch (stage_[index(d)]) {
+    case Stage::http:
+      if (d == Direction::upstream && holding_) return inspect_held_request(bytes);
+      return inspect_http(d, bytes);
+    case Stage::frames:
+      return inspect_frames(d, bytes);
+    case Stage::upgrade_pending:
+    case Stage::raw:
+      break;
+  }
+  // Bytes we do not parse (a client's early frames before the 101, or the stream after
+  // strip_upgrade) still count as traffic.
+  policy_.on_bytes(d, bytes.size(), now, 0);
+  return {};
+}
+
+Verdict Inspector::inspect_http(Direction d, std::span<const char> bytes) {
+  policy_.on_bytes(d, bytes.size(), now_, 0);
+  if (d == Direction::downstream && !bytes.empty()) response_started_ = true;
+  HttpTracker& tracker = d == Direction::upstream ? requests_ : responses_;
+  const HttpTracker::Result r = tracker.feed(bytes, *http_sinks_[index(d)]);
+  switch (r.status) {
+    case HttpTracker::Result::Status::ok:
+      return {};
+    case HttpTracker::Result::Status::error:
+      return fail("malformed_http", source(d),
+                  fmt::format("malformed HTTP {} from {}: {}", d == Direction::upstream ? "request" : "response",
+                              to_string(source(d)), r.reason),
+                  SideActions{}, r.offset);
+    case HttpTracker::Result::Status::upgrade:
+      break;
+  }
+  if (d == Direction::upstream) {
+    // The request asked to switch protocols; what follows waits for the response.
+    stage_[index(d)] = Stage::upgrade_pending;
+    return {};
+  }
+  if (!upgrade_pending_) return {};  // a 101 nobody asked for: keep following HTTP loosely
+  start_frames();
+  // Frames may follow the 101 in the same chunk.
+  const auto rest = bytes.subspan(r.offset);
+  if (rest.empty()) return {};
+  const FeedResult fr = frames_[index(d)]->feed(as_bytes(rest), *frame_sinks_[index(d)]);
+  if (fr.status == FeedResult::Status::ok) return {};
+  // Rare: a bad frame right behind the 101. Cut at it like any other.
+  const std::size_t at = r.offset + fr.offset;
+  if (fr.status == FeedResult::Status::too_big) {
+    return fail("message_too_big", source(d), fr.reason, profile_.limits.on_exceed, at);
+  }
+  return fail("malformed_frame", source(d), fr.reason, SideActions{}, at);
+}
+
+Verdict Inspector::inspect_held_request(std::span<const char> bytes) {
+  policy_.on_bytes(Direction::upstream, bytes.size(), now_, 0);
+  const std::size_t before = held_.size();
+  held_.append(bytes.data(), bytes.size());
+  const HttpTracker::Result r = requests_.feed(bytes, *http_sinks_[index(Direction::upstream)]);
+  if (r.status == HttpTracker::Result::Status::error) {
+    return fail("malformed_http", Side::client, "malformed HTTP request from client: " + r.reason,
+                SideActions{}, 0);
+  }
+  if (!first_head_) return Verdict{Verdict::Action::replace, {}, 0};  // hold until the head is complete
+  holding_ = false;
+  if (!first_head_->is_websocket_upgrade()) {
+    // Not a WebSocket: nothing to do to it. Let the held bytes go and follow HTTP on.
+    replacement_ = std::move(held_);
+    held_.clear();
+    if (r.status == HttpTracker::Result::Status::upgrade) stage_[index(Direction::upstream)] = Stage::raw;
+    return Verdict{Verdict::Action::replace, replacement_, 0};
+  }
+  if (profile_.handshake.kind == HandshakePolicy::Kind::reject) {
+    Problem p;
+    p.cause = "handshake_rejected";
+    p.from = Side::client;
+    p.reason = fmt::format("WebSocket upgrade {} refused with {} {} (handshake: reject)", upgrade_request_,
+                           profile_.handshake.status, reason_phrase(profile_.handshake.status));
+    p.reply_to_client = status_response(profile_.handshake.status);
+    problem_ = std::move(p);
+    return Verdict{Verdict::Action::cut, {}, 0};
+  }
+  // strip_upgrade: the upstream gets what nginx sends without proxy_http_version 1.1 and
+  // the Upgrade/Connection headers. After that we stop parsing the request side.
+  const std::size_t rest_at = r.status == HttpTracker::Result::Status::upgrade ? before + r.offset : held_.size();
+  replacement_ = strip_upgrade(*first_head_) + held_.substr(rest_at);
+  held_.clear();
+  upgrade_pending_ = false;  // the upstream was never asked to upgrade
+  stage_[index(Direction::upstream)] = Stage::raw;
+  notice_ = fmt::format("WebSocket upgrade {} sent upstream as HTTP/1.0 without Upgrade (handshake: strip_upgrade)",
+                        upgrade_request_);
+  return Verdict{Verdict::Action::replace, replacement_, 0};
+}
+
+Verdict Inspector::inspect_frames(Direction d, std::span<const char> bytes) {
+  const FeedResult r = frames_[index(d)]->feed(as_bytes(bytes), *frame_sinks_[index(d)]);
+  policy_.on_bytes(d, bytes.size(), now_, r.kinds_touched);
+  switch (r.status) {
+    case FeedResult::Status::ok:
+      return {};
+    case FeedResult::Status::too_big:
+      return fail("message_too_big", source(d), fmt::format("{} from {}", r.reason, to_string(source(d))),
+                  profile_.limits.on_exceed, r.offset);
+    case FeedResult::Status::malformed:
+      break;
+  }
+  return fail("malformed_frame", source(d), fmt::format("malformed frame from {}: {}", to_string(source(d)), r.reason),
+              SideActions{}, r.offset);
+}
+
+void Inspector::on_head(Direction d, const HttpHead& head) {
+  if (d == Direction::upstream) {
+    responses_.expect_response_to(head.method);
+    if (holding_ && !first_head_) first_head_ = head;
+    if (head.is_websocket_upgrade()) {
+      upgrade_pending_ = true;
+      upgrade_request_ = fmt::format("{} {}", head.method, head.url);
+    }
+    return;
+  }
+  if (!upgrade_pending_ || (head.status < 200 && head.status != 101)) return;  // 1xx: not the answer yet
+  if (head.is_websocket_upgrade()) {
+    deflate_ = head.permessage_deflate();
+    return;  // the tracker reports the upgrade when the head ends; frames start there
+  }
+  // The server refused the upgrade (400, 426, ...): the request side speaks HTTP again.
+  upgrade_pending_ = false;
+  requests_.resume_after_upgrade();
+  stage_[index(Direction::upstream)] = Stage::http;
+  notice_ = fmt::format("WebSocket upgrade {} refused by the upstream: {} {}", upgrade_request_, head.status,
+                        head.reason);
+}
+
+void Inspector::start_frames() {
+  const auto options = [this](bool masked) {
+    FrameTracker::Options o;
+    o.expect_masked = masked;
+    o.allow_rsv1 = deflate_;
+    o.max_frame = profile_.limits.max_frame;
+    o.max_message = profile_.limits.max_message;
+    return o;
+  };
+  frames_[index(Direction::upstream)].emplace(options(true));
+  frames_[index(Direction::downstream)].emplace(options(false));
+  stage_ = {Stage::frames, Stage::frames};
+  websocket_ = true;
+  upgrade_pending_ = false;
+  notice_ = fmt::format("upgraded to WebSocket ({}{})", upgrade_request_, deflate_ ? ", permessage-deflate" : "");
+}
+
+void Inspector::on_frame(Direction d, const FrameEvent& frame) {
+  const FrameKind kind = kind_of(frame.header.opcode);
+  policy_.on_frame(d, kind, frame.header.fin, now_);
+  if (kind == FrameKind::close) policy_.on_close_frame(d, frame.close_code, frame.close_reason);
+}
+
+bool Inspector::at_frame_boundary_toward(Side s) const {
+  const Direction d = sent_by(s == Side::client ? Side::upstream : Side::client);
+  return stage_[index(d)] == Stage::frames && !frames_[index(d)]->inside_frame();
+}
+
+Verdict Inspector::fail(std::string cause, Side from, std::string reason, SideActions actions, std::size_t prefix) {
+  problem_ = Problem{std::move(cause), from, std::move(reason), std::move(actions), {}};
+  return Verdict{Verdict::Action::cut, {}, prefix};
+}
+
+}  // namespace dropsim
