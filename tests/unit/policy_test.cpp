@@ -232,3 +232,63 @@ TEST_F(PolicyTest, ActivityCountsBytesAndIdleTimes) {
 
 }  // namespace
 }  // namespace dropsim
+
+namespace dropsim {
+namespace {
+
+TEST(PolicyFramesTest, ResetOnCountsOnlyTheNamedFrameKinds) {
+  // API Gateway-like: only data messages reset the idle timer; pings do not.
+  ManualClock clock;
+  Profile p;
+  TimerSpec t;
+  t.name = "idle";
+  t.timeout = std::chrono::seconds(10);
+  t.reset_on = FrameKinds{true, false, false, false};
+  p.timers.push_back(t);
+  Policy policy(p, clock.now());
+  clock.advance(std::chrono::seconds(5));
+  policy.on_bytes(Direction::upstream, 6, clock.now(), bit(FrameKind::ping));
+  EXPECT_EQ(policy.next_deadline(), policy.opened_at() + std::chrono::seconds(10)) << "a ping does not count";
+  policy.on_bytes(Direction::upstream, 6, clock.now(), bit(FrameKind::ping) | bit(FrameKind::data));
+  EXPECT_EQ(policy.next_deadline(), clock.now() + std::chrono::seconds(10)) << "data in the chunk counts";
+  clock.advance(std::chrono::seconds(3));
+  policy.on_bytes(Direction::upstream, 6, clock.now(), 0);
+  EXPECT_EQ(policy.next_deadline(), clock.now() + std::chrono::seconds(10)) << "non-frame bytes always count";
+}
+
+TEST(PolicyFramesTest, IdleTimeIsMeasuredFromTheLastTrafficThatCounted) {
+  ManualClock clock;
+  Profile p;
+  TimerSpec t;
+  t.name = "idle";
+  t.timeout = std::chrono::seconds(10);
+  t.reset_on = FrameKinds{true, false, false, false};
+  p.timers.push_back(t);
+  Policy policy(p, clock.now());
+  for (int i = 0; i < 4; ++i) {
+    clock.advance(std::chrono::seconds(3));
+    policy.on_bytes(Direction::downstream, 6, clock.now(), bit(FrameKind::ping));
+  }
+  const auto e = policy.expired(clock.now());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->idle, std::chrono::seconds(12)) << "pings kept bytes flowing, but the timer saw nothing";
+}
+
+TEST(PolicyFramesTest, FrameStatsCountMessagesAndIntervals) {
+  ManualClock clock;
+  Profile p;
+  Policy policy(p, clock.now());
+  policy.on_frame(Direction::upstream, FrameKind::data, false, clock.now());  // first fragment
+  EXPECT_EQ(policy.activity(Direction::upstream).of(FrameKind::data).count, 0u) << "a message counts at its end";
+  policy.on_frame(Direction::upstream, FrameKind::data, true, clock.now());
+  for (int i = 0; i < 3; ++i) {
+    policy.on_frame(Direction::downstream, FrameKind::ping, true, clock.now());
+    clock.advance(std::chrono::seconds(20));
+  }
+  EXPECT_EQ(policy.activity(Direction::upstream).of(FrameKind::data).count, 1u);
+  EXPECT_EQ(policy.activity(Direction::downstream).of(FrameKind::ping).interval(), std::chrono::seconds(20));
+  EXPECT_FALSE(policy.activity(Direction::upstream).of(FrameKind::ping).interval());
+}
+
+}  // namespace
+}  // namespace dropsim

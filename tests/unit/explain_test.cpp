@@ -1,0 +1,132 @@
+// The explanation: what each side observes, the frame story, heartbeat margins.
+
+#include "explain.h"
+
+#include <gtest/gtest.h>
+
+#include "manual_clock.h"
+
+namespace dropsim {
+namespace {
+
+using std::chrono::seconds;
+
+Profile alb() {
+  Profile p;
+  p.name = "alb";
+  TimerSpec t;
+  t.name = "idle_timeout";
+  t.timeout = seconds(60);
+  p.timers.push_back(t);
+  return p;
+}
+
+TEST(ExplainTest, ClientSees1006WithoutACloseFrame) {
+  const Profile p = alb();
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  EXPECT_EQ(websocket_outcome(policy, {CloseAction::fin}, {CloseAction::fin}),
+            "client will see 1006 (no close frame), upstream sees FIN");
+  EXPECT_EQ(websocket_outcome(policy, {CloseAction::rst}, {CloseAction::rst}),
+            "client will see 1006 (RST, no close frame), upstream sees RST");
+}
+
+TEST(ExplainTest, ClientSeesTheCodeItWasSent) {
+  const Profile p = alb();
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  SideClose client{CloseAction::fin, 1001, 0, ""};
+  EXPECT_EQ(websocket_outcome(policy, client, {CloseAction::fin}), "client will see 1001, upstream sees FIN");
+  policy.on_close_frame(Direction::downstream, 1000, "bye");
+  EXPECT_EQ(websocket_outcome(policy, {CloseAction::fin}, {CloseAction::fin}),
+            "client will see 1000 (the server's close frame), upstream sees FIN");
+}
+
+TEST(ExplainTest, FrameStoryTellsDataAndPingsPerDirection) {
+  const Profile p = alb();
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  clock.advance(seconds(1));
+  policy.on_frame(Direction::upstream, FrameKind::data, true, clock.now());
+  for (int i = 0; i < 3; ++i) {
+    clock.advance(seconds(30));
+    policy.on_frame(Direction::downstream, FrameKind::ping, true, clock.now());
+  }
+  clock.advance(seconds(30));
+  EXPECT_EQ(frame_story(policy, clock.now(), Clockface(1.0)),
+            "upstream last data 120.0s ago, no pings; downstream no data, pings every 30.0s, last 30.0s ago");
+}
+
+TEST(ExplainTest, FrameStoryInProfileTimeUnderTimeScale) {
+  const Profile p = alb();
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  policy.on_frame(Direction::upstream, FrameKind::ping, true, clock.now());
+  clock.advance(std::chrono::milliseconds(1500));  // 30 s at time scale 0.05
+  EXPECT_EQ(frame_story(policy, clock.now(), Clockface(0.05)),
+            "upstream no data, 1 ping 30.0s ago; downstream no data, no pings");
+  EXPECT_EQ(Clockface(0.05).seconds(std::chrono::seconds(3)), "60.000s");
+  EXPECT_EQ(Clockface(0.05).real_note(std::chrono::seconds(3)), " (real 3.000s at time scale 0.05)");
+  EXPECT_EQ(Clockface(1.0).real_note(std::chrono::seconds(3)), "");
+}
+
+TEST(ExplainTest, HeartbeatMarginsAndVerdicts) {
+  const Profile p = alb();
+  for (const auto& [every, margin, verdict] :
+       {std::tuple{30, 2.0, "ok"}, std::tuple{60, 1.0, "will race"}, std::tuple{90, 60.0 / 90, "too slow: will drop"}}) {
+    ManualClock clock;
+    Policy policy(p, clock.now());
+    for (int i = 0; i < 3; ++i) {
+      policy.on_frame(Direction::downstream, FrameKind::ping, true, clock.now());
+      clock.advance(seconds(every));
+    }
+    const auto checks = heartbeat_checks(p, policy);
+    ASSERT_EQ(checks.size(), 1u) << every;
+    EXPECT_EQ(checks[0].direction, Direction::downstream);
+    EXPECT_EQ(checks[0].kind, FrameKind::ping);
+    EXPECT_NEAR(checks[0].margin, margin, 1e-9);
+    EXPECT_EQ(checks[0].verdict, verdict);
+  }
+}
+
+TEST(ExplainTest, HeartbeatIgnoresTimersThePingsDoNotReset) {
+  Profile p = alb();
+  p.timers[0].reset_by = DirectionSet::only(Direction::upstream);  // the war-story ALB
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  for (int i = 0; i < 3; ++i) {
+    policy.on_frame(Direction::downstream, FrameKind::ping, true, clock.now());
+    clock.advance(seconds(30));
+  }
+  EXPECT_TRUE(heartbeat_checks(p, policy).empty()) << "server pings do not count against this timer";
+  EXPECT_EQ(heartbeat_summary(p, policy, Clockface(1.0)),
+            "upstream: no regular pings or messages to judge; downstream: no regular pings or messages to judge");
+}
+
+TEST(ExplainTest, HeartbeatSummarySentence) {
+  Profile p = alb();
+  p.timers[0].rearm_granularity = std::chrono::milliseconds(0);
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  for (int i = 0; i < 3; ++i) {
+    policy.on_frame(Direction::downstream, FrameKind::ping, true, clock.now());
+    clock.advance(seconds(30));
+  }
+  EXPECT_EQ(heartbeat_summary(p, policy, Clockface(1.0)),
+            "upstream: no regular pings or messages to judge; downstream pings every 30.0s vs idle_timeout 60s: "
+            "margin 2.0x, ok");
+}
+
+TEST(ExplainTest, DescribeSide) {
+  EXPECT_EQ(describe_side(Side::client, {CloseAction::fin}), "FIN to client");
+  EXPECT_EQ(describe_side(Side::upstream, {CloseAction::rst}), "RST to upstream");
+  EXPECT_EQ(describe_side(Side::client, {CloseAction::fin, 1001, 0, ""}), "close 1001 (going away) to client, then FIN");
+  EXPECT_EQ(describe_side(Side::client, {CloseAction::fin, std::nullopt, 504, ""}), "504 to client, then FIN");
+  EXPECT_EQ(describe_side(Side::client, {CloseAction::fin, std::nullopt, 0, "no WebSocket to close"}),
+            "FIN to client (no WebSocket to close)");
+  EXPECT_EQ(describe_side(Side::upstream, {CloseAction::blackhole}),
+            "upstream blackholed (silence, RST on its next bytes)");
+}
+
+}  // namespace
+}  // namespace dropsim
