@@ -88,6 +88,21 @@ TEST(Cli, CheckAcceptsEveryBuiltinProfileFile) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
+TEST(Cli, TheReadmeProfileExampleIsValid) {
+  // "Writing a profile" in the README must stay a profile that loads.
+  std::ifstream readme(std::string(DROPSIM_SOURCE_DIR) + "/README.md");
+  std::string line, yaml;
+  bool inside = false;
+  while (std::getline(readme, line)) {
+    if (!inside && line == "```yaml") { inside = true; continue; }
+    if (inside && line == "```") break;
+    if (inside) yaml += line + "\n";
+  }
+  ASSERT_NE(yaml.find("name: my-lb"), std::string::npos) << "README's first yaml block is the example";
+  const auto r = run_process({kBinary, "check", write_temp("readme.yaml", yaml)});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
 TEST(Cli, UnknownSettingIsAConfigurationError) {
   const auto r = run_process({kBinary, "run", "--profile", "nginx", "--upstream", "127.0.0.1:9",
                               "--listen", "127.0.0.1:0", "--set", "proxy_read_timout=2s"});
