@@ -159,6 +159,21 @@ TEST_P(CliRun, ExplainsTheDropAndStopsCleanlyOnSignal) {
 INSTANTIATE_TEST_SUITE_P(Signals, CliRun, ::testing::Values(SIGINT, SIGTERM),
                          [](const auto& info) { return info.param == SIGINT ? "SIGINT" : "SIGTERM"; });
 
+TEST(Cli, Sigusr1ReportsEveryLiveSession) {
+  EchoServer echo;
+  ChildProcess child({kBinary, "run", "--profile", "nginx-stream", "--listen", "127.0.0.1:0", "--upstream",
+                      "127.0.0.1:" + std::to_string(echo.port())});
+  ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
+  Fd client = connect_to(logged_port(child.err()));
+  ASSERT_TRUE(child.wait_err("connected to upstream", milliseconds(2000)));
+  child.signal(SIGUSR1);
+  ASSERT_TRUE(child.wait_err("proxy_timeout fires in", milliseconds(2000))) << child.err();
+  EXPECT_TRUE(std::regex_search(child.err(), std::regex(R"(\[C\d+\] live for \d+\.\d{3}s, upstream idle)"))) << child.err();
+  EXPECT_NE(child.err().find("1 live session(s)"), std::string::npos) << child.err();
+  child.signal(SIGTERM);
+  EXPECT_EQ(child.wait(milliseconds(3000)), 0);
+}
+
 TEST(Cli, JsonLogsCarryTheSameEvents) {
   EchoServer echo;
   ChildProcess child({kBinary, "--log-format", "json", "run", "--profile", "alb", "--listen", "127.0.0.1:0",
