@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config
   # libraries (the fixed stack)
   libasio-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev node-llhttp
+  # WebSocket integration tests: an independent client and server (tests/integration/*.py)
+  python3 python3-websockets
 )
 # `--fuzz` (make fuzz): clang with libFuzzer and the sanitizer runtimes, on top of the above.
 fuzz_packages=(clang libclang-rt-14-dev)

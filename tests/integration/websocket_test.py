@@ -1,0 +1,448 @@
+"""dropsim end to end with an independent WebSocket implementation on both sides.
+
+Client and server are Debian's python3-websockets (10.4); between them runs the real
+dropsim binary (DROPSIM_BINARY, set by CTest). Everything is on 127.0.0.1 with ports
+picked by the kernel, every wait is bounded, and timers are shortened with --set so a
+60 s drop takes about a second. Run with /usr/bin/python3 (the interpreter that has the
+websockets package):
+
+    DROPSIM_BINARY=build/dropsim /usr/bin/python3 -m unittest -v tests/integration/websocket_test.py
+"""
+
+import asyncio
+import base64
+import os
+import random
+import re
+import signal
+import struct
+import sys
+import time
+import unittest
+from pathlib import Path
+
+import websockets
+from websockets.exceptions import ConnectionClosed, InvalidStatusCode
+
+REPO = Path(__file__).resolve().parents[2]
+BINARY = os.environ.get("DROPSIM_BINARY") or str(REPO / "build" / "dropsim")
+
+START_TIMEOUT = 5.0  # dropsim printing its listening line
+STEP = 2.0           # one exchange through the proxy; generous for a loaded 2-core machine
+
+
+class Dropsim:
+    """One `dropsim run` subprocess. Its stderr is drained into `lines` as it comes."""
+
+    def __init__(self, profile, upstream_port, settings=(), time_scale=None):
+        self.args = [BINARY, "run", "--profile", profile, "--listen", "127.0.0.1:0",
+                     "--upstream", f"127.0.0.1:{upstream_port}"]
+        for s in settings:
+            self.args += ["--set", s]
+        if time_scale is not None:
+            self.args += ["--time-scale", str(time_scale)]
+        self.lines = []
+        self.port = None
+        self.proc = None
+        self._changed = asyncio.Event()
+        self._drain = None
+
+    async def start(self):
+        self.proc = await asyncio.create_subprocess_exec(
+            *self.args, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE)
+        self._drain = asyncio.ensure_future(self._read_stderr())
+        line = await self.wait_for_log("listening on 127.0.0.1:", START_TIMEOUT)
+        self.port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line).group(1))
+        return self
+
+    async def _read_stderr(self):
+        while True:
+            raw = await self.proc.stderr.readline()
+            if not raw:
+                break
+            self.lines.append(raw.decode("utf-8", "replace").rstrip("\n"))
+            self._changed.set()
+        self._changed.set()
+
+    async def wait_for_log(self, needle, timeout=STEP):
+        """Returns the first log line containing `needle`, waiting at most `timeout`."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for line in self.lines:
+                if needle in line:
+                    return line
+            if self._drain.done():
+                raise AssertionError(f"dropsim exited before logging {needle!r}:\n{self.log()}")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise AssertionError(f"no log line with {needle!r} within {timeout}s:\n{self.log()}")
+            self._changed.clear()
+            try:
+                await asyncio.wait_for(self._changed.wait(), left)
+            except asyncio.TimeoutError:
+                pass
+
+    def log(self):
+        return "\n".join(self.lines)
+
+    def uri(self, path="/chat"):
+        return f"ws://127.0.0.1:{self.port}{path}"
+
+    async def stop(self):
+        """SIGTERM, then the exit code (0 expected). Kills it if it does not exit in time."""
+        if self.proc.returncode is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            code = await asyncio.wait_for(self.proc.wait(), 5.0)
+        except asyncio.TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            code = "killed after SIGTERM was ignored for 5s"
+        try:
+            await asyncio.wait_for(self._drain, 2.0)
+        except asyncio.TimeoutError:
+            self._drain.cancel()
+        return code
+
+
+def connect(uri, **kw):
+    kw.setdefault("max_size", None)
+    kw.setdefault("ping_interval", None)
+    kw.setdefault("close_timeout", 1)
+    kw.setdefault("open_timeout", STEP)
+    return websockets.connect(uri, **kw)
+
+
+class DropsimCase(unittest.IsolatedAsyncioTestCase):
+    """Gives each test a way to start a WebSocket server and dropsim in front of it;
+    both are stopped at the end, and dropsim must exit 0 on SIGTERM."""
+
+    async def asyncSetUp(self):
+        # IsolatedAsyncioTestCase runs the loop in debug mode, which warns about every
+        # callback over 0.1 s (a 4 MiB send); that is not what these tests are about.
+        asyncio.get_running_loop().slow_callback_duration = 5.0
+        self._dropsims = []
+        self._servers = []
+        self.server_got = asyncio.Queue()  # what the server's handler received, in order
+        self.server_events = asyncio.Queue()  # other things server handlers report
+
+    async def asyncTearDown(self):
+        for d in self._dropsims:
+            code = await d.stop()
+            if os.environ.get("WEBSOCKET_TEST_LOG"):
+                print(f"\n--- dropsim log of {self.id()}:\n{d.log()}", file=sys.stderr)
+            self.assertEqual(code, 0, f"dropsim exit code after SIGTERM; its log:\n{d.log()}")
+        for s in self._servers:
+            s.close()
+            await asyncio.wait_for(s.wait_closed(), 3.0)
+
+    async def ws_server(self, handler=None):
+        """A websockets server on 127.0.0.1; the default handler records and echoes."""
+        async def echo(ws, path=None):
+            try:
+                async for message in ws:
+                    await self.server_got.put(message)
+                    await ws.send(message)
+            except ConnectionClosed:
+                pass
+        server = await websockets.serve(handler or echo, "127.0.0.1", 0, max_size=None,
+                                        ping_interval=None, close_timeout=1)
+        self._servers.append(server)
+        return server.sockets[0].getsockname()[1]
+
+    async def dropsim(self, profile, upstream_port, *settings, time_scale=None):
+        d = Dropsim(profile, upstream_port, settings, time_scale)
+        await d.start()
+        self._dropsims.append(d)
+        return d
+
+    async def closed_by_proxy(self, ws, timeout):
+        """Waits (bounded) for `ws` to be closed under us; returns the ConnectionClosed."""
+        try:
+            await asyncio.wait_for(ws.recv(), timeout)
+        except ConnectionClosed as e:
+            return e
+        self.fail("a message arrived where the connection should have closed")
+
+
+class Messages(DropsimCase):
+    async def test_text_and_binary_both_ways_through_alb(self):
+        port = await self.ws_server()
+        d = await self.dropsim("alb", port)
+        async with connect(d.uri("/chat?room=1")) as ws:
+            for message in ["hello", "ünïcödé ✓", b"\x00\x01\xfe\xff", b"x" * 70000, "y" * 200]:
+                await asyncio.wait_for(ws.send(message), STEP)
+                self.assertEqual(await asyncio.wait_for(self.server_got.get(), STEP), message)
+                self.assertEqual(await asyncio.wait_for(ws.recv(), STEP), message)
+        await d.wait_for_log("upgraded to WebSocket (GET /chat")
+
+    async def test_4mib_binary_each_way_byte_identical(self):
+        rng = random.Random(6455)
+        up = rng.randbytes(4 << 20)
+        down = rng.randbytes((4 << 20) + 17)
+
+        async def handler(ws, path=None):
+            message = await ws.recv()
+            await self.server_got.put(message)
+            await ws.send(down)
+            await ws.wait_closed()
+
+        port = await self.ws_server(handler)
+        d = await self.dropsim("alb", port)
+        async with connect(d.uri()) as ws:
+            await asyncio.wait_for(ws.send(up), 10)
+            got_up = await asyncio.wait_for(self.server_got.get(), 10)
+            got_down = await asyncio.wait_for(ws.recv(), 10)
+        self.assertEqual(len(got_up), len(up))
+        self.assertTrue(got_up == up, "the client's 4 MiB arrived changed")
+        self.assertEqual(len(got_down), len(down))
+        self.assertTrue(got_down == down, "the server's 4 MiB arrived changed")
+
+    async def test_pings_both_ways_get_pongs(self):
+        async def handler(ws, path=None):
+            # Keep reading (that is what answers the client's pings) while pinging the client.
+            reader = asyncio.ensure_future(ws.wait_closed())
+            waiter = await ws.ping(b"from-server")
+            try:
+                await asyncio.wait_for(waiter, STEP)
+                await self.server_events.put("server got its pong")
+            except asyncio.TimeoutError:
+                await self.server_events.put("server's ping got no pong")
+            await reader
+
+        port = await self.ws_server(handler)
+        d = await self.dropsim("alb", port)
+        async with connect(d.uri()) as ws:
+            for i in range(3):
+                waiter = await ws.ping(f"from-client-{i}".encode())
+                await asyncio.wait_for(waiter, STEP)
+            self.assertEqual(await asyncio.wait_for(self.server_events.get(), STEP + 1), "server got its pong")
+
+    async def test_server_close_1001_reaches_client_intact(self):
+        async def handler(ws, path=None):
+            await ws.recv()
+            await ws.close(1001, "going away")
+
+        port = await self.ws_server(handler)
+        d = await self.dropsim("alb", port)
+        async with connect(d.uri()) as ws:
+            await ws.send("bye?")
+            e = await self.closed_by_proxy(ws, STEP)
+        self.assertIsNotNone(e.rcvd, f"no close frame reached the client: {e!r}")
+        self.assertEqual(e.rcvd.code, 1001)
+        self.assertEqual(e.rcvd.reason, "going away")
+
+
+class ApiGateway(DropsimCase):
+    async def test_frame_over_32kib_closes_client_with_1009(self):
+        port = await self.ws_server()
+        d = await self.dropsim("api-gateway", port)
+        rng = random.Random(1009)
+        # Without permessage-deflate a message is one frame of exactly its size on the wire.
+        async with connect(d.uri(), compression=None) as ws:
+            small = rng.randbytes(30 * 1024)  # under websocket_frame_size (32 KiB): passes
+            await ws.send(small)
+            self.assertEqual(await asyncio.wait_for(self.server_got.get(), STEP), small)
+            self.assertEqual(await asyncio.wait_for(ws.recv(), STEP), small)
+            await ws.send(rng.randbytes(40 * 1024))  # one 40 KiB frame: over the quota
+            e = await self.closed_by_proxy(ws, STEP)
+        self.assertIsNotNone(e.rcvd, f"no close frame reached the client: {e!r}")
+        self.assertEqual(e.rcvd.code, 1009)
+        line = await d.wait_for_log("[C1] closed")
+        self.assertIn("client will see 1009", line)
+        self.assertIn("frame of 40960 bytes over the limit of 32768 from client", line)
+        # The server never got the oversized message (give it a moment to show up if it would).
+        await asyncio.sleep(0.2)
+        self.assertTrue(self.server_got.empty(), "the oversized message reached the server")
+
+    async def test_idle_close_sends_1001(self):
+        port = await self.ws_server()
+        d = await self.dropsim("api-gateway", port, "idle_connection_timeout=800ms")
+        async with connect(d.uri()) as ws:
+            await ws.send("one message, then silence")
+            await asyncio.wait_for(ws.recv(), STEP)
+            started = time.monotonic()
+            e = await self.closed_by_proxy(ws, 0.8 + 3)
+            waited = time.monotonic() - started
+        self.assertIsNotNone(e.rcvd, f"no close frame reached the client: {e!r}")
+        self.assertEqual(e.rcvd.code, 1001)
+        self.assertEqual(e.rcvd.reason, "Going away")
+        self.assertGreater(waited, 0.6)
+        line = await d.wait_for_log("closed by idle_connection_timeout")
+        self.assertIn("client will see 1001", line)
+
+
+class IdleHeartbeats(DropsimCase):
+    T = 1.0  # idle_timeout, in seconds
+
+    async def pinging_client(self, d, every, duration):
+        """Connects, then pings every `every` for `duration`; returns the connection, open."""
+        ws = await connect(d.uri())
+        end = time.monotonic() + duration
+        while time.monotonic() < end:
+            await asyncio.sleep(every)
+            waiter = await ws.ping()
+            await asyncio.wait_for(waiter, STEP)
+        return ws
+
+    def server_pinging(self, every):
+        """A server that pings every `every` (and echoes what it gets) until the close."""
+        async def pinger(ws):
+            try:
+                while True:
+                    await asyncio.sleep(every)
+                    await ws.ping()
+            except ConnectionClosed:
+                pass
+
+        async def handler(ws, path=None):
+            task = asyncio.ensure_future(pinger(ws))
+            try:
+                async for message in ws:
+                    await ws.send(message)
+            except ConnectionClosed:
+                pass
+            task.cancel()
+            await self.server_events.put("server saw the close")
+        return handler
+
+    async def test_client_pings_keep_client_activity_only_alive(self):
+        port = await self.ws_server()
+        d = await self.dropsim("alb-client-activity-only", port, f"idle_timeout={self.T}")
+        ws = await self.pinging_client(d, self.T / 3, 2.5 * self.T)
+        try:
+            await asyncio.wait_for(ws.send("still here"), STEP)
+            self.assertEqual(await asyncio.wait_for(ws.recv(), STEP), "still here")
+        finally:
+            await ws.close()
+        # The heartbeat analysis of that session.
+        line = await d.wait_for_log("heartbeat:")
+        self.assertIn("upstream pings every", line)
+        self.assertIn("margin", line)
+        self.assertRegex(line, r"upstream pings every 0\.\d+s vs idle_timeout 1s: margin [\d.]+x, ok")
+
+    async def test_server_only_pings_drop_client_activity_only_at_t(self):
+        port = await self.ws_server(self.server_pinging(self.T / 3))
+        d = await self.dropsim("alb-client-activity-only", port, f"idle_timeout={self.T}")
+        async with connect(d.uri()) as ws:
+            started = time.monotonic()
+            e = await self.closed_by_proxy(ws, 2.5 * self.T)
+            waited = time.monotonic() - started
+        self.assertIsNone(e.rcvd, f"the client got a close frame: {e!r}")
+        self.assertEqual(e.code, 1006)
+        self.assertGreater(waited, 0.8 * self.T)
+        self.assertLess(waited, 1.8 * self.T)
+        line = await d.wait_for_log("closed by idle_timeout")
+        self.assertIn("client will see 1006", line)
+        self.assertEqual(await asyncio.wait_for(self.server_events.get(), STEP), "server saw the close")
+
+    async def test_server_only_pings_keep_alb_alive(self):
+        port = await self.ws_server(self.server_pinging(self.T / 3))
+        d = await self.dropsim("alb", port, f"idle_timeout={self.T}")
+        async with connect(d.uri()) as ws:
+            # Nothing from the client but the automatic pongs for 2.5 T: the server's pings count.
+            with self.assertRaises(asyncio.TimeoutError):
+                await asyncio.wait_for(ws.recv(), 2.5 * self.T)
+            await asyncio.wait_for(ws.send("still here"), STEP)
+            self.assertEqual(await asyncio.wait_for(ws.recv(), STEP), "still here")
+        self.assertFalse(any("closed by idle_timeout" in l for l in d.lines), d.log())
+
+
+class Handshake(DropsimCase):
+    async def raw_http_server(self):
+        """A plain TCP server that records the request head and answers 400."""
+        heads = asyncio.Queue()
+
+        async def handle(reader, writer):
+            try:
+                head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
+                await heads.put(head.decode("latin-1"))
+                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                await writer.drain()
+            except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        self._servers.append(server)
+        return server.sockets[0].getsockname()[1], heads
+
+    async def test_nginx_without_websocket_headers_strips_upgrade(self):
+        port, heads = await self.raw_http_server()
+        d = await self.dropsim("nginx", port, "websocket_headers=off")
+        with self.assertRaises(InvalidStatusCode) as caught:
+            async with connect(d.uri("/chat")):
+                pass
+        self.assertEqual(caught.exception.status_code, 400)
+        head = await asyncio.wait_for(heads.get(), STEP)
+        lines = head.split("\r\n")
+        self.assertTrue(lines[0].startswith("GET /chat "), lines[0])
+        self.assertTrue(lines[0].endswith("HTTP/1.0"), lines[0])
+        lower = [l.lower() for l in lines]
+        self.assertIn("connection: close", lower, head)
+        self.assertFalse(any(l.startswith("upgrade:") for l in lower), head)
+        await d.wait_for_log("strip_upgrade")
+
+    async def test_envoy_rejects_upgrade_with_403(self):
+        port = await self.ws_server()
+        d = await self.dropsim("envoy", port)
+        with self.assertRaises(InvalidStatusCode) as caught:
+            async with connect(d.uri()):
+                pass
+        self.assertEqual(caught.exception.status_code, 403)
+        await d.wait_for_log("refused with 403")
+
+    async def test_envoy_with_upgrade_configs_accepts(self):
+        port = await self.ws_server()
+        d = await self.dropsim("envoy", port, "upgrade_configs_websocket=on")
+        async with connect(d.uri()) as ws:
+            await ws.send("hi envoy")
+            self.assertEqual(await asyncio.wait_for(ws.recv(), STEP), "hi envoy")
+        await d.wait_for_log("upgraded to WebSocket (GET /chat")
+
+
+class MalformedFrame(DropsimCase):
+    async def test_reserved_opcode_closes_only_that_connection(self):
+        port = await self.ws_server()
+        d = await self.dropsim("alb", port)
+        async with connect(d.uri("/good")) as good:
+            await good.send("before")
+            self.assertEqual(await asyncio.wait_for(good.recv(), STEP), "before")
+
+            # A handshake by hand, then a masked frame with the reserved opcode 0x3.
+            reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+            key = base64.b64encode(os.urandom(16)).decode()
+            writer.write((f"GET /bad HTTP/1.1\r\nHost: 127.0.0.1:{d.port}\r\nUpgrade: websocket\r\n"
+                          f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+                          f"Sec-WebSocket-Version: 13\r\n\r\n").encode())
+            response = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
+            self.assertTrue(response.startswith(b"HTTP/1.1 101"), response)
+            payload = b"bad"
+            mask = b"\x01\x02\x03\x04"
+            masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            writer.write(bytes([0x80 | 0x3, 0x80 | len(payload)]) + mask + masked)
+            await writer.drain()
+            # dropsim ends that connection: EOF (or a reset) within the bound.
+            try:
+                rest = await asyncio.wait_for(reader.read(), STEP)
+            except ConnectionError:
+                rest = b""
+            self.assertNotIn(b"bad", rest)
+            writer.close()
+            await d.wait_for_log("malformed frame from client")
+
+            # The other connection carries on.
+            for i in range(3):
+                await good.send(f"after {i}")
+                self.assertEqual(await asyncio.wait_for(good.recv(), STEP), f"after {i}")
+        # The server saw only the good connection's messages.
+        got = []
+        while not self.server_got.empty():
+            got.append(self.server_got.get_nowait())
+        self.assertEqual(got, ["before", "after 0", "after 1", "after 2"])
+
+
+if __name__ == "__main__":
+    unittest.main()
