@@ -99,22 +99,31 @@ std::string frame_story(const Policy& policy, TimePoint now, const Clockface& cl
   return out;
 }
 
+namespace {
+
+/// A direction's heartbeat: its pings if there are any, else its messages.
+std::optional<std::pair<FrameKind, Duration>> heartbeat_of(const DirectionActivity& a) {
+  for (FrameKind kind : {FrameKind::ping, FrameKind::data}) {
+    const auto interval = a.of(kind).interval();
+    if (interval && interval->count() > 0) return std::pair{kind, *interval};
+  }
+  return std::nullopt;
+}
+
+std::string_view plural(FrameKind k) { return k == FrameKind::ping ? "pings" : "messages"; }
+
+}  // namespace
+
 std::vector<HeartbeatCheck> heartbeat_checks(const Profile& profile, const Policy& policy) {
   std::vector<HeartbeatCheck> checks;
   for (Direction d : kDirections) {
-    const DirectionActivity& a = policy.activity(d);
-    // The heartbeat is the pings if there are any, else the messages.
-    FrameKind kind = FrameKind::ping;
-    auto interval = a.of(FrameKind::ping).interval();
-    if (!interval) {
-      kind = FrameKind::data;
-      interval = a.of(FrameKind::data).interval();
-    }
-    if (!interval || interval->count() <= 0) continue;
+    const auto beat = heartbeat_of(policy.activity(d));
+    if (!beat) continue;
+    const auto [kind, interval] = *beat;
     for (const TimerSpec& t : profile.timers) {
       if (t.kind != TimerKind::idle || !t.timeout || !t.reset_by.contains(d) || !t.reset_on.contains(kind)) continue;
-      HeartbeatCheck c{d, kind, *interval, t.name, *t.timeout - t.rearm_granularity, 0, ""};
-      c.margin = std::chrono::duration<double>(c.timeout) / std::chrono::duration<double>(*interval);
+      HeartbeatCheck c{d, kind, interval, t.name, *t.timeout - t.rearm_granularity, 0, ""};
+      c.margin = std::chrono::duration<double>(c.timeout) / std::chrono::duration<double>(interval);
       // Below 1.5x a delayed ping (GC pause, a slow network) can miss the deadline.
       c.verdict = c.margin >= 1.5 ? "ok" : c.margin >= 1.0 ? "will race" : "too slow: will drop";
       checks.push_back(std::move(c));
@@ -124,25 +133,28 @@ std::vector<HeartbeatCheck> heartbeat_checks(const Profile& profile, const Polic
 }
 
 std::string heartbeat_summary(const Profile& profile, const Policy& policy, const Clockface& clock) {
-  std::string out;
+  std::vector<std::string> parts;
   const auto checks = heartbeat_checks(profile, policy);
   for (Direction d : kDirections) {
-    bool any = false;
+    bool judged = false;
     for (const HeartbeatCheck& c : checks) {
       if (c.direction != d) continue;
-      any = true;
-      if (!out.empty()) out += "; ";
-      out += fmt::format("{} {} every {} vs {} {:g}s: margin {:.1f}x, {}", to_string(d),
-                         c.kind == FrameKind::ping ? "pings" : "messages", clock.short_seconds(c.interval), c.timer,
-                         std::chrono::duration<double>(scale(c.timeout, 1.0 / profile.time_scale)).count(),
-                         c.margin, c.verdict);
+      judged = true;
+      parts.push_back(fmt::format("{} {} every {} vs {} {:g}s: margin {:.1f}x, {}", to_string(d), plural(c.kind),
+                                  clock.short_seconds(c.interval), c.timer,
+                                  std::chrono::duration<double>(scale(c.timeout, 1.0 / profile.time_scale)).count(),
+                                  c.margin, c.verdict));
     }
-    if (!any) {
-      if (!out.empty()) out += "; ";
-      out += fmt::format("{}: no regular pings or messages to judge", to_string(d));
+    if (judged) continue;
+    if (const auto beat = heartbeat_of(policy.activity(d))) {
+      // The war story's trap: a heartbeat that no timer counts keeps nothing alive.
+      parts.push_back(fmt::format("{} {} every {}, but no idle timer counts them", to_string(d), plural(beat->first),
+                                  clock.short_seconds(beat->second)));
+    } else {
+      parts.push_back(fmt::format("{}: no regular pings or messages to judge", to_string(d)));
     }
   }
-  return out;
+  return fmt::format("{}", fmt::join(parts, "; "));
 }
 
 }  // namespace dropsim

@@ -100,7 +100,8 @@ TEST(ExplainTest, HeartbeatIgnoresTimersThePingsDoNotReset) {
   }
   EXPECT_TRUE(heartbeat_checks(p, policy).empty()) << "server pings do not count against this timer";
   EXPECT_EQ(heartbeat_summary(p, policy, Clockface(1.0)),
-            "upstream: no regular pings or messages to judge; downstream: no regular pings or messages to judge");
+            "upstream: no regular pings or messages to judge; downstream pings every 30.0s, but no idle timer "
+            "counts them");
 }
 
 TEST(ExplainTest, HeartbeatSummarySentence) {
