@@ -236,15 +236,17 @@ TEST_F(PolicyTest, ActivityCountsBytesAndIdleTimes) {
 namespace dropsim {
 namespace {
 
+/// A 10 s idle timer that only data messages reset (API Gateway counts messages, not pings).
+TimerSpec data_only_timer() {
+  TimerSpec t = idle_timer("idle", std::chrono::seconds(10), DirectionSet::both());
+  t.reset_on = FrameKinds{true, false, false, false};
+  return t;
+}
+
 TEST(PolicyFramesTest, ResetOnCountsOnlyTheNamedFrameKinds) {
   // API Gateway-like: only data messages reset the idle timer; pings do not.
   ManualClock clock;
-  Profile p;
-  TimerSpec t;
-  t.name = "idle";
-  t.timeout = std::chrono::seconds(10);
-  t.reset_on = FrameKinds{true, false, false, false};
-  p.timers.push_back(t);
+  const Profile p = with_timers({data_only_timer()});
   Policy policy(p, clock.now());
   clock.advance(std::chrono::seconds(5));
   policy.on_bytes(Direction::upstream, 6, clock.now(), bit(FrameKind::ping));
@@ -258,12 +260,7 @@ TEST(PolicyFramesTest, ResetOnCountsOnlyTheNamedFrameKinds) {
 
 TEST(PolicyFramesTest, IdleTimeIsMeasuredFromTheLastTrafficThatCounted) {
   ManualClock clock;
-  Profile p;
-  TimerSpec t;
-  t.name = "idle";
-  t.timeout = std::chrono::seconds(10);
-  t.reset_on = FrameKinds{true, false, false, false};
-  p.timers.push_back(t);
+  const Profile p = with_timers({data_only_timer()});
   Policy policy(p, clock.now());
   for (int i = 0; i < 4; ++i) {
     clock.advance(std::chrono::seconds(3));
