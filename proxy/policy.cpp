@@ -88,6 +88,15 @@ void Policy::on_write_progress(Direction d, std::uint64_t pending, TimePoint now
   a.pending_bytes = pending;
   if (pending == 0) {
     a.blocked_since.reset();
+    // A timer paused by this blocked write starts again from a full timeout, as nginx
+    // re-adds a deleted timer (not lazily: there is no old deadline to compare with).
+    for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
+      const TimerSpec& t = profile_.timers[i];
+      if (t.kind == TimerKind::idle && t.timeout && t.paused_while_blocked == d) {
+        armed_[i] = now + *t.timeout;
+        last_reset_[i] = now;
+      }
+    }
   } else {
     a.blocked_since = now;
   }
@@ -111,6 +120,7 @@ std::optional<TimePoint> Policy::deadline(std::size_t i) const {
   if (!t.timeout || !runs_now(t)) return std::nullopt;
   switch (t.kind) {
     case TimerKind::idle:
+      if (t.paused_while_blocked && activity_[index(*t.paused_while_blocked)].blocked_since) return std::nullopt;
       return armed_[i];
     case TimerKind::blocked_write: {
       const auto& since = activity_[index(t.direction)].blocked_since;

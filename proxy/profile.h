@@ -136,6 +136,10 @@ struct TimerSpec {
   DirectionSet reset_by = DirectionSet::both();  ///< idle: traffic that resets it
   Direction direction = Direction::downstream;   ///< blocked_write: the direction written
   Duration rearm_granularity{0};  ///< idle: a deadline moves only by at least this (nginx: 300ms)
+  /// idle: does not run while a write in this direction is blocked, and restarts with its
+  /// full timeout when that write drains (nginx deletes proxy_read_timeout while its buffer
+  /// toward a stalled client is full). nullopt: runs regardless.
+  std::optional<Direction> paused_while_blocked;
   FrameKinds reset_on;            ///< idle: which WebSocket frames count as traffic
   Phases phases;                  ///< when it runs
   SideActions on_expiry;          ///< what each side observes when it fires

@@ -423,9 +423,10 @@ constexpr std::string_view kTopKeys[] = {"name",     "description", "source",   
                                          "handshake", "limits",     "timers"};
 constexpr std::string_view kSettingKeys[] = {"type", "default", "unit", "aliases", "doc"};
 constexpr std::string_view kConnectKeys[] = {"timeout", "on_failure"};
-constexpr std::string_view kTimerKeys[] = {"name",     "kind",     "timeout",
-                                           "reset_by", "reset_on", "rearm_granularity",
-                                           "direction", "while",   "on_expiry"};
+constexpr std::string_view kTimerKeys[] = {"name",      "kind",     "timeout",
+                                           "reset_by",  "reset_on", "rearm_granularity",
+                                           "paused_while_blocked",  "direction",
+                                           "while",     "on_expiry"};
 constexpr std::string_view kActionKeys[] = {"client", "upstream", "ws_code", "ws_reason", "http_status"};
 constexpr std::string_view kHalfCloseKeys[] = {"client_fin", "server_fin"};
 constexpr std::string_view kHandshakeKeys[] = {"policy", "status"};
@@ -441,6 +442,7 @@ struct KindOnlyKey {
 constexpr KindOnlyKey kKindOnlyKeys[] = {{"reset_by", TimerKind::idle},
                                          {"reset_on", TimerKind::idle},
                                          {"rearm_granularity", TimerKind::idle},
+                                         {"paused_while_blocked", TimerKind::idle},
                                          {"direction", TimerKind::blocked_write}};
 
 /// A detail of SideActions and the action that uses it.
@@ -911,6 +913,9 @@ TimerSpec Loader::read_timer(const YAML::Node& n, Mode mode) const {
   check_http_only(n, "reset_on", mode, "which WebSocket frames reset the timer; in mode tcp every byte does");
   if (const YAML::Node frames = child(n, "reset_on")) t.reset_on = read_reset_on(frames);
   t.rearm_granularity = field_or(n, "rearm_granularity", kDurationLiteral, Duration{0});
+  if (const YAML::Node paused = child(n, "paused_while_blocked")) {
+    t.paused_while_blocked = eval(paused, "paused_while_blocked", kDirection);
+  }
   if (t.kind == TimerKind::blocked_write) {
     t.direction = eval(require(n, "direction", owner,
                                "add direction: upstream or downstream (the direction whose writes are blocked)"),
@@ -1119,6 +1124,9 @@ void emit_timer(YAML::Emitter& out, const TimerSpec& t, Mode mode) {
     out << YAML::Key << "reset_by" << YAML::Value << std::string(to_string(t.reset_by));
     if (mode == Mode::http) emit_reset_on(out, t.reset_on);
     out << YAML::Key << "rearm_granularity" << YAML::Value << format_duration(t.rearm_granularity);
+    if (t.paused_while_blocked) {
+      out << YAML::Key << "paused_while_blocked" << YAML::Value << std::string(to_string(*t.paused_while_blocked));
+    }
   }
   if (t.kind == TimerKind::blocked_write) {
     out << YAML::Key << "direction" << YAML::Value << std::string(to_string(t.direction));

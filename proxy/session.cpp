@@ -163,6 +163,7 @@ void Session::on_write_blocked(Direction d, std::size_t pending) {
 
 void Session::on_write_progress(Direction d, std::size_t pending) {
   policy_.on_write_progress(d, pending, now());
+  reschedule();  // a timer paused while the write was blocked runs again
 }
 
 void Session::reschedule() {

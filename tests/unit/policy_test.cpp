@@ -142,6 +142,46 @@ TEST_F(PolicyTest, BlockedWriteTimerRunsOnlyWhileBlocked) {
   EXPECT_EQ(policy.activity(Direction::downstream).pending_bytes, 10u);
 }
 
+TEST_F(PolicyTest, IdleTimerPausedWhileWriteBlockedRestartsInFullWhenDrained) {
+  // nginx deletes proxy_read_timeout while its buffer toward a stalled client is full and
+  // re-adds it, with a full timeout and not lazily, once the buffer drains.
+  TimerSpec read = idle_timer("proxy_read_timeout", seconds(1), DirectionSet::both(), milliseconds(300));
+  read.paused_while_blocked = Direction::downstream;
+  const Profile p = with_timers({read});
+  Policy policy(p, clock_.now());
+  clock_.advance(milliseconds(500));
+  policy.on_bytes(Direction::downstream, 65536, clock_.now());
+  policy.on_write_blocked(Direction::upstream, 10, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), clock_.now() + seconds(1)) << "a blocked write the other way does not pause it";
+  policy.on_write_progress(Direction::upstream, 0, clock_.now());
+  policy.on_write_blocked(Direction::downstream, 1000, clock_.now());
+  EXPECT_FALSE(policy.next_deadline()) << "paused while the write to the client is blocked";
+  clock_.advance(milliseconds(1500));
+  EXPECT_FALSE(policy.expired(clock_.now())) << "a client stalled longer than the timeout survives";
+  policy.on_write_progress(Direction::downstream, 500, clock_.now());
+  EXPECT_FALSE(policy.next_deadline()) << "still blocked";
+  clock_.advance(milliseconds(100));
+  policy.on_write_progress(Direction::downstream, 0, clock_.now());
+  const TimePoint drained = clock_.now();
+  EXPECT_EQ(policy.next_deadline(), drained + seconds(1)) << "drained: a full timeout from now";
+  clock_.advance(milliseconds(200));
+  policy.on_bytes(Direction::downstream, 1, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), drained + seconds(1)) << "then lazily re-armed as before";
+  clock_.advance(milliseconds(800));
+  const auto e = policy.expired(clock_.now());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->timer->name, "proxy_read_timeout");
+  EXPECT_EQ(e->idle, milliseconds(800));
+}
+
+TEST_F(PolicyTest, IdleTimerWithoutPauseRunsThroughABlockedWrite) {
+  const Profile p = with_timers({idle_timer("idle", seconds(1), DirectionSet::both())});
+  Policy policy(p, clock_.now());
+  policy.on_write_blocked(Direction::downstream, 1000, clock_.now());
+  clock_.advance(seconds(1));
+  ASSERT_TRUE(policy.expired(clock_.now()));
+}
+
 TEST_F(PolicyTest, LifetimeFiresWhateverTheTraffic) {
   TimerSpec t;
   t.name = "timeoutSec";

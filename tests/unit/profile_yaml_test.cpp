@@ -98,6 +98,7 @@ timers:
     timeout: 1m30s
     reset_by: downstream
     rearm_granularity: 250ms
+    paused_while_blocked: downstream
     while: [open, downstream_finished]
     on_expiry: {client: rst, upstream: blackhole}
   - name: stuck
@@ -124,6 +125,7 @@ timers:
   EXPECT_EQ(quiet.timeout, seconds(90));
   EXPECT_EQ(quiet.reset_by, DirectionSet::only(Direction::downstream));
   EXPECT_EQ(quiet.rearm_granularity, milliseconds(250));
+  EXPECT_EQ(quiet.paused_while_blocked, Direction::downstream);
   EXPECT_EQ(quiet.phases, (Phases{true, false, true}));
   EXPECT_EQ(quiet.on_expiry, (SideActions{CloseAction::rst, CloseAction::blackhole}));
 
@@ -153,6 +155,7 @@ timers:
   const TimerSpec& a = p.timers.at(0);
   EXPECT_EQ(a.reset_by, DirectionSet::both());
   EXPECT_EQ(a.rearm_granularity, Duration(0));
+  EXPECT_EQ(a.paused_while_blocked, std::nullopt);
   EXPECT_EQ(a.phases, kAllPhases);
   EXPECT_EQ(a.on_expiry, kFinBoth);
 }
@@ -444,6 +447,10 @@ timers:
                "t.yaml:7:5: ", "'direction' applies only to blocked_write timers and timer 'a' is idle: remove it");
   expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: lifetime, timeout: 1h, rearm_granularity: 1s}\n"),
                "t.yaml:4:44: ", "'rearm_granularity' applies only to idle timers");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: lifetime, timeout: 1h, paused_while_blocked: upstream}\n"),
+               "t.yaml:4:44: ", "'paused_while_blocked' applies only to idle timers");
+  expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1h, paused_while_blocked: sideways}\n"),
+               "t.yaml:4:62: ", "'sideways' is not a direction (in 'paused_while_blocked')");
   expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: blocked_write, timeout: 1s}\n"),
                "t.yaml:4:5: ", "timer 'a' is missing 'direction': add direction: upstream or downstream");
 }
@@ -1020,6 +1027,7 @@ void expect_same_timers(const std::vector<TimerSpec>& a, const std::vector<Timer
     EXPECT_EQ(a[i].reset_by, b[i].reset_by);
     EXPECT_EQ(a[i].direction, b[i].direction);
     EXPECT_EQ(a[i].rearm_granularity, b[i].rearm_granularity);
+    EXPECT_EQ(a[i].paused_while_blocked, b[i].paused_while_blocked);
     EXPECT_EQ(a[i].reset_on, b[i].reset_on);
     EXPECT_EQ(a[i].phases, b[i].phases);
     EXPECT_EQ(a[i].on_expiry, b[i].on_expiry);
@@ -1162,6 +1170,7 @@ TEST(ProfileBuiltinTest, Nginx) {
   EXPECT_EQ(read.timeout, seconds(60));
   EXPECT_EQ(read.reset_by, DirectionSet::both());
   EXPECT_EQ(read.rearm_granularity, milliseconds(300));
+  EXPECT_EQ(read.paused_while_blocked, Direction::downstream) << "not while a write to the client is blocked";
   EXPECT_EQ(read.phases, kAllPhases);
   EXPECT_EQ(read.on_expiry, kFinBoth);
   const TimerSpec& send_up = timer(p, "proxy_send_timeout");
@@ -1191,6 +1200,7 @@ TEST(ProfileBuiltinTest, NginxStream) {
   EXPECT_EQ(t.timeout, minutes(10));
   EXPECT_EQ(t.reset_by, DirectionSet::both());
   EXPECT_EQ(t.rearm_granularity, milliseconds(300));
+  EXPECT_EQ(t.paused_while_blocked, std::nullopt) << "stream re-adds proxy_timeout on every event";
   EXPECT_EQ(t.on_expiry, kFinBoth);
   EXPECT_EQ(p.connect.timeout, seconds(60));
   EXPECT_EQ(builtin("nginx-stream", {{"proxy_half_close", "on"}}).half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
