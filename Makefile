@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test sanitize demo bench clean
+.PHONY: all deps build test sanitize demo bench fidelity clean
 
 all: build
 
@@ -29,6 +29,12 @@ sanitize: deps
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+# The fidelity matrix (tests/conformance): real nginx and HAProxy against dropsim's
+# profiles; prints it, writes $(BUILD)/fidelity.json and rewrites docs/fidelity.md.
+fidelity: build
+	/usr/bin/python3 tests/conformance/run.py --dropsim $(BUILD)/dropsim \
+	  --json $(BUILD)/fidelity.json --markdown docs/fidelity.md
 
 demo: build
 	$(BUILD)/dropsim demo

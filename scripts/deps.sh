@@ -11,7 +11,12 @@ packages=(
   libasio-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev node-llhttp
   # WebSocket integration tests: an independent client and server (tests/integration/*.py)
   python3 python3-websockets
+  # the fidelity suite's references (tests/conformance): real nginx (with its stream
+  # module) and HAProxy, which the suite starts itself on its own ports and configs
+  nginx-light libnginx-mod-stream haproxy
 )
+# Installed only as test references: never started or enabled as services by us.
+services=(nginx haproxy)
 # `--fuzz` (make fuzz): clang with libFuzzer and the sanitizer runtimes, on top of the above.
 fuzz_packages=(clang libclang-rt-14-dev)
 
@@ -36,7 +41,22 @@ if [[ $(id -u) -ne 0 ]]; then
   sudo_cmd=(sudo)
 fi
 export DEBIAN_FRONTEND=noninteractive
+# Debian's nginx and haproxy packages start their service on install; a policy-rc.d that
+# answers 101 ("action forbidden") stops that. Ours only if there is none already.
+policy=/usr/sbin/policy-rc.d
+if [[ ! -e $policy ]]; then
+  printf '#!/bin/sh\n# scripts/deps.sh: no service starts while it installs packages\nexit 101\n' |
+    "${sudo_cmd[@]}" tee "$policy" >/dev/null
+  "${sudo_cmd[@]}" chmod 755 "$policy"
+  trap '"${sudo_cmd[@]}" rm -f "$policy"' EXIT
+fi
 # Package lists may be absent or stale on a fresh machine: refresh once, then install.
 "${sudo_cmd[@]}" apt-get update -qq
 "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# ...and do not leave the references enabled for the next boot either.
+if command -v systemctl >/dev/null && [[ -d /run/systemd/system ]]; then
+  for s in "${services[@]}"; do
+    if [[ " ${missing[*]} " == *" $s"* ]]; then "${sudo_cmd[@]}" systemctl disable --now "$s" >/dev/null 2>&1 || true; fi
+  done
+fi
 echo "deps: done"

@@ -1,0 +1,178 @@
+"""The scenarios: what the client and the backend do, and how each real proxy is set up.
+
+Every timeout is T = 1 s. A scenario names an nginx set-up, a HAProxy set-up, or both;
+dropsim runs the matching profile with the same settings. `known` marks where dropsim
+cannot match a real proxy (the reason is printed and written to docs/fidelity.md); such a
+difference is reported, not failed.
+"""
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from peers import Script
+from proxies import HaproxySetup, NginxSetup
+
+T = 1.0
+
+
+@dataclass
+class Known:
+    """Where dropsim cannot match a real proxy, and why. timing_only: only the drop time may
+    differ (the verdict and every wire event must still match)."""
+    reason: str
+    timing_only: bool = False
+
+
+@dataclass
+class Scenario:
+    name: str
+    title: str
+    ws: bool                       # WebSocket (nginx http / HAProxy mode http) or raw TCP
+    client: Script
+    server: Script
+    duration: float                # seconds from the client's time zero
+    nginx: Optional[NginxSetup] = None
+    haproxy: Optional[HaproxySetup] = None
+    known: dict = field(default_factory=dict)  # "nginx" / "haproxy" -> Known
+    compare_stats: tuple = ()      # backend/client counters that must match too
+    backend_down: bool = False     # nothing listens on the backend's port
+    heavy: bool = False            # moves MiBs: runs after the others, one pair at a time
+
+    def setup(self, family):
+        return self.nginx if family == "nginx" else self.haproxy
+
+
+def nginx_ws(**directives):
+    """An nginx WebSocket location with proxy_read_timeout T unless overridden."""
+    return NginxSetup("http", {"proxy_read_timeout": "1s", **directives})
+
+
+def haproxy_ws(**settings):
+    """HAProxy mode http with timeout tunnel T (the usual WebSocket set-up)."""
+    base = {"timeout client": "30s", "timeout server": "30s", "timeout tunnel": "1s"}
+    return HaproxySetup("http", {**base, **settings})
+
+
+NGINX_STREAM = NginxSetup("stream", {"proxy_timeout": "1s"})
+HAPROXY_TCP = HaproxySetup("tcp", {"timeout client": "1s", "timeout server": "1s"})
+
+HALF_CLOSE_TOWARD_SERVER = (
+    "When HAProxy's client side times out before its server side (timeout client shorter "
+    "than timeout server and no timeout tunnel, or option independent-streams with only the "
+    "server sending), HAProxy ends the client's direction only: a FIN to the server, and the "
+    "tunnel stays open until the server side times out (then FIN to the client, RST to the "
+    "server). dropsim's expiry actions close both sides when a timer fires; it has no "
+    "'end one direction and keep timing' action yet.")
+
+SEND_TIMEOUT_REARMED_BY_ANY_EVENT = (
+    "While a write to the client is blocked, nginx re-arms send_timeout (lazily: only when the new "
+    "deadline is 300 ms or more later) on every event of the connection, including bytes the "
+    "flooding server still gets into nginx's full receive buffer (the kernel lets some tens of KB in "
+    "some 0.25-0.3 s after the buffers fill). Whether that event lands before or after the "
+    "300 ms mark decides whether nginx drops at T or at T + 0.3 s. dropsim does not read from "
+    "the server while its write to the client is blocked, so only write progress re-arms "
+    "send_timeout: it drops at T. Only the time may differ; the wire events must match.")
+
+SLOW_READER_HAPROXY = (
+    "A timeout while data for a stalled client is still pending: HAProxy first ends the "
+    "client's direction (a FIN to the server), then closes the server connection, which the "
+    "server's unread bytes turn into an RST: the server sees EOF+RST. On an idle tunnel it "
+    "sends a bare RST instead, and that is what dropsim's haproxy profile always sends "
+    "(upstream: rst); the moment and what the client sees (the queued data, then a FIN) "
+    "match. Which close HAProxy picks depends on the state of its buffers, which a profile "
+    "cannot express.")
+
+UPSTREAM_REFUSED = (
+    "An unreachable upstream: nginx answers 502 Bad Gateway at once, HAProxy 503 Service "
+    "Unavailable after its retries (3, a second apart). dropsim connects upstream before it "
+    "reads the request and cannot answer with a status yet: it closes the client with the "
+    "profile's connect.on_failure (FIN).")
+
+SCENARIOS = [
+    Scenario("idle", "WebSocket, nobody sends", True, Script(), Script(), 2.5,
+             nginx_ws(), haproxy_ws()),
+    Scenario("client-data", "the client sends a message every 0.3 T", True,
+             Script(send_every=0.3), Script(), 3.0, nginx_ws(), haproxy_ws()),
+    Scenario("server-data", "the server sends a message every 0.3 T", True,
+             Script(), Script(send_every=0.3), 3.0, nginx_ws(), haproxy_ws()),
+    Scenario("client-pings", "the client pings every 0.3 T; the server answers pongs", True,
+             Script(ping_every=0.3), Script(), 3.0, nginx_ws(), haproxy_ws()),
+    Scenario("every-1.5T", "the client sends at 0.2 T and then every 1.5 T", True,
+             Script(send_every=1.5, send_from=0.2), Script(), 3.0, nginx_ws(), haproxy_ws()),
+    Scenario("client-half-close", "the client shuts its side at 0.1 T; the server sends every 0.3 T",
+             True, Script(shut_at=0.1), Script(send_every=0.3, after_eof="send"), 3.0,
+             nginx_ws(), haproxy_ws()),
+    Scenario("server-half-close", "the server shuts its side at 0.1 T; the client sends every 0.3 T",
+             True, Script(send_every=0.3, after_eof="send"), Script(shut_at=0.1), 3.0,
+             nginx_ws(), haproxy_ws()),
+    Scenario("tcp-idle", "raw TCP (nginx stream, HAProxy mode tcp), nobody sends", False,
+             Script(), Script(), 2.5, NGINX_STREAM, HAPROXY_TCP),
+    Scenario("tcp-client-data", "raw TCP, the client sends a byte every 0.3 T", False,
+             Script(send_every=0.3), Script(), 3.0, NGINX_STREAM, HAPROXY_TCP),
+    Scenario("tcp-server-data", "raw TCP, the server sends a byte every 0.3 T", False,
+             Script(), Script(send_every=0.3), 3.0, NGINX_STREAM, HAPROXY_TCP),
+    Scenario("tcp-client-half-close", "raw TCP, the client shuts at 0.1 T; the server sends every 0.3 T",
+             False, Script(shut_at=0.1), Script(send_every=0.3, after_eof="send"), 3.0,
+             NGINX_STREAM, HAPROXY_TCP),
+    Scenario("tcp-server-half-close", "raw TCP, the server shuts at 0.1 T; the client sends every 0.3 T",
+             False, Script(send_every=0.3, after_eof="send"), Script(shut_at=0.1), 3.0,
+             NGINX_STREAM, HAPROXY_TCP),
+    Scenario("tcp-half-close-forwarded",
+             "nginx stream with proxy_half_close on: the client shuts at 0.1 T; the server sends every 0.3 T",
+             False, Script(shut_at=0.1), Script(send_every=0.3, after_eof="send"), 3.0,
+             NginxSetup("stream", {"proxy_timeout": "1s", "proxy_half_close": "on"})),
+    Scenario("no-upgrade-headers",
+             "nginx location without proxy_http_version 1.1 / Upgrade / Connection "
+             "(dropsim: websocket_headers=off)", True, Script(), Script(), 1.0,
+             NginxSetup("http", {"proxy_read_timeout": "1s"}, websocket_headers=False)),
+    Scenario("4MiB-message", "the client sends 4 MiB at 0.5 T, the server answers 'got it'; then silence",
+             True, Script(big_at=0.5), Script(ack_big=True), 3.0, nginx_ws(), haproxy_ws(),
+             compare_stats=("big", "rx_messages"), heavy=True),
+    Scenario("slow-reader", "the server sends 16 MiB at 0.5 T; the client stalls, reading only from 2 T",
+             True, Script(read_from=2.0), Script(big_at=0.5, big_size=16 << 20), 4.5, nginx_ws(), haproxy_ws(),
+             compare_stats=("big",), known={"haproxy": Known(SLOW_READER_HAPROXY)}, heavy=True),
+    Scenario("server-close-1001", "the server sends close 1001 at 0.3 T", True,
+             Script(), Script(close_at=0.3, close_code=1001), 2.0, nginx_ws(), haproxy_ws()),
+    Scenario("flood-send-timeout",
+             "the server floods, the client stops reading until 3 T (send_timeout 1s, "
+             "proxy_read_timeout 5s)", True, Script(read_from=3.0), Script(flood=True), 4.0,
+             nginx_ws(send_timeout="1s", proxy_read_timeout="5s"),
+             known={"nginx": Known(SEND_TIMEOUT_REARMED_BY_ANY_EVENT, timing_only=True)}, heavy=True),
+    Scenario("flood-send-timeout-reset",
+             "as flood-send-timeout, with reset_timedout_connection on", True,
+             Script(read_from=3.0), Script(flood=True), 4.0,
+             nginx_ws(send_timeout="1s", proxy_read_timeout="5s", reset_timedout_connection="on"),
+             known={"nginx": Known(SEND_TIMEOUT_REARMED_BY_ANY_EVENT, timing_only=True)}, heavy=True),
+    Scenario("upstream-refused", "nothing listens on the backend's port", True, Script(), Script(), 5.0,
+             nginx_ws(), haproxy_ws(), backend_down=True,
+             known={"nginx": Known(UPSTREAM_REFUSED), "haproxy": Known(UPSTREAM_REFUSED)}),
+    Scenario("client-timeout-shorter",
+             "HAProxy without timeout tunnel: timeout client 1s, timeout server 2s; nobody sends",
+             True, Script(), Script(), 3.5,
+             haproxy=HaproxySetup("http", {"timeout client": "1s", "timeout server": "2s"}),
+             known={"haproxy": Known(HALF_CLOSE_TOWARD_SERVER)}),
+    Scenario("server-timeout-shorter",
+             "HAProxy without timeout tunnel: timeout client 2s, timeout server 1s; nobody sends",
+             True, Script(), Script(), 3.5,
+             haproxy=HaproxySetup("http", {"timeout client": "2s", "timeout server": "1s"})),
+    Scenario("independent-streams-client-data",
+             "timeout tunnel 1s + option independent-streams; the client sends every 0.3 T",
+             True, Script(send_every=0.3), Script(), 3.0,
+             haproxy=haproxy_ws(**{"option independent-streams": True})),
+    Scenario("independent-streams-server-data",
+             "timeout tunnel 1s + option independent-streams; the server sends every 0.3 T",
+             True, Script(), Script(send_every=0.3), 3.0,
+             haproxy=haproxy_ws(**{"option independent-streams": True}),
+             known={"haproxy": Known(HALF_CLOSE_TOWARD_SERVER)}),
+]
+
+
+def by_name(names):
+    """The scenarios called `names` (all when empty); unknown names raise."""
+    if not names:
+        return SCENARIOS
+    table = {s.name: s for s in SCENARIOS}
+    unknown = [n for n in names if n not in table]
+    if unknown:
+        raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(table)}")
+    return [table[n] for n in names]
