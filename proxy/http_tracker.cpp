@@ -330,11 +330,11 @@ std::string strip_upgrade(const HttpHead& request) {
   return out;
 }
 
-std::string status_response(int status, std::string_view body) {
+std::string status_response(int status, std::string_view body, bool keep_alive) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
   if (!body.empty()) out.append("Content-Type: text/plain\r\n");
   out.append("Content-Length: ").append(std::to_string(body.size())).append("\r\n");
-  out.append("Connection: close\r\n\r\n");
+  out.append(keep_alive ? "Connection: keep-alive\r\n\r\n" : "Connection: close\r\n\r\n");
   out.append(body);
   return out;
 }

@@ -88,8 +88,8 @@ class HttpTracker {
 std::string strip_upgrade(const HttpHead& request);
 
 /// A complete minimal response: "HTTP/1.1 403 Forbidden", Content-Length: 0 (or a short
-/// text body), Connection: close.
-std::string status_response(int status, std::string_view body = {});
+/// text body), Connection: close (or keep-alive when `keep_alive`).
+std::string status_response(int status, std::string_view body = {}, bool keep_alive = false);
 
 /// "Forbidden" for 403, "Gateway Timeout" for 504, ...; "Status" when unknown.
 std::string_view reason_phrase(int status);

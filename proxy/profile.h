@@ -156,8 +156,16 @@ struct Setting {
 
 /// Upstream connect behaviour.
 struct ConnectPolicy {
-  Duration timeout = std::chrono::seconds(5);     ///< give up connecting after this
-  CloseAction on_failure = CloseAction::fin;      ///< what the client observes then
+  Duration timeout = std::chrono::seconds(5);     ///< give up one attempt after this
+  CloseAction on_failure = CloseAction::fin;      ///< what the client observes when every attempt failed
+  int http_status = 502;    ///< on_failure http_status: the status for a refused (or reset) connect
+  int timeout_status = 502; ///< on_failure http_status: the status when the last attempt timed out
+  /// on_failure http_status: after the status the client connection stays open (HTTP
+  /// keep-alive) this long, then FIN; 0 closes at once ("Connection: close").
+  Duration keepalive{0};
+  unsigned retries = 0;       ///< attempts after the first one (HAProxy `retries`)
+  Duration retry_interval{0}; ///< wait before a retry that follows a refused connect
+  bool operator==(const ConnectPolicy&) const = default;
 };
 
 /// A fully resolved profile.

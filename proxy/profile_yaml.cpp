@@ -123,6 +123,8 @@ constexpr std::string_view kSizeFix =
     "write an integer with a unit, e.g. 32KiB, 128KB, 1MiB or 512B (KB, MB, GB are powers of "
     "1000; KiB, MiB, GiB powers of 1024), or none (0) for no limit";
 
+constexpr std::string_view kCountFix = "write a whole number from 0 to 1000, e.g. 3";
+
 /// "32KiB" → 32768, "128KB" → 128000; "none", "off" and a bare "0" → 0 (no limit). Any other
 /// bare number is refused: 32 could mean bytes or KiB.
 std::optional<std::uint64_t> parse_size(std::string_view text) {
@@ -166,8 +168,9 @@ std::string action_fix(bool (*allowed)(CloseAction)) {
 
 /// Every action.
 constexpr bool any_action(CloseAction) { return true; }
-/// What a connect failure can do: the connection never reached HTTP or a WebSocket.
-constexpr bool connect_action(CloseAction a) { return !is_http_action(a); }
+/// What a connect failure can do: no WebSocket exists yet; http_status answers the
+/// client's request (mode http), as nginx's 502 does.
+constexpr bool connect_action(CloseAction a) { return a != CloseAction::ws_close; }
 /// What a size limit can do: it acts after the upgrade, where no HTTP response fits.
 constexpr bool exceed_action(CloseAction a) { return a != CloseAction::http_status; }
 
@@ -188,35 +191,48 @@ std::optional<CloseAction> parse_allowed_action(std::string_view text) {
 // Settings
 
 /// The setting types of the profile format.
-enum class SettingType { duration, boolean, action, size };
+enum class SettingType { duration, boolean, action, size, count };
 
 /// A setting's value; the alternative's index is its SettingType. A size of 0 is "none".
-using SettingValue = std::variant<std::optional<Duration>, bool, CloseAction, std::uint64_t>;
+using SettingValue = std::variant<std::optional<Duration>, bool, CloseAction, std::uint64_t, std::uint32_t>;
 
 /// Setting types as the profile's `type:` spells them.
-constexpr EnumNames<SettingType, 4> kSettingTypes{{{SettingType::duration, "duration"},
+constexpr EnumNames<SettingType, 5> kSettingTypes{{{SettingType::duration, "duration"},
                                                    {SettingType::boolean, "bool"},
                                                    {SettingType::action, "action"},
-                                                   {SettingType::size, "size"}}};
+                                                   {SettingType::size, "size"},
+                                                   {SettingType::count, "count"}}};
 
-/// "duration", "bool", "action" or "size".
+/// The largest count a profile takes (HAProxy's `retries` has no documented maximum).
+constexpr std::uint64_t kMaxCount = 1000;
+
+/// A whole number of times, 0-1000 (`retries`).
+std::optional<std::uint32_t> parse_count(std::string_view text) {
+  const auto n = parse_unsigned(text);
+  if (!n || *n > kMaxCount) return std::nullopt;
+  return static_cast<std::uint32_t>(*n);
+}
+
+/// "duration", "bool", "action", "size" or "count".
 std::string_view to_string(SettingType t) { return name_of(kSettingTypes, t); }
 
 /// Parses a `type:` value.
 std::optional<SettingType> parse_setting_type(std::string_view text) { return value_named(kSettingTypes, text); }
 
-/// "duration, bool, action or size", for the fixes that ask for a type.
+/// "duration, bool, action, size or count", for the fixes that ask for a type.
 std::string setting_type_names() {
   std::vector<std::string> names;
   for (const auto& [type, name] : kSettingTypes) names.emplace_back(name);
   return join_or(names);
 }
 
-/// The canonical text of a value: format_duration, "none", "on"/"off", an action name, format_size.
+/// The canonical text of a value: format_duration, "none", "on"/"off", an action name,
+/// format_size, a count's digits.
 std::string canonical(const SettingValue& v) {
   if (const auto* d = std::get_if<std::optional<Duration>>(&v)) return *d ? format_duration(**d) : "none";
   if (const auto* b = std::get_if<bool>(&v)) return *b ? "on" : "off";
   if (const auto* size = std::get_if<std::uint64_t>(&v)) return format_size(*size);
+  if (const auto* count = std::get_if<std::uint32_t>(&v)) return std::to_string(*count);
   return std::string(to_string(std::get<CloseAction>(v)));
 }
 
@@ -250,7 +266,10 @@ std::optional<SettingValue> parse_setting_value(const SettingDecl& s, std::strin
       if (const auto a = parse_close_action(text)) return SettingValue{*a};
       return std::nullopt;
     case SettingType::size:
-      if (const auto size = parse_size(text)) return SettingValue{*size};
+      if (const auto size = parse_size(text)) return SettingValue{std::in_place_type<std::uint64_t>, *size};
+      return std::nullopt;
+    case SettingType::count:
+      if (const auto count = parse_count(text)) return SettingValue{std::in_place_type<std::uint32_t>, *count};
       return std::nullopt;
   }
   return std::nullopt;
@@ -268,6 +287,7 @@ std::string value_fix(const SettingDecl& s) {
     case SettingType::boolean: return "write on or off (or true/false, yes/no)";
     case SettingType::action: return any_action_fix();
     case SettingType::size: return std::string(kSizeFix);
+    case SettingType::count: return std::string(kCountFix);
   }
   return {};
 }
@@ -279,6 +299,7 @@ std::string_view value_what(SettingType t) {
     case SettingType::boolean: return "a bool";
     case SettingType::action: return "an action";
     case SettingType::size: return "a size";
+    case SettingType::count: return "a count";
   }
   return "a value";
 }
@@ -381,7 +402,7 @@ const Literal<CloseAction> kAction{"a close action", SettingType::action, parse_
                                    any_action_fix()};
 // Literal::fix is a view: the texts built at start-up live here, defined before their users.
 const std::string kConnectActionFix =
-    action_fix(connect_action) + " (the connection never became HTTP or a WebSocket)";
+    action_fix(connect_action) + " (no WebSocket exists yet; http_status needs mode: http)";
 const std::string kExceedActionFix =
     action_fix(exceed_action) + " (limits act after the upgrade, where no HTTP status fits)";
 const std::string kFrameKindFix = frame_kind_fix();
@@ -416,13 +437,17 @@ const Literal<std::string> kWsReason{"a close reason", std::nullopt, parse_text,
 const Literal<int> kHttpStatus{"an HTTP status", std::nullopt, parse_http_status,
                                "write a final status, 200-599, e.g. 403 or 504"};
 const Literal<std::uint64_t> kSize{"a size", SettingType::size, parse_size, kSizeFix};
+const Literal<std::uint32_t> kCount{"a count", SettingType::count, parse_count, kCountFix};
 
 // The keys each mapping accepts, in the order the format documents them.
 constexpr std::string_view kTopKeys[] = {"name",     "description", "source",     "mode",
                                          "time_scale", "settings",  "connect",    "half_close",
                                          "handshake", "limits",     "timers"};
 constexpr std::string_view kSettingKeys[] = {"type", "default", "unit", "aliases", "doc"};
-constexpr std::string_view kConnectKeys[] = {"timeout", "on_failure"};
+constexpr std::string_view kConnectKeys[] = {"timeout", "on_failure", "http_status", "timeout_status",
+                                             "keepalive", "retries", "retry_interval"};
+/// The keys of `connect:` that only its http_status action uses.
+constexpr std::string_view kConnectStatusKeys[] = {"http_status", "timeout_status", "keepalive"};
 constexpr std::string_view kTimerKeys[] = {"name",      "kind",     "timeout",
                                            "reset_by",  "reset_on", "rearm_granularity",
                                            "paused_while_blocked",  "direction",
@@ -516,7 +541,7 @@ class Loader {
   bool could_be(const YAML::Node& n, const Literal<T>& lit, const T& value, const T& fallback) const;
 
   double read_file_scale(const YAML::Node& n) const;
-  ConnectPolicy read_connect(const YAML::Node& n) const;
+  ConnectPolicy read_connect(const YAML::Node& n, Mode mode) const;
   void check_http_only(const YAML::Node& map, std::string_view key, Mode mode, std::string_view what) const;
   HandshakePolicy read_handshake(const YAML::Node& root, Mode mode) const;
   MessageLimits read_limits(const YAML::Node& root, Mode mode) const;
@@ -783,10 +808,11 @@ bool Loader::condition(const YAML::Node& n) const {
     case SettingType::boolean: return std::get<bool>(s.value);
     case SettingType::duration: return std::get<std::optional<Duration>>(s.value).has_value();
     case SettingType::size: return std::get<std::uint64_t>(s.value) != 0;
+    case SettingType::count: return std::get<std::uint32_t>(s.value) != 0;
     case SettingType::action: break;
   }
-  fail(n, fmt::format("'{}' is an action setting; if: tests a bool setting (on/off), or a duration "
-                      "or size setting (set, or none)", text));
+  fail(n, fmt::format("'{}' is an action setting; if: tests a bool setting (on/off), a duration "
+                      "or size setting (set, or none), or a count (not 0)", text));
 }
 
 template <class T>
@@ -819,13 +845,40 @@ double Loader::read_file_scale(const YAML::Node& n) const {
   return *value;
 }
 
-ConnectPolicy Loader::read_connect(const YAML::Node& n) const {
+ConnectPolicy Loader::read_connect(const YAML::Node& n, Mode mode) const {
   ConnectPolicy c;
   if (!n.IsDefined()) return c;
   expect_map(n, "'connect'");
   check_keys(n, kConnectKeys, "'connect'");
   c.timeout = field_or(n, "timeout", kDurationLiteral, c.timeout, "connect.timeout");
   c.on_failure = field_or(n, "on_failure", kConnectAction, c.on_failure, "connect.on_failure");
+  if (mode == Mode::tcp && c.on_failure == CloseAction::http_status) {
+    const YAML::Node at = n["on_failure"];
+    fail(at.IsDefined() ? at : n, "connect.on_failure is http_status, which needs mode: http (in mode tcp "
+                                  "there is no request to answer, so it would be a plain FIN): write fin, "
+                                  "or mode: http");
+  }
+  for (const std::string_view key : kConnectStatusKeys) {
+    if (!n[std::string(key)]) continue;
+    if (!could_be(n["on_failure"], kConnectAction, CloseAction::http_status, ConnectPolicy{}.on_failure)) {
+      fail(key_node(n, key), fmt::format("'{}' is a detail of on_failure: http_status, and on_failure can never "
+                                         "be http_status here: remove it, or write on_failure: http_status",
+                                         key));
+    }
+  }
+  c.http_status = field_or(n, "http_status", kHttpStatus, c.http_status, "connect.http_status");
+  // A profile that names one status means it for both kinds of failure.
+  c.timeout_status = field_or(n, "timeout_status", kHttpStatus, c.http_status, "connect.timeout_status");
+  c.keepalive = field_or(n, "keepalive", kDurationLiteral, c.keepalive, "connect.keepalive");
+  c.retries = field_or(n, "retries", kCount, c.retries, "connect.retries");
+  c.retry_interval = field_or(n, "retry_interval", kDurationLiteral, c.retry_interval, "connect.retry_interval");
+  // Keep only what acts, so that the resolved profile (and to_yaml) carries no stray status.
+  if (c.on_failure != CloseAction::http_status) {
+    const ConnectPolicy defaults;
+    c.http_status = defaults.http_status;
+    c.timeout_status = defaults.timeout_status;
+    c.keepalive = defaults.keepalive;
+  }
   return c;
 }
 
@@ -1032,6 +1085,8 @@ HalfClosePolicy Loader::read_half_close(const YAML::Node& n) const {
 /// Multiplies every duration of `p` by `factor` (--time-scale).
 void scale_durations(Profile& p, double factor) {
   p.connect.timeout = scale(p.connect.timeout, factor);
+  p.connect.keepalive = scale(p.connect.keepalive, factor);
+  p.connect.retry_interval = scale(p.connect.retry_interval, factor);
   for (TimerSpec& t : p.timers) {
     if (t.timeout) t.timeout = scale(*t.timeout, factor);
     t.rearm_granularity = scale(t.rearm_granularity, factor);
@@ -1054,7 +1109,7 @@ Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>&
   if (const YAML::Node settings = child(root, "settings")) read_settings(settings);
   for (const SettingOverride& o : overrides) apply_override(o);
   p.mode = eval(require(root, "mode", "the profile", "add mode: tcp or mode: http"), "mode", kMode);
-  p.connect = read_connect(child(root, "connect"));
+  p.connect = read_connect(child(root, "connect"), p.mode);
   p.half_close = read_half_close(child(root, "half_close"));
   p.handshake = read_handshake(root, p.mode);
   p.limits = read_limits(root, p.mode);
@@ -1213,6 +1268,13 @@ std::string to_yaml(const Profile& p) {
   out << YAML::Key << "connect" << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "timeout" << YAML::Value << format_duration(p.connect.timeout);
   out << YAML::Key << "on_failure" << YAML::Value << std::string(to_string(p.connect.on_failure));
+  if (p.connect.on_failure == CloseAction::http_status) {
+    out << YAML::Key << "http_status" << YAML::Value << p.connect.http_status;
+    out << YAML::Key << "timeout_status" << YAML::Value << p.connect.timeout_status;
+    out << YAML::Key << "keepalive" << YAML::Value << format_duration(p.connect.keepalive);
+  }
+  out << YAML::Key << "retries" << YAML::Value << p.connect.retries;
+  out << YAML::Key << "retry_interval" << YAML::Value << format_duration(p.connect.retry_interval);
   out << YAML::EndMap;
   out << YAML::Key << "half_close" << YAML::Value;
   if (p.half_close.client_fin == p.half_close.server_fin) {

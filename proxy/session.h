@@ -66,6 +66,15 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
  private:
   asio::awaitable<void> run();
   asio::awaitable<bool> connect_upstream();
+  /// How the connect attempts ended: "" when connected, else why not ("Connection refused
+  /// after 4 attempts (3 retries)"); `timed_out` tells whether the last attempt timed out.
+  asio::awaitable<std::string> attempt_connects(bool& timed_out);
+  /// mode http, on_failure http_status: reads the client's request head, answers `status`,
+  /// then holds the connection for connect.keepalive (HTTP keep-alive) and closes it.
+  asio::awaitable<void> answer_unreachable(const std::string& why, int status);
+  /// Reads from the client until a request head ("\r\n\r\n") arrived, for at most
+  /// `limit`; false on EOF, an error, the time limit or an oversized head.
+  asio::awaitable<bool> read_request_head(std::string& buffer, Duration limit);
   asio::awaitable<void> pump(Direction d);
   asio::awaitable<void> watchdog();
   asio::awaitable<void> hold_blackholed(Side s);

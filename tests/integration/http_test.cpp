@@ -104,5 +104,68 @@ TEST(Http, RawBytesInHttpModeCloseOnlyThatConnection) {
   EXPECT_EQ(recv_exact(good.get(), resp.size(), milliseconds(2000)), resp);
 }
 
+/// A port nothing listens on: bound, then closed.
+std::uint16_t dead_port() {
+  Listener l;
+  return l.port();
+}
+
+/// Reads from `fd` until a response head ended ("\r\n\r\n") or `timeout`; what arrived.
+std::string recv_head(int fd, Ms timeout) {
+  std::string got;
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (got.find("\r\n\r\n") == std::string::npos && std::chrono::steady_clock::now() < deadline) {
+    const std::string c = recv_exact(fd, 1, milliseconds(50));
+    got += c;
+  }
+  return got;
+}
+
+const std::string kUpgrade =
+    "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+TEST(UnreachableUpstream, NginxAnswers502ThenKeepsAliveUntilKeepaliveTimeout) {
+  ProxyUnderTest proxy(builtin("nginx", {{"keepalive_timeout", "300ms"}}), dead_port());
+  Fd client = connect_to(proxy.port());
+  // Nothing before the request: the real proxy answers a request, not a connection.
+  EXPECT_EQ(recv_exact(client.get(), 1, milliseconds(100)), "");
+  ASSERT_TRUE(send_all(client.get(), kUpgrade));
+  const std::string head = recv_head(client.get(), milliseconds(2000));
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 502 Bad Gateway\r\n")) << head;
+  EXPECT_NE(head.find("Connection: keep-alive"), std::string::npos) << head;
+  const Ending e = wait_end(client.get(), milliseconds(3000));
+  EXPECT_EQ(e.how, End::eof);
+  EXPECT_GE(e.after.count(), 250);
+  EXPECT_TRUE(proxy.wait_log("unreachable (Connection refused after")) << proxy.logs();
+  EXPECT_TRUE(proxy.wait_log(": 502 to client; keep-alive idle for 0.3")) << proxy.logs();
+}
+
+TEST(UnreachableUpstream, HaproxyRetriesThenAnswers503) {
+  ProxyUnderTest proxy(builtin("haproxy", {{"retries", "2"}, {"retry_interval", "100"},
+                                           {"timeout_http_keep_alive", "0"}}),
+                       dead_port());
+  Fd client = connect_to(proxy.port());
+  const auto sent = std::chrono::steady_clock::now();
+  ASSERT_TRUE(send_all(client.get(), kUpgrade));
+  const std::string head = recv_head(client.get(), milliseconds(3000));
+  const auto after = std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - sent);
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 503 Service Unavailable\r\n")) << head;
+  EXPECT_GE(after.count(), 180);  // two retries, 100 ms apart
+  EXPECT_LE(after.count(), 1500);
+  EXPECT_EQ(wait_end(client.get(), milliseconds(2000)).how, End::eof);  // keep-alive 0: closed at once
+  EXPECT_TRUE(proxy.wait_log("unreachable (Connection refused after 3 attempts in 0.2")) << proxy.logs();
+  EXPECT_TRUE(proxy.wait_log("s): 503 to client, then FIN")) << proxy.logs();
+}
+
+TEST(UnreachableUpstream, HaproxyTcpClosesWithFinAfterItsRetries) {
+  ProxyUnderTest proxy(builtin("haproxy-tcp", {{"retries", "1"}, {"retry_interval", "200"}}), dead_port());
+  Fd client = connect_to(proxy.port());
+  const Ending e = wait_end(client.get(), milliseconds(3000));
+  EXPECT_EQ(e.how, End::eof);
+  EXPECT_GE(e.after.count(), 180);
+  EXPECT_TRUE(proxy.wait_log("(Connection refused after 2 attempts in 0.2")) << proxy.logs();
+}
+
 }  // namespace
 }  // namespace dropsim::test

@@ -368,7 +368,7 @@ timers:
   expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {type: bool}\n"), "t.yaml:4:6: ",
                "setting 'x' is missing 'default'");
   expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {default: on}\n"), "t.yaml:4:6: ",
-               "setting 'x' is missing 'type': add type: duration, bool, action or size");
+               "setting 'x' is missing 'type': add type: duration, bool, action, size or count");
 }
 
 TEST(ProfileYamlErrorTest, UnknownEnumValuesListTheAllowedOnes) {
@@ -388,7 +388,7 @@ timers:
   expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1s, while: [closed]}\n"),
                "t.yaml:4:48: ", "write open, upstream_finished or downstream_finished");
   expect_error(load_error("name: t\nmode: tcp\nsettings:\n  x: {type: int, default: 1}\n"), "t.yaml:4:13: ",
-               "'int' is not a setting type: write duration, bool, action or size");
+               "'int' is not a setting type: write duration, bool, action, size or count");
 }
 
 TEST(ProfileYamlErrorTest, RefToAnUndeclaredSettingSuggests) {
@@ -699,24 +699,67 @@ timers:
                "if it starts with $)");
 }
 
-TEST(ProfileWebSocketErrorTest, ConnectFailureTakesOnlyTcpActions) {
+TEST(ProfileWebSocketErrorTest, ConnectFailureTakesNoCloseFrame) {
   expect_error(load_error(R"(name: t
 mode: tcp
 connect: {on_failure: ws_close}
 )"), "t.yaml:3:23: ",
                "'ws_close' is not a close action for a connect failure (in 'connect.on_failure'): write fin, rst, "
-               "fin_rst or blackhole (the connection never became HTTP or a WebSocket)");
+               "fin_rst, blackhole or http_status (no WebSocket exists yet; http_status needs mode: http)");
   expect_error(load_error(R"(name: t
 mode: tcp
+connect: {on_failure: http_status}
+)"), "t.yaml:3:23: ", "connect.on_failure is http_status, which needs mode: http");
+}
+
+TEST(ProfileConnectTest, HttpStatusRetriesAndKeepAlive) {
+  const Profile p = load(R"(name: t
+mode: http
 settings:
-  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
-  tunnel: {type: duration, default: none, unit: ms}
-  flag: {type: bool, default: off}
-  act: {type: action, default: rst}
-connect: {on_failure: $act}
-)", {{"act", "http_status"}}), "t.yaml:8:23: ",
-               "setting 'act' is http_status, which 'connect.on_failure' does not take: write fin, rst, fin_rst or "
-               "blackhole");
+  retries: {type: count, default: 3}
+  gap: {type: duration, default: 1s, unit: ms}
+connect: {timeout: 2s, on_failure: http_status, http_status: 502, timeout_status: 504, keepalive: 75s,
+          retries: $retries, retry_interval: $gap}
+)", {{"retries", "1"}, {"gap", "50"}}, 0.5);
+  EXPECT_EQ(p.connect.on_failure, CloseAction::http_status);
+  EXPECT_EQ(p.connect.http_status, 502);
+  EXPECT_EQ(p.connect.timeout_status, 504);
+  EXPECT_EQ(p.connect.keepalive, milliseconds(37500));  // scaled like every duration
+  EXPECT_EQ(p.connect.retries, 1u);
+  EXPECT_EQ(p.connect.retry_interval, milliseconds(25));
+  // One status serves both failures; without http_status the details fall back to defaults.
+  const Profile one = load("name: t\nmode: http\nconnect: {on_failure: http_status, http_status: 503}\n");
+  EXPECT_EQ(one.connect.timeout_status, 503);
+  const Profile plain = load("name: t\nmode: tcp\nconnect: {on_failure: fin, retries: 2, retry_interval: 1s}\n");
+  EXPECT_EQ(plain.connect.retries, 2u);
+  EXPECT_EQ(plain.connect.retry_interval, seconds(1));
+  EXPECT_EQ(plain.connect.http_status, ConnectPolicy{}.http_status);
+  // to_yaml writes every key back.
+  EXPECT_EQ(load(to_yaml(p)).connect, p.connect);
+}
+
+TEST(ProfileConnectErrorTest, BadStatusRetriesAndDetails) {
+  expect_error(load_error("name: t\nmode: http\nconnect: {on_failure: http_status, http_status: 99}\n"),
+               "t.yaml:3:49: ", "'99' is not an HTTP status (in 'connect.http_status'): write a final status");
+  expect_error(load_error("name: t\nmode: http\nconnect: {on_failure: http_status, timeout_status: abc}\n"),
+               "t.yaml:3:52: ", "'abc' is not an HTTP status (in 'connect.timeout_status')");
+  expect_error(load_error("name: t\nmode: http\nconnect: {on_failure: fin, http_status: 502}\n"),
+               "t.yaml:3:28: ", "'http_status' is a detail of on_failure: http_status, and on_failure can never "
+                                "be http_status here: remove it, or write on_failure: http_status");
+  expect_error(load_error("name: t\nmode: tcp\nconnect: {retries: -1}\n"), "t.yaml:3:20: ",
+               "'-1' is not a count (in 'connect.retries'): write a whole number from 0 to 1000, e.g. 3");
+  expect_error(load_error("name: t\nmode: tcp\nconnect: {retries: 3s}\n"), "t.yaml:3:20: ",
+               "'3s' is not a count (in 'connect.retries')");
+  expect_error(load_error("name: t\nmode: tcp\nconnect: {retry_interval: 1}\n"), "t.yaml:3:27: ",
+               "'1' is not a duration (in 'connect.retry_interval')");
+  expect_error(load_error("name: t\nmode: tcp\nconnect: {retries: 3, retry: 1s}\n"), "t.yaml:3:23: ",
+               "unknown key 'retry' in 'connect'");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  r: {type: count, default: many}\n"), "t.yaml:4:29: ",
+               "'many' is not a count for setting 'r': write a whole number from 0 to 1000");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  r: {type: count, default: 3}\nconnect: {timeout: $r}\n"),
+               "t.yaml:5:20: ", "'$r' is a count setting, but 'connect.timeout' needs a duration");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  r: {type: count, default: 3}\n", {{"r", "1001"}}),
+               "--set: ", "'1001' is not a count for setting 'r': write a whole number from 0 to 1000");
 }
 
 TEST(ProfileWebSocketTest, HandshakeIsAPolicyOrAPolicyWithAStatus) {
@@ -1164,7 +1207,11 @@ TEST(ProfileBuiltinTest, Nginx) {
   EXPECT_EQ(p.mode, Mode::http);
   EXPECT_EQ(p.half_close, (HalfClosePolicy{HalfClose::close_both, HalfClose::close_both}));
   EXPECT_EQ(p.connect.timeout, seconds(60));
-  EXPECT_EQ(p.connect.on_failure, CloseAction::fin);
+  EXPECT_EQ(p.connect.on_failure, CloseAction::http_status);
+  EXPECT_EQ(p.connect.http_status, 502);
+  EXPECT_EQ(p.connect.timeout_status, 504);
+  EXPECT_EQ(p.connect.keepalive, seconds(75));
+  EXPECT_EQ(p.connect.retries, 0u);
   const TimerSpec& read = timer(p, "proxy_read_timeout");
   EXPECT_EQ(read.kind, TimerKind::idle);
   EXPECT_EQ(read.timeout, seconds(60));
