@@ -5,22 +5,26 @@
 namespace dropsim {
 namespace {
 
-constexpr EnumNames<CloseAction, 6> kNames{{{CloseAction::fin, "fin"},
+constexpr EnumNames<CloseAction, 8> kNames{{{CloseAction::fin, "fin"},
                                             {CloseAction::rst, "rst"},
                                             {CloseAction::fin_rst, "fin_rst"},
                                             {CloseAction::blackhole, "blackhole"},
                                             {CloseAction::ws_close, "ws_close"},
-                                            {CloseAction::http_status, "http_status"}}};
+                                            {CloseAction::http_status, "http_status"},
+                                            {CloseAction::half_close, "half_close"},
+                                            {CloseAction::keep, "keep"}}};
 
-constexpr EnumNames<CloseAction, 6> kObserved{{{CloseAction::fin, "FIN"},
+constexpr EnumNames<CloseAction, 8> kObserved{{{CloseAction::fin, "FIN"},
                                                {CloseAction::rst, "RST"},
                                                {CloseAction::fin_rst, "FIN then RST"},
                                                {CloseAction::blackhole, "silence (RST on its next bytes)"},
                                                {CloseAction::ws_close, "a WebSocket close frame, then FIN"},
-                                               {CloseAction::http_status, "an HTTP status, then FIN"}}};
+                                               {CloseAction::http_status, "an HTTP status, then FIN"},
+                                               {CloseAction::half_close, "FIN (its direction ends, the other flows on)"},
+                                               {CloseAction::keep, "nothing"}}};
 
-constexpr std::array<CloseAction, 6> kAll = [] {
-  std::array<CloseAction, 6> all{};
+constexpr std::array<CloseAction, 8> kAll = [] {
+  std::array<CloseAction, 8> all{};
   for (std::size_t i = 0; i < kNames.size(); ++i) all[i] = kNames[i].first;
   return all;
 }();

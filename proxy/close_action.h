@@ -16,6 +16,9 @@ enum class CloseAction {
   blackhole,  ///< send nothing and forget the flow; answer that side's next bytes with RST (NLB)
   ws_close,   ///< a WebSocket close frame (code, reason) to that side, then FIN; FIN if not a WebSocket
   http_status,  ///< before the upgrade: an HTTP response with a status (504, 403), then FIN; after: FIN
+  half_close,   ///< FIN to that side and end the direction toward it; the other direction keeps flowing
+                ///< (HAProxy's client-side timeout without a tunnel timeout). Pairs with `keep`.
+  keep,         ///< leave that side as it is (the other side is half-closed)
 };
 
 /// Every close action, in declaration order (for messages that list them).

@@ -8,7 +8,8 @@ Policy::Policy(const Profile& profile, TimePoint opened_at)
     : profile_(profile),
       opened_at_(opened_at),
       armed_(profile.timers.size()),
-      last_reset_(profile.timers.size(), opened_at) {
+      last_reset_(profile.timers.size(), opened_at),
+      fired_(profile.timers.size(), false) {
   // Idle timers start counting at the connection's open, as if the open were traffic.
   for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
     const TimerSpec& t = profile_.timers[i];
@@ -102,6 +103,12 @@ void Policy::on_write_progress(Direction d, std::uint64_t pending, TimePoint now
   }
 }
 
+void Policy::on_fired(const TimerSpec& timer) {
+  for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
+    if (&profile_.timers[i] == &timer) fired_[i] = true;
+  }
+}
+
 bool Policy::both_finished() const {
   return activity_[0].finished_at.has_value() && activity_[1].finished_at.has_value();
 }
@@ -117,7 +124,7 @@ bool Policy::runs_now(const TimerSpec& t) const {
 
 std::optional<TimePoint> Policy::deadline(std::size_t i) const {
   const TimerSpec& t = profile_.timers[i];
-  if (!t.timeout || !runs_now(t)) return std::nullopt;
+  if (!t.timeout || !runs_now(t) || fired_[i]) return std::nullopt;
   switch (t.kind) {
     case TimerKind::idle:
       if (t.paused_while_blocked && activity_[index(*t.paused_while_blocked)].blocked_since) return std::nullopt;

@@ -76,6 +76,9 @@ class Policy {
   /// A blocked write in `d` made progress; `pending` bytes still wait (0: drained).
   void on_write_progress(Direction d, std::uint64_t pending, TimePoint now);
 
+  /// `timer` fired without ending the session (a half_close): it will not fire again.
+  void on_fired(const TimerSpec& timer);
+
   /// The earliest deadline among the timers that run now; nullopt when none does.
   std::optional<TimePoint> next_deadline() const;
   /// The timer with the earliest deadline at or before `now`, if any.
@@ -107,6 +110,8 @@ class Policy {
   std::vector<std::optional<TimePoint>> armed_;
   /// Idle timers only: the last traffic that counted for it (what "idle for" is measured from).
   std::vector<TimePoint> last_reset_;
+  /// Timers that fired without ending the session; they stay quiet from then on.
+  std::vector<bool> fired_;
 };
 
 }  // namespace dropsim

@@ -155,6 +155,8 @@ std::string format_size(std::uint64_t bytes) {
 
 /// The actions that act only on an HTTP/WebSocket connection (mode http).
 constexpr bool is_http_action(CloseAction a) { return a == CloseAction::ws_close || a == CloseAction::http_status; }
+/// The actions that end one direction and leave the connection open (timers only).
+constexpr bool is_partial_action(CloseAction a) { return a == CloseAction::half_close || a == CloseAction::keep; }
 
 /// "write fin, rst, fin_rst, blackhole, ws_close or http_status", leaving out what `allowed`
 /// refuses.
@@ -170,9 +172,11 @@ std::string action_fix(bool (*allowed)(CloseAction)) {
 constexpr bool any_action(CloseAction) { return true; }
 /// What a connect failure can do: no WebSocket exists yet; http_status answers the
 /// client's request (mode http), as nginx's 502 does.
-constexpr bool connect_action(CloseAction a) { return a != CloseAction::ws_close; }
+constexpr bool connect_action(CloseAction a) {
+  return a != CloseAction::ws_close && !is_partial_action(a);
+}
 /// What a size limit can do: it acts after the upgrade, where no HTTP response fits.
-constexpr bool exceed_action(CloseAction a) { return a != CloseAction::http_status; }
+constexpr bool exceed_action(CloseAction a) { return a != CloseAction::http_status && !is_partial_action(a); }
 
 /// "write fin, rst, ..., ws_close or http_status", built once (Literal keeps a view of it).
 const std::string& any_action_fix() {
@@ -1036,6 +1040,17 @@ SideActions Loader::read_actions(const YAML::Node& n, const std::string& section
                                "WebSocket to speak, so it would be a plain FIN): write fin, or mode: http",
                                section, key, to_string(side)));
     }
+  }
+  // half_close ends one direction and keeps the connection: the other side must be kept.
+  if (is_partial_action(a.client) != is_partial_action(a.upstream) ||
+      (is_partial_action(a.client) && a.client == a.upstream)) {
+    const std::string what = is_partial_action(a.client) && is_partial_action(a.upstream)
+                                 ? fmt::format("has {} on both sides", to_string(a.client))
+                                 : fmt::format("mixes a closing action with {}",
+                                               is_partial_action(a.client) ? to_string(a.client) : to_string(a.upstream));
+    fail(n, fmt::format("{} {}: half_close ends one direction and keeps the connection open, so pair it with "
+                        "keep on the other side (client: keep, upstream: half_close), or close both",
+                        quoted, what));
   }
   for (const ActionDetail& d : kActionDetails) {
     if (!n[std::string(d.key)]) continue;

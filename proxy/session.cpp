@@ -238,10 +238,8 @@ asio::awaitable<void> Session::watchdog() {
     timer_.expires_at(deadline ? *deadline : TimePoint::max());
     co_await timer_.async_wait(kAwait);
     if (ending_) co_return;
-    if (const auto e = policy_.expired(now())) {
-      on_expiry(*e);
-      co_return;
-    }
+    // An expiry usually ends the session; a half_close one leaves it running, timed on.
+    if (const auto e = policy_.expired(now())) on_expiry(*e);
   }
 }
 
@@ -269,6 +267,7 @@ void Session::reschedule() {
 }
 
 void Session::on_finished(Direction d) {
+  if (direction_ended_[index(d)]) return;  // the EOF our own shutdown(SHUT_RD) produced
   policy_.on_finished(d, now());
   const Side from = source(d);
   if (profile_->half_close[d] == HalfClose::close_both) {
@@ -297,9 +296,33 @@ void Session::on_failed(Side s, const std::error_code& ec) {
       fmt::format("{}_error", to_string(s)), other);
 }
 
+void Session::end_direction(const Expiry& e, Direction d) {
+  // HAProxy ends only the expired side's direction: FIN toward its destination, no more
+  // reads from its source, and the other direction keeps flowing under its own timer.
+  const TimerSpec& t = *e.timer;
+  policy_.on_fired(t);
+  policy_.on_finished(d, now());
+  direction_ended_[index(d)] = true;
+  std::error_code ec;
+  socket(source(d)).shutdown(asio::socket_base::shutdown_receive, ec);
+  socket(destination(d)).shutdown(asio::socket_base::shutdown_send, ec);
+  context_->log->event(spdlog::level::info, id_, "half_close_expiry",
+                       fmt::format("{} expired after {} idle{}: the {} direction ends (FIN to {}); the {} "
+                                   "direction stays open",
+                                   t.name, clock_.seconds(e.idle), clock_.real_note(e.idle), to_string(d),
+                                   to_string(destination(d)), to_string(opposite(d))),
+                       {{"timer", t.name}, {"direction", to_string(d)}});
+  if (policy_.both_finished()) end("closed: both directions have ended", SideActions{}, t.name);
+}
+
 void Session::on_expiry(const Expiry& e) {
   const TimerSpec& t = *e.timer;
   const TimePoint at = now();
+  // The loader pairs half_close with keep: one direction ends, the connection stays.
+  if (t.on_expiry.upstream == CloseAction::half_close || t.on_expiry.client == CloseAction::half_close) {
+    end_direction(e, t.on_expiry.upstream == CloseAction::half_close ? Direction::upstream : Direction::downstream);
+    return;
+  }
   std::string what = "closed by " + t.name + " ";
   switch (t.kind) {
     case TimerKind::idle:
@@ -413,8 +436,11 @@ SideClose Session::close_side(Side s, const SideActions& actions) {
       sock.close(ec);
       break;
     case CloseAction::fin:
+    case CloseAction::half_close:  // never reaches here (end_direction); closing is the safe reading
+    case CloseAction::keep:
       // close() sends FIN after the queued bytes (or RST if unread input is pending,
       // exactly as it does for nginx and HAProxy).
+      c.action = CloseAction::fin;
       sock.close(ec);
       break;
     case CloseAction::rst:

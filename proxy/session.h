@@ -90,6 +90,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   void on_failed(Side s, const std::error_code& ec);
   /// A timer fired: log why, then act on each side.
   void on_expiry(const Expiry& e);
+  /// A half_close timer fired: end direction `d` only (FIN toward its destination).
+  void end_direction(const Expiry& e, Direction d);
   /// A peer sent something the inspector refuses (a bad frame, a refused upgrade).
   void on_problem();
   /// Stops forwarding, closes each side as `actions` says, and logs the close line:
@@ -117,6 +119,7 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   Clockface clock_;      ///< durations in the profile's time, for log lines
   asio::steady_timer timer_;
   bool ending_ = false;  ///< an end was decided: pipe results no longer matter
+  std::array<bool, 2> direction_ended_{};  ///< by a half_close expiry, indexed by Direction
   bool done_ = false;    ///< on_closed was called
 };
 

@@ -239,6 +239,34 @@ TEST(HalfClose, AsymmetricPolicyForwardsClientFinButClosesBothOnServerFin) {
   }
 }
 
+TEST(HalfCloseExpiry, ClientSideTimeoutEndsOnlyTheClientsDirection) {
+  // HAProxy without timeout tunnel, timeout client shorter than timeout server: the client
+  // side's expiry sends FIN to the server and the tunnel lives until the server side's.
+  Profile p = idle_profile(milliseconds(700), DirectionSet::both(), {CloseAction::fin, CloseAction::rst});
+  p.timers[0].name = "timeout_server";
+  TimerSpec client_side = idle_profile(milliseconds(300), DirectionSet::both()).timers[0];
+  client_side.name = "timeout_client";
+  client_side.on_expiry = {CloseAction::keep, CloseAction::half_close};
+  p.timers.push_back(client_side);
+  Listener server;
+  ProxyUnderTest proxy(p, server.port());
+  Fd client = connect_to(proxy.port());
+  Fd conn = server.accept();
+  const Ending half = wait_end(conn.get(), milliseconds(2000), true);
+  EXPECT_EQ(half.how, End::eof) << "FIN to the server";
+  EXPECT_GE(half.after.count(), 250);
+  EXPECT_LE(half.after.count(), 600);
+  ASSERT_TRUE(send_all(conn.get(), "still"));
+  EXPECT_EQ(recv_exact(client.get(), 5, milliseconds(1000)), "still") << "the server's direction flows on";
+  // The server's message reset timeout_server: it fires 700 ms after it.
+  const Ending full = wait_end(client.get(), milliseconds(3000));
+  EXPECT_EQ(full.how, End::eof);
+  EXPECT_GE(full.after.count(), 600);
+  EXPECT_TRUE(proxy.wait_log("timeout_client expired after 0."));
+  EXPECT_TRUE(proxy.wait_log("the upstream direction ends (FIN to upstream); the downstream direction stays open"));
+  EXPECT_TRUE(proxy.wait_log("closed by timeout_server"));
+}
+
 TEST(FinTimer, HalfClosedConnectionEndsAfterFinTimeout) {
   // HAProxy-style: once the client has sent FIN, a short fin timer replaces the long one.
   Profile p = idle_profile(milliseconds(5000), DirectionSet::both());

@@ -329,3 +329,25 @@ TEST(PolicyFramesTest, FrameStatsCountMessagesAndIntervals) {
 
 }  // namespace
 }  // namespace dropsim
+
+namespace dropsim {
+namespace {
+
+TEST(PolicyFiredTest, ATimerThatFiredWithoutEndingTheSessionStaysQuiet) {
+  ManualClock clock;
+  const Profile p = with_timers({idle_timer("timeout_client", std::chrono::seconds(1), DirectionSet::both()),
+                                 idle_timer("timeout_server", std::chrono::seconds(2), DirectionSet::both())});
+  Policy policy(p, clock.now());
+  clock.advance(std::chrono::seconds(1));
+  const auto first = policy.expired(clock.now());
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->timer->name, "timeout_client");
+  policy.on_fired(*first->timer);
+  EXPECT_FALSE(policy.expired(clock.now())) << "fired once, quiet after";
+  EXPECT_EQ(policy.next_deadline(), policy.opened_at() + std::chrono::seconds(2));
+  clock.advance(std::chrono::seconds(1));
+  EXPECT_EQ(policy.expired(clock.now())->timer->name, "timeout_server");
+}
+
+}  // namespace
+}  // namespace dropsim

@@ -70,6 +70,7 @@ const SideActions kFinClientRstServer{CloseAction::fin, CloseAction::rst};
 const SideActions kRstBoth{CloseAction::rst, CloseAction::rst};
 const SideActions kFinClientFinRstServer{CloseAction::fin, CloseAction::fin_rst};
 const SideActions kNolinger{CloseAction::fin_rst, CloseAction::rst};
+const SideActions kHalfCloseUpstream{CloseAction::keep, CloseAction::half_close};
 
 /// A small valid profile with one setting of each type; tests append to it.
 constexpr std::string_view kSettings = R"(name: t
@@ -382,7 +383,7 @@ mode: tcp
 timers:
   - {name: a, kind: idle, timeout: 1s, on_expiry: {client: reset}}
 )"),
-               "t.yaml:4:60: ", "'reset' is not a close action (in 'on_expiry.client'): write fin, rst, fin_rst, blackhole, ws_close or http_status");
+               "t.yaml:4:60: ", "'reset' is not a close action (in 'on_expiry.client'): write fin, rst, fin_rst, blackhole, ws_close, http_status, half_close or keep");
   expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1s, reset_by: all}\n"),
                "t.yaml:4:50: ", "write upstream, downstream or both");
   expect_error(load_error("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1s, while: [closed]}\n"),
@@ -996,7 +997,7 @@ TEST(ProfileSetTest, ByNameAliasAndSpelling) {
   for (const char* name : {"timeout_tunnel", "timeout-tunnel", "timeout tunnel"}) {
     EXPECT_EQ(timer(builtin("haproxy", {{name, "3s"}}), "timeout_client").timeout, seconds(3)) << name;
   }
-  EXPECT_EQ(timer(builtin("haproxy", {{"option nolinger", "on"}}), "timeout_client").on_expiry, kNolinger);
+  EXPECT_EQ(timer(builtin("haproxy", {{"option nolinger", "on"}}), "timeout_server").on_expiry, kNolinger);
 }
 
 TEST(ProfileSetTest, BareNumberUsesTheSettingsUnit) {
@@ -1028,7 +1029,7 @@ TEST(ProfileSetTest, BadValueSaysWhatTheTypeExpects) {
   expect_error(load_error(nginx, {{"reset_timedout_connection", "maybe"}}), "--set: ",
                "'maybe' is not a bool for setting 'reset_timedout_connection': write on or off");
   expect_error(load_error(with_settings(""), {{"act", "none"}}), "--set: ",
-               "'none' is not an action for setting 'act': write fin, rst, fin_rst, blackhole, ws_close or http_status");
+               "'none' is not an action for setting 'act': write fin, rst, fin_rst, blackhole, ws_close, http_status, half_close or keep");
 }
 
 TEST(ProfileSetTest, BareNumberWithoutUnitIsRefused) {
@@ -1265,15 +1266,41 @@ TEST(ProfileBuiltinTest, HaproxyDefaultsAreDebians) {
       EXPECT_EQ(t.kind, TimerKind::idle);
       EXPECT_EQ(t.timeout, seconds(50)) << side;
       EXPECT_EQ(t.reset_by, DirectionSet::both()) << side;
-      // Measured: http tunnel → FIN to client, bare RST to server; tcp → FIN then RST to server.
-      EXPECT_EQ(t.on_expiry, tcp ? kFinClientFinRstServer : kFinClientRstServer) << side;
       EXPECT_EQ(t.phases, kAllPhases) << side;
     }
+    // Measured: http tunnel → FIN to client, bare RST to server; tcp → FIN then RST to server.
+    EXPECT_EQ(timer(p, "timeout_server").on_expiry, tcp ? kFinClientFinRstServer : kFinClientRstServer);
+    // Measured: a client-side timeout alone ends the client's direction only.
+    EXPECT_EQ(timer(p, "timeout_client").on_expiry, kHalfCloseUpstream);
+    EXPECT_EQ(p.timers.front().name, "timeout_server") << "listed first: it wins a tie and closes everything";
     EXPECT_EQ(timer(p, "timeout_client_fin").timeout, std::nullopt);
     EXPECT_EQ(timer(p, "timeout_server_fin").timeout, std::nullopt);
   }
   EXPECT_EQ(builtin("haproxy").mode, Mode::http);
   EXPECT_EQ(builtin("haproxy-tcp").mode, Mode::tcp);
+}
+
+TEST(ProfileYamlTest, HalfCloseActionPairsWithKeep) {
+  const Profile p = load(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: keep, upstream: half_close}}
+)");
+  EXPECT_EQ(timer(p, "a").on_expiry, kHalfCloseUpstream);
+  expect_error(load_error(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: fin, upstream: half_close}}
+)"), "t.yaml:4:51: ", "mixes a closing action with half_close: half_close ends one direction");
+  expect_error(load_error(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: keep, upstream: keep}}
+)"), "t.yaml:4:51: ", "has keep on both sides");
+  expect_error(load_error(R"(name: t
+mode: tcp
+connect: {on_failure: keep}
+)"), "t.yaml:3:23: ", "'keep' is not");
 }
 
 TEST(ProfileBuiltinTest, HaproxyHalfCloseIsAsymmetricInHttpModeOnly) {
@@ -1286,7 +1313,7 @@ TEST(ProfileBuiltinTest, HaproxyTunnelTimeoutSupersedesBothSides) {
   const Profile p = builtin("haproxy", {{"timeout_tunnel", "1s"}});
   EXPECT_EQ(timer(p, "timeout_client").timeout, seconds(1));
   EXPECT_EQ(timer(p, "timeout_server").timeout, seconds(1));
-  EXPECT_EQ(timer(p, "timeout_client").on_expiry, kFinClientRstServer);
+  EXPECT_EQ(timer(p, "timeout_server").on_expiry, kFinClientRstServer);
   const Profile q = builtin("haproxy", {{"timeout_client", "7s"}});
   EXPECT_EQ(timer(q, "timeout_client").timeout, seconds(7));
   EXPECT_EQ(timer(q, "timeout_server").timeout, seconds(50));
@@ -1302,7 +1329,10 @@ TEST(ProfileBuiltinTest, HaproxyNolingerResetsBoth) {
   // Measured in tcp mode: the client gets FIN then RST, the server a bare RST.
   for (const char* name : {"haproxy", "haproxy-tcp"}) {
     const Profile p = builtin(name, {{"nolinger", "on"}});
-    for (const TimerSpec& t : p.timers) EXPECT_EQ(t.on_expiry, kNolinger) << name << " " << t.name;
+    for (const TimerSpec& t : p.timers) {
+      if (t.name == "timeout_client") continue;  // a half-close, not a close
+      EXPECT_EQ(t.on_expiry, kNolinger) << name << " " << t.name;
+    }
   }
 }
 
