@@ -40,6 +40,13 @@ void expect_error(const ProfileError& e, std::string_view prefix, std::string_vi
   EXPECT_NE(what.find(phrase), std::string_view::npos) << "want '" << phrase << "' in: " << what;
 }
 
+/// A one-timer http profile whose expiry is `on_expiry` (YAML flow mapping); the timer
+/// line starts at column 5 of line 4, so error columns are 51 + the offset in `on_expiry`.
+std::string http_timer_with_expiry(std::string_view on_expiry) {
+  return "name: t\nmode: http\ntimers:\n  - {name: a, kind: idle, timeout: 1s, on_expiry: " + std::string(on_expiry) +
+         "}\n";
+}
+
 /// A built-in profile, resolved.
 Profile builtin(std::string_view name, const std::vector<SettingOverride>& overrides = {},
                 double time_scale = 1.0) {
@@ -603,71 +610,27 @@ TEST(ProfileWebSocketTest, CloseDetailsTakeExpressionsAndFollowTheActionInForce)
 }
 
 TEST(ProfileWebSocketTest, AQuotedReasonIsTextEvenWithADollar) {
-  const Profile p = load(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_reason: '$5 plan expired'}}
-)");
+  const Profile p = load(http_timer_with_expiry(R"({client: ws_close, ws_reason: '$5 plan expired'})"));
   EXPECT_EQ(timer(p, "a").on_expiry.ws_reason, "$5 plan expired");
 }
 
 TEST(ProfileWebSocketErrorTest, CloseDetailErrors) {
-  expect_error(load_error(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: 999}}
-)"), "t.yaml:4:79: ",
+  expect_error(load_error(http_timer_with_expiry(R"({client: ws_close, ws_code: 999})")), "t.yaml:4:79: ",
                "'999' is not a close code (in 'on_expiry.ws_code'): write 1000-1003, 1007-1014");
-  expect_error(load_error(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: 1006}}
-)"), "t.yaml:4:79: ",
+  expect_error(load_error(http_timer_with_expiry(R"({client: ws_close, ws_code: 1006})")), "t.yaml:4:79: ",
                "a client reports 1006 when the connection ends without a close frame: write fin or rst for that");
-  expect_error(load_error(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: 2000}}
-)"), "t.yaml:4:79: ", "'2000' is not a close code");
-  expect_error(load_error(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: 5000}}
-)"), "t.yaml:4:79: ", "or 3000-4999");
-  expect_error(load_error(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: going}}
-)"), "t.yaml:4:79: ", "'going' is not a close code");
-  expect_error(load_error(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_reason: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx}}
-)"), "t.yaml:4:81: ",
+  expect_error(load_error(http_timer_with_expiry(R"({client: ws_close, ws_code: 2000})")), "t.yaml:4:79: ", "'2000' is not a close code");
+  expect_error(load_error(http_timer_with_expiry(R"({client: ws_close, ws_code: 5000})")), "t.yaml:4:79: ", "or 3000-4999");
+  expect_error(load_error(http_timer_with_expiry(R"({client: ws_close, ws_code: going})")), "t.yaml:4:79: ", "'going' is not a close code");
+  expect_error(load_error(http_timer_with_expiry(R"({client: ws_close, ws_reason: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx})")), "t.yaml:4:81: ",
                "on_expiry.ws_reason is 124 bytes, and a close frame carries at most 123");
-  expect_error(load_error(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: http_status, http_status: 101}}
-)"), "t.yaml:4:86: ",
+  expect_error(load_error(http_timer_with_expiry(R"({client: http_status, http_status: 101})")), "t.yaml:4:86: ",
                "'101' is not an HTTP status (in 'on_expiry.http_status'): write a final status, 200-599");
-  expect_error(load_error(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: http_status, http_status: 600}}
-)"), "t.yaml:4:86: ", "200-599");
-  expect_error(load_error(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: fin, upstream: rst, ws_code: 1001}}
-)"), "t.yaml:4:80: ",
+  expect_error(load_error(http_timer_with_expiry(R"({client: http_status, http_status: 600})")), "t.yaml:4:86: ", "200-599");
+  expect_error(load_error(http_timer_with_expiry(R"({client: fin, upstream: rst, ws_code: 1001})")), "t.yaml:4:80: ",
                "'ws_code' is a detail of the ws_close action, and neither client nor upstream can be ws_close "
                "here: remove it, or write e.g. client: ws_close");
-  expect_error(load_error(R"(name: t
-mode: http
-timers:
-  - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, http_status: 502}}
-)"), "t.yaml:4:70: ",
+  expect_error(load_error(http_timer_with_expiry(R"({client: ws_close, http_status: 502})")), "t.yaml:4:70: ",
                "'http_status' is a detail of the http_status action");
   expect_error(load_error(R"(name: t
 mode: tcp
