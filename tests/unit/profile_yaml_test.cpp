@@ -638,27 +638,13 @@ timers:
   - {name: a, kind: idle, timeout: 1s, on_expiry: {client: fin, upstream: ws_close}}
 )"), "t.yaml:4:75: ",
                "on_expiry.upstream is ws_close, which needs mode: http");
-  expect_error(load_error(R"(name: t
-mode: http
-settings:
-  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
-  tunnel: {type: duration, default: none, unit: ms}
-  flag: {type: bool, default: off}
-  act: {type: action, default: rst}
-timers:
+  expect_error(load_error(with_http_settings(R"(timers:
   - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_code: $idle}}
-)"), "t.yaml:9:79: ",
+)")), "t.yaml:9:79: ",
                "'on_expiry.ws_code' cannot take '$idle' (duration setting): write 1000-1003");
-  expect_error(load_error(R"(name: t
-mode: http
-settings:
-  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
-  tunnel: {type: duration, default: none, unit: ms}
-  flag: {type: bool, default: off}
-  act: {type: action, default: rst}
-timers:
+  expect_error(load_error(with_http_settings(R"(timers:
   - {name: a, kind: idle, timeout: 1s, on_expiry: {client: ws_close, ws_reason: $idle}}
-)"), "t.yaml:9:81: ",
+)")), "t.yaml:9:81: ",
                "'on_expiry.ws_reason' cannot take '$idle' (duration setting): write the reason text (quote it "
                "if it starts with $)");
 }
@@ -782,15 +768,8 @@ handshake: forward
 )"), "t.yaml:3:1: ",
                "'handshake' (what happens to a WebSocket upgrade request) applies only to mode: http, and this "
                "profile is mode: tcp");
-  expect_error(load_error(R"(name: t
-mode: http
-settings:
-  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
-  tunnel: {type: duration, default: none, unit: ms}
-  flag: {type: bool, default: off}
-  act: {type: action, default: rst}
-handshake: $flag
-)"), "t.yaml:8:12: ", "'$flag' is a bool setting, which can only be tested");
+  expect_error(load_error(with_http_settings(R"(handshake: $flag
+)")), "t.yaml:8:12: ", "'$flag' is a bool setting, which can only be tested");
   expect_error(load_error(R"(name: t
 mode: http
 handshak: forward
@@ -893,15 +872,8 @@ mode: tcp
 limits: {max_frame: 1KiB}
 )"), "t.yaml:3:1: ",
                "'limits' (WebSocket frame and message sizes) applies only to mode: http");
-  expect_error(load_error(R"(name: t
-mode: http
-settings:
-  idle: {type: duration, default: 30s, unit: s, aliases: [idle.seconds]}
-  tunnel: {type: duration, default: none, unit: ms}
-  flag: {type: bool, default: off}
-  act: {type: action, default: rst}
-limits: {max_frame: $idle}
-)"), "t.yaml:8:21: ",
+  expect_error(load_error(with_http_settings(R"(limits: {max_frame: $idle}
+)")), "t.yaml:8:21: ",
                "'$idle' is a duration setting, but 'limits.max_frame' needs a size: refer to a size setting");
   expect_error(load_error(R"(name: t
 mode: http
