@@ -37,14 +37,15 @@ EventLog::EventLog(std::shared_ptr<spdlog::logger> logger, LogFormat format)
 void EventLog::event(spdlog::level::level_enum level, std::uint64_t conn,
                      std::string_view event, std::string_view message,
                      std::initializer_list<LogField> fields) {
-  if (!logger_->should_log(level)) return;
-  if (format_ == LogFormat::text) {
+  const bool logged = logger_->should_log(level);
+  if (!logged && taps_.empty()) return;
+  if (logged && format_ == LogFormat::text) {
     if (conn == 0) {
       logger_->log(level, "{}", message);
     } else {
       logger_->log(level, "[C{}] {}", conn, message);
     }
-    return;
+    if (taps_.empty()) return;
   }
   std::string line = fmt::format(R"("event":"{}")", json_escape(event));
   if (conn != 0) line += fmt::format(R"(,"conn":{})", conn);
@@ -66,8 +67,21 @@ void EventLog::event(spdlog::level::level_enum level, std::uint64_t conn,
         f.value);
   }
   line += fmt::format(R"(,"msg":"{}")", json_escape(message));
-  logger_->log(level, "{}", line);
+  if (logged && format_ == LogFormat::json) logger_->log(level, "{}", line);
+  if (taps_.empty()) return;
+  const std::string object = "{" + line + "}";
+  // Copied: a tap may unsubscribe (a stream whose client went away) while being called.
+  const auto taps = taps_;
+  for (const auto& [id, tap] : taps) tap(event, object);
 }
+
+std::uint64_t EventLog::subscribe(Tap tap) {
+  const std::uint64_t id = next_tap_++;
+  taps_.emplace(id, std::move(tap));
+  return id;
+}
+
+void EventLog::unsubscribe(std::uint64_t id) { taps_.erase(id); }
 
 std::string json_escape(std::string_view text) {
   std::string out;

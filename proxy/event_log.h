@@ -4,6 +4,8 @@
 // the same events as JSON lines for machines.
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <initializer_list>
 #include <memory>
 #include <optional>
@@ -40,6 +42,15 @@ class EventLog {
   void event(spdlog::level::level_enum level, std::uint64_t conn, std::string_view event,
              std::string_view message, std::initializer_list<LogField> fields = {});
 
+  /// Receives every event as a JSON object ({"event":...,"conn":...,fields...,"msg":...})
+  /// whatever the format and level: the API's event stream. Called on the thread that
+  /// logs (the io thread).
+  using Tap = std::function<void(std::string_view event, const std::string& json)>;
+  /// Adds a tap; returns its id for unsubscribe().
+  std::uint64_t subscribe(Tap tap);
+  /// Removes a tap (safe from inside a tap).
+  void unsubscribe(std::uint64_t id);
+
   /// The underlying logger.
   spdlog::logger& logger() { return *logger_; }
   /// The format in force.
@@ -48,6 +59,8 @@ class EventLog {
  private:
   std::shared_ptr<spdlog::logger> logger_;
   LogFormat format_;
+  std::map<std::uint64_t, Tap> taps_;
+  std::uint64_t next_tap_ = 1;
 };
 
 /// `text` escaped as the inside of a JSON string.

@@ -9,6 +9,8 @@ packages=(
   build-essential cmake pkg-config
   # libraries (the fixed stack)
   libasio-dev libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev libgtest-dev node-llhttp
+  # the control API's JSON
+  nlohmann-json3-dev
   # WebSocket integration tests: an independent client and server (tests/integration/*.py)
   python3 python3-websockets
   # the fidelity suite's references (tests/conformance): real nginx (with its stream

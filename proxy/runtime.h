@@ -1,0 +1,216 @@
+#pragma once
+// Every proxy of one process, by name, with its toxics: what `dropsim run` starts from
+// the command line or a config file, and what the control API reads and changes. The
+// API and the data path share one io_context thread, so nothing here takes a lock and
+// no call blocks: each returns as soon as the change is made.
+//
+//   ControlApi (HTTP) ──► Runtime ──► Proxy "alb" ──► Session C1, C2 ...
+//                                 └─► Proxy "nginx" ──► ...
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <asio/io_context.hpp>
+
+#include "clock.h"
+#include "event_log.h"
+#include "metrics.h"
+#include "profile_yaml.h"
+#include "toxic.h"
+
+namespace dropsim {
+
+class Proxy;
+
+/// An error the API answers with `status` and {"error": what(), "status": status}. The
+/// messages of Toxiproxy's own errors are Toxiproxy's ("proxy not found").
+class ApiError : public std::runtime_error {
+ public:
+  ApiError(int status, const std::string& message) : std::runtime_error(message), status_(status) {}
+  int status() const { return status_; }
+
+ private:
+  int status_;
+};
+
+/// How to create a proxy (POST /proxies, /populate, a config file's `proxies:`).
+struct ProxySpec {
+  std::string name;
+  std::string listen = "127.0.0.1:0";  ///< "HOST:PORT"
+  std::string upstream;                ///< "HOST:PORT"
+  bool enabled = true;                 ///< listening
+  std::string profile = "tcp";         ///< built-in name or YAML path; `tcp` is Toxiproxy's plain proxy
+  std::vector<SettingOverride> settings;  ///< the profile's settings by name
+  double time_scale = 1.0;
+  std::vector<Toxic> toxics;  ///< faults from the start
+};
+
+/// A proxy as the API shows it.
+struct ProxyInfo {
+  std::string name;
+  std::string listen;  ///< the bound address when enabled ("127.0.0.1:40123"), else as given
+  std::string upstream;
+  bool enabled = true;
+  std::string profile;                    ///< its name
+  std::vector<SettingOverride> settings;  ///< as given
+  double time_scale = 1.0;
+  std::vector<Toxic> toxics;  ///< upstream ones first, each in the order added (Toxiproxy's order)
+  std::size_t active_sessions = 0;
+  std::uint64_t total_sessions = 0;
+};
+
+/// PATCH /proxies/{name}: the fields given.
+struct ProxyUpdate {
+  std::optional<std::string> listen;
+  std::optional<std::string> upstream;
+  std::optional<bool> enabled;
+};
+
+/// PATCH /proxies/{name}/toxics/{toxic}: the fields given.
+struct ToxicUpdate {
+  std::optional<double> toxicity;
+  std::vector<std::pair<std::string, std::int64_t>> attributes;  ///< by name; unknown names are ignored
+};
+
+/// One live session as GET /dropsim/sessions shows it.
+struct SessionInfo {
+  struct Way {
+    std::uint64_t bytes = 0;
+    std::array<std::uint64_t, 4> frames{};  ///< by FrameKind: text/binary messages, ping, pong, close
+    std::optional<double> idle_s;           ///< time since its last byte (nullopt: none yet)
+  };
+  struct Timer {
+    std::string name;
+    std::optional<double> fires_in_s;  ///< nullopt: not running now
+  };
+  std::uint64_t id = 0;
+  std::string proxy;
+  std::string client;  ///< "127.0.0.1:51234"
+  double age_s = 0;
+  bool connected = false;  ///< the upstream connection is up
+  bool websocket = false;
+  std::array<Way, 2> ways;  ///< by Direction
+  std::vector<Timer> timers;
+  std::vector<std::string> toxics;  ///< names of the toxics this session got
+};
+
+/// What POST /dropsim/.../sessions/.../act does to a session.
+enum class SessionAction {
+  rst,        ///< RST both sides
+  fin,        ///< FIN both sides
+  blackhole,  ///< forget the flow: silence, then RST to whatever arrives
+  ws_close,   ///< a close frame with `code` and `reason` to both sides (FIN where no WebSocket)
+  drain,      ///< what a restarting server does: close 1001 "going away" to the client, FIN upstream
+};
+std::string_view to_string(SessionAction a);
+std::optional<SessionAction> parse_session_action(std::string_view text);
+/// "rst, fin, blackhole, ws_close, drain"
+std::string session_action_names();
+
+/// An action with its close frame.
+struct ActionRequest {
+  SessionAction action = SessionAction::rst;
+  std::uint16_t code = 1001;  ///< ws_close / drain
+  std::string reason;         ///< ws_close / drain ("going away" by default for drain)
+};
+
+/// Process-wide options.
+struct RuntimeOptions {
+  std::uint64_t seed = 0;                  ///< toxicity rolls and jitter (`--seed`)
+  std::uint16_t drain_code = 1001;         ///< the close code of `drain` and SIGTERM
+  std::string drain_reason = "going away";
+};
+
+/// The registry of proxies. Lives on the io_context thread; every method is called there.
+class Runtime {
+ public:
+  /// `log` and `clock` must outlive the runtime.
+  Runtime(asio::io_context& io, EventLog& log, RuntimeOptions options = {},
+          const Clock& clock = SteadyClock::instance());
+  ~Runtime();
+  Runtime(const Runtime&) = delete;
+  Runtime& operator=(const Runtime&) = delete;
+
+  // Toxiproxy's API. Errors are ApiError with Toxiproxy's status and message.
+
+  /// Every proxy, sorted by name.
+  std::vector<ProxyInfo> proxies() const;
+  /// 404 "proxy not found".
+  ProxyInfo proxy(const std::string& name) const;
+  /// 409 "proxy already exists"; a profile or setting error: 400; listen failure: 500
+  /// "listen tcp 127.0.0.1:8080: bind: address already in use" (Toxiproxy's text).
+  ProxyInfo create_proxy(const ProxySpec& spec);
+  /// Creates or replaces each (a proxy with the same listen and upstream is kept);
+  /// validates every spec before changing anything.
+  std::vector<ProxyInfo> populate(const std::vector<ProxySpec>& specs);
+  /// Moves, re-points, disables (closes its sessions) or enables a proxy.
+  ProxyInfo update_proxy(const std::string& name, const ProxyUpdate& update);
+  /// Stops it and closes its sessions. 404 when unknown.
+  void delete_proxy(const std::string& name);
+  /// Its toxics. 404 "proxy not found".
+  std::vector<Toxic> toxics(const std::string& proxy) const;
+  /// 404 "toxic not found".
+  Toxic toxic(const std::string& proxy, const std::string& name) const;
+  /// Adds a toxic; it applies to the sessions open now as well as to new ones.
+  /// 409 "toxic already exists"; 400 for an invalid one.
+  Toxic add_toxic(const std::string& proxy, Toxic toxic);
+  /// 404 "toxic not found".
+  Toxic update_toxic(const std::string& proxy, const std::string& name, const ToxicUpdate& update);
+  /// Removes it from the proxy and from every session (held bytes flow again).
+  void remove_toxic(const std::string& proxy, const std::string& name);
+  /// Enables every proxy and removes every toxic.
+  void reset();
+
+  // dropsim's own.
+
+  /// Gives the proxy another profile, settings or time scale; sessions open now keep
+  /// theirs, new ones get it. 400 for a profile error (FILE:LINE:COL in the message).
+  ProxyInfo set_profile(const std::string& proxy, const std::string& profile,
+                        const std::vector<SettingOverride>& settings, double time_scale);
+  /// Live sessions of one proxy, or of all when `proxy` is empty; sorted by id.
+  std::vector<SessionInfo> sessions(const std::string& proxy = "") const;
+  /// One live session; 404 "session not found".
+  SessionInfo session(std::uint64_t id) const;
+  /// Applies `action` to session `id`. 404 when it is not live.
+  void act(std::uint64_t id, const ActionRequest& action);
+  /// Applies `action` to every session of `proxy` (every proxy when empty); returns how many.
+  std::size_t act_all(const std::string& proxy, const ActionRequest& action);
+  /// Both directions of every session of `proxy` stall for `duration` (0: until heal):
+  /// a `partition` toxic named "partition".
+  Toxic partition(const std::string& proxy, Duration duration);
+  /// Removes the partition; false when there was none.
+  bool heal(const std::string& proxy);
+  /// Prometheus text of every proxy.
+  std::string metrics() const;
+
+  // Process life.
+
+  /// Stops every proxy (FIN to every session).
+  void stop_all();
+  /// Closes every session as a restart does (RuntimeOptions::drain_code), stops listening.
+  std::size_t drain_all();
+  /// The proxy named `name`, nullptr when none (tests and embedders).
+  Proxy* find(const std::string& name) const;
+  /// Called after every change made through this class, with a one-line description
+  /// (the API logs and streams it).
+  EventLog& log() { return log_; }
+  const RuntimeOptions& options() const { return options_; }
+
+ private:
+  struct Entry;
+  Entry& entry(const std::string& name) const;
+
+  asio::io_context& io_;
+  EventLog& log_;
+  RuntimeOptions options_;
+  const Clock& clock_;
+  std::map<std::string, std::unique_ptr<Entry>> proxies_;
+};
+
+}  // namespace dropsim
