@@ -39,6 +39,14 @@ class ApiError : public std::runtime_error {
   int status_;
 };
 
+/// A toxic declared ahead: applied `after` the proxy starts and removed after `lasts`
+/// (a partition window, a latency spike), or for good.
+struct FaultSpec {
+  Toxic toxic;
+  Duration after{0};              ///< from the proxy's start
+  std::optional<Duration> lasts;  ///< nullopt: until removed
+};
+
 /// How to create a proxy (POST /proxies, /populate, a config file's `proxies:`).
 struct ProxySpec {
   std::string name;
@@ -48,7 +56,7 @@ struct ProxySpec {
   std::string profile = "tcp";         ///< built-in name or YAML path; `tcp` is Toxiproxy's plain proxy
   std::vector<SettingOverride> settings;  ///< the profile's settings by name
   double time_scale = 1.0;
-  std::vector<Toxic> toxics;  ///< faults from the start
+  std::vector<FaultSpec> faults;  ///< toxics from the start (or scheduled)
 };
 
 /// A proxy as the API shows it.
