@@ -1,0 +1,31 @@
+#include "session_control.h"
+
+#include "enum_names.h"
+
+namespace dropsim {
+namespace {
+
+constexpr EnumNames<SessionAction, 5> kActionNames{{
+    {SessionAction::rst, "rst"},
+    {SessionAction::fin, "fin"},
+    {SessionAction::blackhole, "blackhole"},
+    {SessionAction::ws_close, "ws_close"},
+    {SessionAction::drain, "drain"},
+}};
+
+}  // namespace
+
+std::string_view to_string(SessionAction a) { return name_of(kActionNames, a); }
+
+std::optional<SessionAction> parse_session_action(std::string_view text) { return value_named(kActionNames, text); }
+
+std::string session_action_names() {
+  std::string out;
+  for (const auto& [a, name] : kActionNames) {
+    if (!out.empty()) out += ", ";
+    out += name;
+  }
+  return out;
+}
+
+}  // namespace dropsim
