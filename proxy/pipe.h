@@ -20,6 +20,7 @@
 #include "buffer_pool.h"
 #include "direction.h"
 #include "inspector.h"
+#include "toxic.h"
 
 namespace dropsim {
 
@@ -42,6 +43,7 @@ struct PipeResult {
     failed,    ///< a read or write failed (reset, broken pipe): see `side` and `error`
     stopped,   ///< the session cancelled or closed a socket
     cut,       ///< the observer's verdict stopped the stream (a bad frame, a refused upgrade)
+    limited,   ///< the faults' byte limit was reached (limit_data)
   };
   End end = End::stopped;
   Side side = Side::client;  ///< failed: the side whose socket failed
@@ -56,6 +58,8 @@ class Pipe {
 
   /// Moves bytes until the source finishes, a socket fails, or the session stops it.
   asio::awaitable<PipeResult> run();
+  /// Faults to apply from now on (placeholder until the shaping pipe lands).
+  void set_faults(const DirectionFaults& faults, std::uint64_t seed) { (void)faults; (void)seed; }
   /// Which way this pipe moves bytes.
   Direction direction() const { return direction_; }
 

@@ -1,5 +1,6 @@
 #include "proxy.h"
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 
@@ -50,6 +51,9 @@ Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Cl
   context_->upstream_label = options_.upstream;
   context_->clock = &clock;
   context_->log = &log_;
+  context_->seed = options_.seed;
+  context_->toxics = options_.toxics;
+  if (options_.metrics) context_->metrics = options_.metrics;
 }
 
 Proxy::~Proxy() {
@@ -100,6 +104,7 @@ asio::awaitable<void> Proxy::accept_loop() {
     auto session = std::make_shared<Session>(id, std::move(client), context_);
     sessions_.emplace(id, session);
     ++total_;
+    ++context_->metrics->sessions_total;
     session->start();
   }
 }
@@ -109,12 +114,56 @@ void Proxy::stop() {
   stopped_ = true;
   std::error_code ec;
   acceptor_.close(ec);
-  // Copy first: shutting a session down erases it from the registry.
+  for (auto& s : open_sessions()) s->shut_down("proxy stopping");
+}
+
+std::vector<std::shared_ptr<Session>> Proxy::open_sessions() const {
   std::vector<std::shared_ptr<Session>> open;
-  for (auto& [id, weak] : sessions_) {
+  for (const auto& [id, weak] : sessions_) {
     if (auto s = weak.lock()) open.push_back(std::move(s));
   }
-  for (auto& s : open) s->shut_down("proxy stopping");
+  std::sort(open.begin(), open.end(), [](const auto& a, const auto& b) { return a->id() < b->id(); });
+  return open;
+}
+
+const ProxyMetrics& Proxy::metrics() const { return *context_->metrics; }
+
+void Proxy::set_profile(const Profile& profile) {
+  context_->profile = std::make_shared<const Profile>(profile);
+  options_.profile = profile;
+}
+
+void Proxy::set_toxics(std::vector<Toxic> toxics) {
+  context_->toxics = std::move(toxics);
+  for (auto& s : open_sessions()) s->apply_toxics(context_->toxics);
+}
+
+std::vector<SessionInfo> Proxy::sessions() const {
+  std::vector<SessionInfo> out;
+  for (const auto& s : open_sessions()) out.push_back(s->info());
+  return out;
+}
+
+std::optional<SessionInfo> Proxy::session(std::uint64_t id) const {
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end()) return std::nullopt;
+  if (auto s = it->second.lock()) return s->info();
+  return std::nullopt;
+}
+
+bool Proxy::act(std::uint64_t id, const ActionRequest& request) {
+  const auto it = sessions_.find(id);
+  if (it == sessions_.end()) return false;
+  auto s = it->second.lock();
+  if (!s) return false;
+  s->act(request);
+  return true;
+}
+
+std::size_t Proxy::act_all(const ActionRequest& request) {
+  const auto open = open_sessions();
+  for (auto& s : open) s->act(request);
+  return open.size();
 }
 
 void Proxy::report() {

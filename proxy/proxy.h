@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
@@ -15,7 +16,10 @@
 
 #include "clock.h"
 #include "event_log.h"
+#include "metrics.h"
 #include "profile.h"
+#include "session_control.h"
+#include "toxic.h"
 
 namespace dropsim {
 
@@ -28,6 +32,10 @@ struct ProxyOptions {
   std::string listen = "127.0.0.1:0";  ///< "HOST:PORT"; port 0 picks a free one
   std::string upstream;              ///< "HOST:PORT" of the server
   Profile profile;                   ///< resolved profile
+  std::vector<Toxic> toxics;         ///< faults every session gets
+  std::uint64_t seed = 0;            ///< toxicity rolls and jitter
+  /// Counters that outlive a disable/enable (Runtime keeps them); fresh when null.
+  std::shared_ptr<ProxyMetrics> metrics;
 };
 
 /// Splits "HOST:PORT" (or "[v6]:PORT"); throws std::invalid_argument with the fix.
@@ -60,9 +68,25 @@ class Proxy {
   const Profile& profile() const;
   /// The proxy's name.
   const std::string& name() const { return options_.name; }
+  /// Gives new sessions `profile`; open ones keep the one they started with.
+  void set_profile(const Profile& profile);
+  /// Every session, open ones included, now has `toxics` (each rolled for by toxicity).
+  void set_toxics(std::vector<Toxic> toxics);
+  /// The proxy's counters.
+  const ProxyMetrics& metrics() const;
+  /// Open sessions, sorted by id.
+  std::vector<SessionInfo> sessions() const;
+  /// One open session; nullopt when `id` is not one of this proxy's.
+  std::optional<SessionInfo> session(std::uint64_t id) const;
+  /// Applies `request` to session `id`; false when it is not one of this proxy's.
+  bool act(std::uint64_t id, const ActionRequest& request);
+  /// Applies `request` to every open session; returns how many.
+  std::size_t act_all(const ActionRequest& request);
 
  private:
   asio::awaitable<void> accept_loop();
+  /// The open sessions, strong references taken first (acting on one erases it).
+  std::vector<std::shared_ptr<Session>> open_sessions() const;
 
   asio::io_context& io_;
   ProxyOptions options_;

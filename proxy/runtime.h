@@ -171,7 +171,15 @@ class Runtime {
 
  private:
   struct Entry;
+  /// The entry named `name`; 404 "proxy not found".
   Entry& entry(const std::string& name) const;
+  /// Starts `e`'s listener; the spec then remembers the bound address, so a later enable
+  /// listens on the same port (as Toxiproxy's does).
+  void start_listening(Entry& e);
+  /// Applies a declared fault now or after its delay, and removes it after `lasts`.
+  void schedule(Entry& e, const FaultSpec& f);
+  /// Runs `then` after `after` unless cancelled; one timer per `key` ("remove:latency").
+  void later(Entry& e, const std::string& key, Duration after, std::function<void()> then);
 
   asio::io_context& io_;
   EventLog& log_;

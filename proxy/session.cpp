@@ -9,6 +9,7 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <random>
 
 #include "duration.h"
@@ -58,6 +59,7 @@ Session::Session(std::uint64_t id, asio::ip::tcp::socket client,
 Session::~Session() = default;
 
 void Session::start() {
+  apply_toxics(context_->toxics);
   asio::co_spawn(timer_.get_executor(), [self = shared_from_this()] { return self->run(); },
                  asio::detached);
 }
@@ -84,6 +86,7 @@ asio::awaitable<void> Session::run() {
   for (Direction d : kDirections) {
     asio::co_spawn(ex, [self, d] { return self->pump(d); }, asio::detached);
   }
+  watching_ = true;
   asio::co_spawn(ex, [self] { return self->watchdog(); }, asio::detached);
 }
 
@@ -216,6 +219,7 @@ asio::awaitable<void> Session::pump(Direction d) {
     case PipeResult::End::finished: on_finished(d); break;
     case PipeResult::End::failed: on_failed(r.side, r.error); break;
     case PipeResult::End::cut: on_problem(); break;
+    case PipeResult::End::limited: on_limited(d); break;
     case PipeResult::End::stopped: break;
   }
 }
@@ -234,10 +238,12 @@ asio::awaitable<void> Session::watchdog() {
   // Activity only moves deadlines later, so this sleeps until the deadline it saw,
   // re-asks the policy, and sleeps again while the real deadline is still ahead.
   while (!ending_) {
-    const auto deadline = policy_.next_deadline();
+    auto deadline = policy_.next_deadline();
+    if (const auto fault = fault_deadline(); fault && (!deadline || *fault < *deadline)) deadline = fault;
     timer_.expires_at(deadline ? *deadline : TimePoint::max());
     co_await timer_.async_wait(kAwait);
     if (ending_) co_return;
+    if (fire_faults(now())) co_return;
     // An expiry usually ends the session; a half_close one leaves it running, timed on.
     if (const auto e = policy_.expired(now())) on_expiry(*e);
   }
@@ -248,6 +254,7 @@ Verdict Session::on_chunk(Direction d, std::span<const char> bytes) {
   if (auto notice = inspector_.take_notice()) {
     context_->log->event(spdlog::level::info, id_, inspector_.websocket() ? "upgrade" : "handshake", *notice);
   }
+  count_metrics();
   return v;
 }
 
@@ -262,7 +269,10 @@ void Session::on_write_progress(Direction d, std::size_t pending) {
 }
 
 void Session::reschedule() {
-  const auto deadline = policy_.next_deadline();
+  // Before the watchdog runs, timer_ times the upstream connect: not ours to cancel.
+  if (!watching_ || ending_) return;
+  auto deadline = policy_.next_deadline();
+  if (const auto fault = fault_deadline(); fault && (!deadline || *fault < *deadline)) deadline = fault;
   if (deadline && *deadline < timer_.expiry()) timer_.cancel();
 }
 
@@ -300,6 +310,7 @@ void Session::end_direction(const Expiry& e, Direction d) {
   // HAProxy ends only the expired side's direction: FIN toward its destination, no more
   // reads from its source, and the other direction keeps flowing under its own timer.
   const TimerSpec& t = *e.timer;
+  ++context_->metrics->timer_firings[t.name];
   policy_.on_fired(t);
   policy_.on_finished(d, now());
   direction_ended_[index(d)] = true;
@@ -323,6 +334,7 @@ void Session::on_expiry(const Expiry& e) {
     end_direction(e, t.on_expiry.upstream == CloseAction::half_close ? Direction::upstream : Direction::downstream);
     return;
   }
+  ++context_->metrics->timer_firings[t.name];
   std::string what = "closed by " + t.name + " ";
   switch (t.kind) {
     case TimerKind::idle:
@@ -362,6 +374,21 @@ void Session::end(const std::string& what, const SideActions& actions, std::stri
   for (Side s : kSides) closed[index(s)] = close_side(s, actions);
   const SideClose& client = closed[index(Side::client)];
   const SideClose& upstream = closed[index(Side::upstream)];
+  count_metrics();
+  ProxyMetrics& m = *context_->metrics;
+  ++m.closes_by_cause[std::string(cause)];
+  if (websocket) {
+    // The code the client's close event reports: dropsim's close frame, else the
+    // server's that passed through, else 1006 (no close frame at all).
+    const auto& from_server = policy_.activity(Direction::downstream).close_code;
+    std::uint16_t code = 1006;
+    if (client.ws_code) {
+      code = *client.ws_code;
+    } else if (from_server) {
+      code = *from_server == 0 ? 1005 : *from_server;  // 1005: a close frame without a code
+    }
+    ++m.closes_by_code[code];
+  }
 
   std::string line = what;
   if (websocket) {
@@ -519,6 +546,196 @@ void Session::maybe_done() {
   }
   done_ = true;
   if (context_->on_closed) context_->on_closed(id_);
+}
+
+void Session::apply_toxics(const std::vector<Toxic>& toxics) {
+  if (ending_) return;
+  const TimePoint at = now();
+  std::vector<ActiveToxic> next;
+  for (const Toxic& t : toxics) {
+    auto old = std::find_if(toxics_.begin(), toxics_.end(),
+                            [&](const ActiveToxic& a) { return a.toxic.name == t.name; });
+    if (old != toxics_.end() && old->toxic.type == t.type && old->toxic.stream == t.stream) {
+      // Updated attributes keep the roll and the clock the toxic started with.
+      ActiveToxic kept = *old;
+      kept.toxic = t;
+      next.push_back(std::move(kept));
+      continue;
+    }
+    ActiveToxic a;
+    a.toxic = t;
+    a.applies = toxicity_roll(context_->seed, t.name, id_, t.toxicity);
+    a.since = at;
+    for (Direction d : kDirections) a.bytes_at[index(d)] = policy_.activity(d).bytes;
+    if (a.applies) {
+      ++context_->metrics->faults_applied[std::string(to_string(t.type))];
+      context_->log->event(spdlog::level::debug, id_, "fault", "fault applies: " + t.describe(),
+                           {{"toxic", t.name}, {"type", to_string(t.type)}});
+    }
+    next.push_back(std::move(a));
+  }
+  for (const ActiveToxic& a : toxics_) {
+    const bool gone = std::none_of(next.begin(), next.end(),
+                                   [&](const ActiveToxic& n) { return n.toxic.name == a.toxic.name; });
+    if (gone && a.applies) {
+      context_->log->event(spdlog::level::debug, id_, "fault_removed", "fault removed: " + a.toxic.name,
+                           {{"toxic", a.toxic.name}});
+    }
+  }
+  toxics_ = std::move(next);
+  update_pipe_faults();
+  reschedule();
+}
+
+void Session::update_pipe_faults() {
+  std::vector<const Toxic*> active;
+  for (const ActiveToxic& a : toxics_) {
+    if (a.applies) active.push_back(&a.toxic);
+  }
+  for (Direction d : kDirections) {
+    DirectionFaults f = pipe_faults(active, d);
+    // Byte limits count from when each toxic began acting here, so the pipe gets what is left.
+    const std::uint64_t carried_now = policy_.activity(d).bytes;
+    std::optional<std::uint64_t> left;
+    for (const ActiveToxic& a : toxics_) {
+      if (!a.applies || a.toxic.stream != d) continue;
+      std::int64_t limit = 0;
+      if (a.toxic.type == ToxicType::limit_data) limit = a.toxic.get("bytes");
+      if (a.toxic.type == ToxicType::reset_peer) limit = a.toxic.get("bytes");
+      if (limit <= 0 && a.toxic.type != ToxicType::limit_data) continue;
+      const std::uint64_t carried = carried_now - a.bytes_at[index(d)];
+      const auto lim = static_cast<std::uint64_t>(limit);
+      const std::uint64_t remaining = carried >= lim ? 0 : lim - carried;
+      left = left ? std::min(*left, remaining) : remaining;
+    }
+    f.limit = left;
+    // Jitter and slice sizes differ per session and direction, yet replay under --seed.
+    pipes_[index(d)].set_faults(f, context_->seed ^ (id_ * 2 + index(d)));
+  }
+}
+
+std::optional<TimePoint> Session::fault_deadline() const {
+  std::optional<TimePoint> earliest;
+  for (const ActiveToxic& a : toxics_) {
+    if (!a.applies) continue;
+    std::optional<TimePoint> due;
+    const auto ms = [&](std::string_view attr) { return a.since + std::chrono::milliseconds(a.toxic.get(attr)); };
+    // reset_peer with `bytes` waits for the bytes (the pipe's limit), not for a time.
+    if (a.toxic.type == ToxicType::reset_peer && a.toxic.get("bytes") == 0) due = ms("timeout");
+    if (a.toxic.type == ToxicType::timeout && a.toxic.get("timeout") > 0) due = ms("timeout");
+    if (due && (!earliest || *due < *earliest)) earliest = due;
+  }
+  return earliest;
+}
+
+bool Session::fire_faults(TimePoint at) {
+  const auto due = fault_deadline();
+  if (!due || *due > at) return false;
+  for (const ActiveToxic& a : toxics_) {
+    if (!a.applies) continue;
+    const Toxic& t = a.toxic;
+    const Duration age = at - a.since;
+    if (t.type == ToxicType::reset_peer && t.get("bytes") == 0 && age >= std::chrono::milliseconds(t.get("timeout"))) {
+      SideActions rst;
+      rst.client = rst.upstream = CloseAction::rst;
+      // Toxiproxy's waits for the next byte before its timer starts; dropsim's counts from
+      // when the toxic applied, so an idle connection is reset too.
+      end(fmt::format("closed by fault {}: reset after {}", t.describe(), format_seconds(age)), rst, "reset_peer");
+      return true;
+    }
+    if (t.type == ToxicType::timeout && t.get("timeout") > 0 && age >= std::chrono::milliseconds(t.get("timeout"))) {
+      end(fmt::format("closed by fault {} after {}, every byte held back", t.describe(), format_seconds(age)), SideActions{},
+          "timeout");
+      return true;
+    }
+  }
+  return false;
+}
+
+void Session::on_limited(Direction d) {
+  // The pipe stopped at the smallest limit of the direction: a reset_peer with `bytes`
+  // resets, a limit_data closes with FIN (Toxiproxy closes the link).
+  const std::uint64_t carried_now = policy_.activity(d).bytes;
+  for (const ActiveToxic& a : toxics_) {
+    if (!a.applies || a.toxic.stream != d || a.toxic.type != ToxicType::reset_peer) continue;
+    const auto bytes = static_cast<std::uint64_t>(a.toxic.get("bytes"));
+    if (bytes > 0 && carried_now - a.bytes_at[index(d)] >= bytes) {
+      SideActions rst;
+      rst.client = rst.upstream = CloseAction::rst;
+      end(fmt::format("closed by fault {}: reset after {} bytes {}", a.toxic.describe(), bytes, to_string(d)), rst,
+          "reset_peer");
+      return;
+    }
+  }
+  std::string which = "limit_data";
+  for (const ActiveToxic& a : toxics_) {
+    if (a.applies && a.toxic.stream == d && a.toxic.type == ToxicType::limit_data) which = a.toxic.describe();
+  }
+  end(fmt::format("closed by fault {}: the {} byte limit was reached", which, to_string(d)), SideActions{},
+      "limit_data");
+}
+
+void Session::count_metrics() {
+  ProxyMetrics& m = *context_->metrics;
+  for (Direction d : kDirections) {
+    const DirectionActivity& a = policy_.activity(d);
+    const std::size_t i = index(d);
+    m.bytes[i] += a.bytes - counted_bytes_[i];
+    counted_bytes_[i] = a.bytes;
+    for (FrameKind k : kFrameKinds) {
+      const auto j = static_cast<std::size_t>(k);
+      m.frames[i][j] += a.frames[j].count - counted_frames_[i][j];
+      counted_frames_[i][j] = a.frames[j].count;
+    }
+  }
+}
+
+void Session::act(const ActionRequest& request) {
+  SideActions actions;
+  std::string what = fmt::format("closed by the API: {}", to_string(request.action));
+  switch (request.action) {
+    case SessionAction::rst: actions.client = actions.upstream = CloseAction::rst; break;
+    case SessionAction::fin: actions.client = actions.upstream = CloseAction::fin; break;
+    case SessionAction::blackhole: actions.client = actions.upstream = CloseAction::blackhole; break;
+    case SessionAction::ws_close:
+    case SessionAction::drain:
+      // A drain is what a restarting server or proxy sends both ways: 1001 "going away".
+      actions.client = actions.upstream = CloseAction::ws_close;
+      actions.ws_code = request.code;
+      actions.ws_reason = request.reason;
+      what += fmt::format(" {}{}", request.code, request.reason.empty() ? "" : " \"" + request.reason + "\"");
+      break;
+  }
+  end(what, actions, fmt::format("api_{}", to_string(request.action)));
+}
+
+SessionInfo Session::info() const {
+  const TimePoint at = now();
+  const auto seconds = [](Duration d) { return std::chrono::duration<double>(d).count(); };
+  SessionInfo info;
+  info.id = id_;
+  info.proxy = context_->proxy_name;
+  info.client = endpoint_text(sockets_[index(Side::client)]);
+  info.age_s = seconds(at - policy_.opened_at());
+  info.connected = watching_;
+  info.websocket = inspector_.websocket();
+  for (Direction d : kDirections) {
+    const DirectionActivity& a = policy_.activity(d);
+    auto& way = info.ways[index(d)];
+    way.bytes = a.bytes;
+    for (FrameKind k : kFrameKinds) way.frames[static_cast<std::size_t>(k)] = a.of(k).count;
+    if (a.last_byte) way.idle_s = seconds(at - *a.last_byte);
+  }
+  for (std::size_t i = 0; i < profile_->timers.size(); ++i) {
+    SessionInfo::Timer t;
+    t.name = profile_->timers[i].name;
+    if (const auto d = policy_.deadline(i)) t.fires_in_s = seconds(*d - at);
+    info.timers.push_back(std::move(t));
+  }
+  for (const ActiveToxic& a : toxics_) {
+    if (a.applies) info.toxics.push_back(a.toxic.name);
+  }
+  return info;
 }
 
 }  // namespace dropsim

@@ -28,9 +28,12 @@
 #include "event_log.h"
 #include "explain.h"
 #include "inspector.h"
+#include "metrics.h"
 #include "pipe.h"
 #include "policy.h"
 #include "profile.h"
+#include "session_control.h"
+#include "toxic.h"
 
 namespace dropsim {
 
@@ -45,6 +48,9 @@ struct SessionContext {
   EventLog* log = nullptr;                           ///< connection events
   BufferPool pool;                                   ///< chunks for every pipe
   std::function<void(std::uint64_t)> on_closed;      ///< called once when a session ends
+  std::shared_ptr<ProxyMetrics> metrics = std::make_shared<ProxyMetrics>();  ///< the proxy's counters
+  std::uint64_t seed = 0;                            ///< toxicity rolls and jitter (`--seed`)
+  std::vector<Toxic> toxics;                         ///< the proxy's toxics; new sessions get these
 };
 
 /// One client connection and its upstream.
@@ -60,6 +66,13 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   void shut_down(std::string_view why);
   /// Logs one line about the live session: activity, frames, heartbeat margins, timers.
   void report();
+  /// The proxy's toxics are now `toxics`: new ones are rolled for (toxicity) and start
+  /// acting now, on this already-open connection too; removed ones stop (held bytes flow).
+  void apply_toxics(const std::vector<Toxic>& toxics);
+  /// Does what the API asked: RST, FIN, blackhole, a close frame, a drain.
+  void act(const ActionRequest& request);
+  /// What the API shows of this session.
+  SessionInfo info() const;
   /// The connection id ("C7" in logs).
   std::uint64_t id() const { return id_; }
 
@@ -104,6 +117,23 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   SideClose close_side(Side s, const SideActions& actions);
   /// Wakes the watchdog if the policy's next deadline moved earlier than its timer.
   void reschedule();
+  /// A toxic that got this session, with where it started counting.
+  struct ActiveToxic {
+    Toxic toxic;
+    bool applies = false;                  ///< the toxicity roll said yes
+    TimePoint since;                       ///< when it began acting here
+    std::array<std::uint64_t, 2> bytes_at{};  ///< each direction's byte count then
+  };
+  /// Tells each pipe what its direction's toxics ask of it now.
+  void update_pipe_faults();
+  /// The earliest time a toxic acts on the session as a whole (reset_peer, timeout).
+  std::optional<TimePoint> fault_deadline() const;
+  /// Fires the session-level toxics due at `at`; true when that ended the session.
+  bool fire_faults(TimePoint at);
+  /// A pipe carried all a limit allowed (limit_data, or reset_peer's `bytes`).
+  void on_limited(Direction d);
+  /// Adds what the policy counted since the last call to the proxy's metrics.
+  void count_metrics();
   /// Calls on_closed once every socket is closed.
   void maybe_done();
   asio::ip::tcp::socket& socket(Side s) { return sockets_[index(s)]; }
@@ -121,6 +151,10 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   bool ending_ = false;  ///< an end was decided: pipe results no longer matter
   std::array<bool, 2> direction_ended_{};  ///< by a half_close expiry, indexed by Direction
   bool done_ = false;    ///< on_closed was called
+  bool watching_ = false;  ///< the watchdog runs (the upstream is connected): the timer is its own
+  std::vector<ActiveToxic> toxics_;
+  std::array<std::uint64_t, 2> counted_bytes_{};                 ///< already in the metrics
+  std::array<std::array<std::uint64_t, 4>, 2> counted_frames_{};  ///< already in the metrics
 };
 
 }  // namespace dropsim

@@ -264,12 +264,7 @@ ProxyUnderTest::~ProxyUnderTest() {
 std::string ProxyUnderTest::logs() const { return sink_->text(); }
 
 bool ProxyUnderTest::wait_log(const std::string& needle, Ms timeout) const {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (logs().find(needle) != std::string::npos) return true;
-    std::this_thread::sleep_for(Ms(5));
-  }
-  return logs().find(needle) != std::string::npos;
+  return wait_until([&] { return logs().find(needle) != std::string::npos; }, timeout);
 }
 
 std::size_t ProxyUnderTest::active_sessions() {
@@ -282,12 +277,16 @@ std::size_t ProxyUnderTest::active_sessions() {
 }
 
 bool ProxyUnderTest::wait_idle(Ms timeout) {
+  return wait_until([&] { return active_sessions() == 0; }, timeout);
+}
+
+bool wait_until(const std::function<bool()>& done, Ms timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (active_sessions() == 0) return true;
+    if (done()) return true;
     std::this_thread::sleep_for(Ms(5));
   }
-  return false;
+  return done();
 }
 
 Profile idle_profile(Ms timeout, DirectionSet reset_by, SideActions actions, HalfClose half_close) {

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -23,6 +24,9 @@
 namespace dropsim::test {
 
 using Ms = std::chrono::milliseconds;
+
+/// Polls `done` every 5 ms until it is true; false after `timeout` (one last look then).
+bool wait_until(const std::function<bool()>& done, Ms timeout);
 
 /// An owned file descriptor.
 class Fd {

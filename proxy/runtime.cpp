@@ -1,0 +1,424 @@
+#include "runtime.h"
+
+#include <algorithm>
+#include <cctype>
+#include <system_error>
+
+#include <asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include "builtin_profiles.h"
+#include "proxy.h"
+
+namespace dropsim {
+namespace {
+
+/// Toxiproxy's (Go's) wording for a listen failure: "listen tcp 127.0.0.1:8080: bind:
+/// address already in use". Clients and people grep for it.
+std::string listen_error(const std::string& listen, const std::system_error& e) {
+  std::string what = e.code().message();
+  if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
+  return fmt::format("listen tcp {}: bind: {}", listen, what);
+}
+
+std::string address_text(const asio::ip::tcp::endpoint& ep) {
+  if (ep.address().is_v6()) return fmt::format("[{}]:{}", ep.address().to_string(), ep.port());
+  return fmt::format("{}:{}", ep.address().to_string(), ep.port());
+}
+
+}  // namespace
+
+/// One proxy by name: what it was asked to be, and the listener when it is enabled.
+struct Runtime::Entry {
+  ProxySpec spec;   ///< listen is the bound address once it has listened
+  Profile profile;  ///< resolved from spec.profile, settings and time scale
+  std::shared_ptr<ProxyMetrics> metrics = std::make_shared<ProxyMetrics>();
+  std::vector<Toxic> toxics;      ///< in the order added
+  std::unique_ptr<Proxy> proxy;   ///< null while disabled
+  /// Scheduled changes (a fault's `after` and `lasts`, a partition's end), by key.
+  std::map<std::string, std::unique_ptr<asio::steady_timer>> timers;
+
+  Toxic* find_toxic(const std::string& name) {
+    auto it = std::find_if(toxics.begin(), toxics.end(), [&](const Toxic& t) { return t.name == name; });
+    return it == toxics.end() ? nullptr : &*it;
+  }
+  /// Toxiproxy lists upstream toxics first, each stream in the order added.
+  std::vector<Toxic> listed_toxics() const {
+    std::vector<Toxic> out = toxics;
+    std::stable_partition(out.begin(), out.end(), [](const Toxic& t) { return t.stream == Direction::upstream; });
+    return out;
+  }
+  void push_toxics() {
+    if (proxy) proxy->set_toxics(toxics);
+  }
+  void cancel_timers() {
+    for (auto& [key, timer] : timers) timer->cancel();
+    timers.clear();
+  }
+};
+
+Runtime::Runtime(asio::io_context& io, EventLog& log, RuntimeOptions options, const Clock& clock)
+    : io_(io), log_(log), options_(std::move(options)), clock_(clock) {}
+
+Runtime::~Runtime() { stop_all(); }
+
+Runtime::Entry& Runtime::entry(const std::string& name) const {
+  const auto it = proxies_.find(name);
+  if (it == proxies_.end()) throw ApiError(404, "proxy not found");
+  return *it->second;
+}
+
+namespace {
+
+Profile load_spec_profile(const ProxySpec& spec) {
+  try {
+    const ProfileText text = find_profile_text(spec.profile);
+    return load_profile(text.text, text.file, spec.settings, spec.time_scale);
+  } catch (const ProfileError& e) {
+    throw ApiError(400, e.what());
+  }
+}
+
+ProxyInfo info_of(const ProxySpec& spec, const Proxy* proxy, std::vector<Toxic> toxics) {
+  ProxyInfo info;
+  info.name = spec.name;
+  info.listen = spec.listen;
+  info.upstream = spec.upstream;
+  info.enabled = proxy != nullptr;
+  info.profile = spec.profile;
+  info.settings = spec.settings;
+  info.time_scale = spec.time_scale;
+  info.toxics = std::move(toxics);
+  if (proxy) {
+    info.active_sessions = proxy->active_sessions();
+    info.total_sessions = proxy->total_sessions();
+  }
+  return info;
+}
+
+}  // namespace
+
+std::vector<ProxyInfo> Runtime::proxies() const {
+  std::vector<ProxyInfo> out;
+  for (const auto& [name, e] : proxies_) out.push_back(info_of(e->spec, e->proxy.get(), e->listed_toxics()));
+  return out;
+}
+
+ProxyInfo Runtime::proxy(const std::string& name) const {
+  const Entry& e = entry(name);
+  return info_of(e.spec, e.proxy.get(), e.listed_toxics());
+}
+
+ProxyInfo Runtime::create_proxy(const ProxySpec& spec) {
+  if (spec.name.empty()) throw ApiError(400, "missing required field: name");
+  if (spec.upstream.empty()) throw ApiError(400, "missing required field: upstream");
+  if (proxies_.count(spec.name)) throw ApiError(409, "proxy already exists");
+  auto e = std::make_unique<Entry>();
+  e->spec = spec;
+  if (e->spec.listen.empty()) e->spec.listen = "127.0.0.1:0";
+  e->profile = load_spec_profile(e->spec);
+  for (const FaultSpec& f : spec.faults) {
+    if (const std::string why = validate(f.toxic); !why.empty()) throw ApiError(400, "bad request body: " + why);
+  }
+  if (spec.enabled) start_listening(*e);
+  Entry& added = *proxies_.emplace(spec.name, std::move(e)).first->second;
+  for (const FaultSpec& f : spec.faults) schedule(added, f);
+  return proxy(spec.name);
+}
+
+void Runtime::later(Entry& e, const std::string& key, Duration after, std::function<void()> then) {
+  auto timer = std::make_unique<asio::steady_timer>(io_);
+  timer->expires_after(after);
+  timer->async_wait([this, proxy = e.spec.name, key, then = std::move(then)](const std::error_code& ec) {
+    if (ec) return;  // cancelled: the toxic, the proxy or everything was reset
+    const auto it = proxies_.find(proxy);
+    if (it == proxies_.end()) return;
+    // Keep the timer alive until this handler returns, then let it go.
+    auto self = std::move(it->second->timers[key]);
+    it->second->timers.erase(key);
+    try {
+      then();
+    } catch (const ApiError& err) {
+      log_.event(spdlog::level::warn, 0, "fault_error",
+                 fmt::format("{}: scheduled change {} not made: {}", proxy, key, err.what()), {{"proxy", proxy}});
+    }
+  });
+  if (auto old = e.timers.find(key); old != e.timers.end()) old->second->cancel();
+  e.timers[key] = std::move(timer);
+}
+
+void Runtime::schedule(Entry& e, const FaultSpec& f) {
+  const std::string proxy = e.spec.name;
+  const auto apply = [this, proxy, f] {
+    add_toxic(proxy, f.toxic);
+    if (f.lasts) {
+      const std::string name = f.toxic.name.empty() ? f.toxic.default_name() : f.toxic.name;
+      later(entry(proxy), "remove:" + name, *f.lasts, [this, proxy, name] { remove_toxic(proxy, name); });
+    }
+  };
+  if (f.after <= Duration::zero()) {
+    apply();
+  } else {
+    later(e, "add:" + f.toxic.name, f.after, apply);
+  }
+}
+
+std::vector<ProxyInfo> Runtime::populate(const std::vector<ProxySpec>& specs) {
+  // Validate everything first: a bad entry changes nothing (Toxiproxy's two phases).
+  std::map<std::string, int> seen;
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const ProxySpec& s = specs[i];
+    if (s.name.empty()) throw ApiError(400, fmt::format("missing required field: name at proxy {}", i + 1));
+    if (s.upstream.empty()) throw ApiError(400, fmt::format("missing required field: upstream at proxy {}", i + 1));
+    if (seen[s.name]++) throw ApiError(500, fmt::format("duplicate proxy name \"{}\"", s.name));
+    load_spec_profile(s);
+  }
+  std::vector<ProxyInfo> out;
+  for (const ProxySpec& s : specs) {
+    const auto it = proxies_.find(s.name);
+    if (it != proxies_.end()) {
+      const ProxySpec& old = it->second->spec;
+      if (old.listen == s.listen && old.upstream == s.upstream && (it->second->proxy != nullptr) == s.enabled) {
+        out.push_back(proxy(s.name));
+        continue;
+      }
+      delete_proxy(s.name);
+    }
+    out.push_back(create_proxy(s));
+  }
+  return out;
+}
+
+ProxyInfo Runtime::update_proxy(const std::string& name, const ProxyUpdate& update) {
+  Entry& e = entry(name);
+  const bool moved = (update.listen && *update.listen != e.spec.listen) ||
+                     (update.upstream && *update.upstream != e.spec.upstream);
+  const bool enable = update.enabled.value_or(e.proxy != nullptr);
+  if (moved || !enable) {
+    if (e.proxy) {
+      e.proxy->stop();
+      e.proxy.reset();
+    }
+  }
+  ProxySpec before = e.spec;
+  if (update.listen) e.spec.listen = *update.listen;
+  if (update.upstream) e.spec.upstream = *update.upstream;
+  if (enable && !e.proxy) {
+    try {
+      start_listening(e);
+    } catch (...) {
+      e.spec = before;  // keep the last good address
+      throw;
+    }
+  }
+  log_.event(spdlog::level::info, 0, "proxy_updated",
+             fmt::format("{}: {}, listen {}, upstream {}", name, e.proxy ? "enabled" : "disabled", e.spec.listen,
+                         e.spec.upstream),
+             {{"proxy", name}});
+  return proxy(name);
+}
+
+void Runtime::delete_proxy(const std::string& name) {
+  Entry& e = entry(name);
+  e.cancel_timers();
+  if (e.proxy) e.proxy->stop();
+  proxies_.erase(name);
+  log_.event(spdlog::level::info, 0, "proxy_deleted", fmt::format("{}: deleted", name), {{"proxy", name}});
+}
+
+std::vector<Toxic> Runtime::toxics(const std::string& proxy) const { return entry(proxy).listed_toxics(); }
+
+Toxic Runtime::toxic(const std::string& proxy, const std::string& name) const {
+  Entry& e = entry(proxy);
+  const Toxic* t = e.find_toxic(name);
+  if (!t) throw ApiError(404, "toxic not found");
+  return *t;
+}
+
+Toxic Runtime::add_toxic(const std::string& proxy, Toxic toxic) {
+  Entry& e = entry(proxy);
+  if (toxic.name.empty()) toxic.name = toxic.default_name();
+  toxic.values.resize(attributes_of(toxic.type).size(), 0);
+  if (e.find_toxic(toxic.name)) throw ApiError(409, "toxic already exists");
+  if (const std::string why = validate(toxic); !why.empty()) throw ApiError(400, "bad request body: " + why);
+  e.toxics.push_back(toxic);
+  e.push_toxics();
+  log_.event(spdlog::level::info, 0, "toxic_added",
+             fmt::format("{}: toxic {} added, acting on {} open session(s)", proxy, toxic.describe(),
+                         e.proxy ? e.proxy->active_sessions() : 0),
+             {{"proxy", proxy}, {"toxic", toxic.name}, {"type", to_string(toxic.type)}});
+  // A partition with a duration heals by itself.
+  if (toxic.type == ToxicType::partition && toxic.get("duration") > 0) {
+    const std::string name = toxic.name;
+    later(e, "remove:" + name, std::chrono::milliseconds(toxic.get("duration")),
+          [this, proxy, name] { remove_toxic(proxy, name); });
+  }
+  return toxic;
+}
+
+Toxic Runtime::update_toxic(const std::string& proxy, const std::string& name, const ToxicUpdate& update) {
+  Entry& e = entry(proxy);
+  Toxic* t = e.find_toxic(name);
+  if (!t) throw ApiError(404, "toxic not found");
+  Toxic updated = *t;
+  if (update.toxicity) updated.toxicity = *update.toxicity;
+  for (const auto& [attr, value] : update.attributes) updated.set(attr, value);
+  if (const std::string why = validate(updated); !why.empty()) throw ApiError(400, "bad request body: " + why);
+  *t = updated;
+  e.push_toxics();
+  log_.event(spdlog::level::info, 0, "toxic_updated", fmt::format("{}: toxic {} updated", proxy, updated.describe()),
+             {{"proxy", proxy}, {"toxic", name}});
+  return updated;
+}
+
+void Runtime::remove_toxic(const std::string& proxy, const std::string& name) {
+  Entry& e = entry(proxy);
+  const auto it = std::find_if(e.toxics.begin(), e.toxics.end(), [&](const Toxic& t) { return t.name == name; });
+  if (it == e.toxics.end()) throw ApiError(404, "toxic not found");
+  e.toxics.erase(it);
+  if (const auto timer = e.timers.find("remove:" + name); timer != e.timers.end()) {
+    timer->second->cancel();
+    e.timers.erase(timer);
+  }
+  e.push_toxics();
+  log_.event(spdlog::level::info, 0, "toxic_removed", fmt::format("{}: toxic {} removed", proxy, name),
+             {{"proxy", proxy}, {"toxic", name}});
+}
+
+void Runtime::reset() {
+  for (auto& [name, e] : proxies_) {
+    e->cancel_timers();
+    e->toxics.clear();
+    if (!e->proxy) start_listening(*e);
+    e->push_toxics();
+  }
+  log_.event(spdlog::level::info, 0, "reset", "reset: every proxy enabled, every toxic removed");
+}
+
+ProxyInfo Runtime::set_profile(const std::string& proxy, const std::string& profile,
+                               const std::vector<SettingOverride>& settings, double time_scale) {
+  Entry& e = entry(proxy);
+  ProxySpec next = e.spec;
+  next.profile = profile;
+  next.settings = settings;
+  next.time_scale = time_scale;
+  e.profile = load_spec_profile(next);
+  e.spec = next;
+  if (e.proxy) e.proxy->set_profile(e.profile);
+  log_.event(spdlog::level::info, 0, "profile",
+             fmt::format("{}: new sessions get profile {} ({}){}", proxy, e.profile.name, e.profile.source,
+                         time_scale != 1.0 ? fmt::format(", time scale {}", time_scale) : ""),
+             {{"proxy", proxy}, {"profile", e.profile.name}});
+  return this->proxy(proxy);
+}
+
+std::vector<SessionInfo> Runtime::sessions(const std::string& proxy) const {
+  std::vector<SessionInfo> out;
+  for (const auto& [name, e] : proxies_) {
+    if (!proxy.empty() && name != proxy) continue;
+    if (!e->proxy) continue;
+    auto some = e->proxy->sessions();
+    out.insert(out.end(), std::make_move_iterator(some.begin()), std::make_move_iterator(some.end()));
+  }
+  if (!proxy.empty()) entry(proxy);  // 404 for an unknown proxy
+  std::sort(out.begin(), out.end(), [](const SessionInfo& a, const SessionInfo& b) { return a.id < b.id; });
+  return out;
+}
+
+SessionInfo Runtime::session(std::uint64_t id) const {
+  for (const auto& [name, e] : proxies_) {
+    if (!e->proxy) continue;
+    if (auto info = e->proxy->session(id)) return *info;
+  }
+  throw ApiError(404, "session not found");
+}
+
+void Runtime::act(std::uint64_t id, const ActionRequest& action) {
+  for (const auto& [name, e] : proxies_) {
+    if (e->proxy && e->proxy->act(id, action)) return;
+  }
+  throw ApiError(404, "session not found");
+}
+
+std::size_t Runtime::act_all(const std::string& proxy, const ActionRequest& action) {
+  if (!proxy.empty()) entry(proxy);
+  std::size_t n = 0;
+  for (const auto& [name, e] : proxies_) {
+    if ((!proxy.empty() && name != proxy) || !e->proxy) continue;
+    n += e->proxy->act_all(action);
+  }
+  log_.event(spdlog::level::info, 0, "act_all",
+             fmt::format("{}: {} applied to {} session(s)", proxy.empty() ? "every proxy" : proxy,
+                         to_string(action.action), n),
+             {{"action", to_string(action.action)}, {"sessions", static_cast<std::int64_t>(n)}});
+  return n;
+}
+
+Toxic Runtime::partition(const std::string& proxy, Duration duration) {
+  Entry& e = entry(proxy);
+  Toxic t = Toxic::make(ToxicType::partition);
+  t.name = "partition";
+  t.set("duration", std::chrono::duration_cast<std::chrono::milliseconds>(duration).count());
+  if (e.find_toxic(t.name)) remove_toxic(proxy, t.name);
+  return add_toxic(proxy, t);
+}
+
+bool Runtime::heal(const std::string& proxy) {
+  Entry& e = entry(proxy);
+  if (!e.find_toxic("partition")) return false;
+  remove_toxic(proxy, "partition");
+  return true;
+}
+
+std::string Runtime::metrics() const {
+  std::vector<MetricsSample> samples;
+  for (const auto& [name, e] : proxies_) {
+    samples.push_back({name, e->proxy ? e->proxy->active_sessions() : 0, e->metrics.get()});
+  }
+  return render_prometheus(samples);
+}
+
+void Runtime::stop_all() {
+  for (auto& [name, e] : proxies_) {
+    e->cancel_timers();
+    if (e->proxy) e->proxy->stop();
+  }
+}
+
+std::size_t Runtime::drain_all() {
+  ActionRequest drain;
+  drain.action = SessionAction::drain;
+  drain.code = options_.drain_code;
+  drain.reason = options_.drain_reason;
+  const std::size_t n = act_all("", drain);
+  stop_all();
+  return n;
+}
+
+Proxy* Runtime::find(const std::string& name) const {
+  const auto it = proxies_.find(name);
+  return it == proxies_.end() ? nullptr : it->second->proxy.get();
+}
+
+void Runtime::start_listening(Entry& e) {
+  ProxyOptions o;
+  o.name = e.spec.name;
+  o.listen = e.spec.listen;
+  o.upstream = e.spec.upstream;
+  o.profile = e.profile;
+  o.toxics = e.toxics;
+  o.seed = options_.seed;
+  o.metrics = e.metrics;
+  auto proxy = std::make_unique<Proxy>(io_, std::move(o), log_, clock_);
+  try {
+    proxy->start();
+  } catch (const std::system_error& err) {
+    throw ApiError(500, listen_error(e.spec.listen, err));
+  } catch (const std::invalid_argument& err) {
+    throw ApiError(400, err.what());
+  }
+  e.spec.listen = address_text(proxy->local_endpoint());
+  e.proxy = std::move(proxy);
+}
+
+}  // namespace dropsim
