@@ -7,6 +7,7 @@
 #include <map>
 #include <span>
 #include <string>
+#include <string_view>
 
 #include "direction.h"
 #include "profile.h"
@@ -28,11 +29,24 @@ struct ProxyMetrics {
 struct MetricsSample {
   std::string proxy;              ///< the `proxy` label
   std::uint64_t active_sessions;  ///< open now
-  const ProxyMetrics* counters;   ///< the proxy's counters
+  const ProxyMetrics* counters;   ///< the proxy's counters; never null
 };
 
+/// The Content-Type header of render_prometheus's text.
+inline constexpr std::string_view kPrometheusContentType = "text/plain; version=0.0.4; charset=utf-8";
+
 /// The Prometheus text exposition format (version 0.0.4) of every proxy's metrics, each
-/// family with # HELP and # TYPE once, label values escaped.
+/// family with # HELP and # TYPE once (even with no sample), families in a fixed order,
+/// samples in the order of `samples` (whose proxy names must be unique), label values
+/// escaped. Families, all labelled `proxy`:
+///   dropsim_active_sessions                 gauge
+///   dropsim_sessions_total                  counter
+///   dropsim_closes_total                    counter  cause
+///   dropsim_websocket_closes_total          counter  code
+///   dropsim_bytes_total                     counter  direction (every one, from 0)
+///   dropsim_websocket_frames_total          counter  direction, kind (every pair, from 0)
+///   dropsim_timer_firings_total             counter  timer
+///   dropsim_faults_applied_total            counter  type
 std::string render_prometheus(std::span<const MetricsSample> samples);
 
 }  // namespace dropsim

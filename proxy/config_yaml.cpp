@@ -1,0 +1,543 @@
+#include "config_yaml.h"
+
+// Reads a `dropsim run --config` file (yaml-cpp) in one pass, top to bottom, then checks
+// what spans proxies: unique names and listen addresses, and chains that loop back. A
+// proxy's profile is loaded with its settings here, so a bad setting is reported at its
+// line in the config rather than when the proxy starts. Every error names FILE:LINE:COL
+// and says how to fix it.
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+#include <span>
+#include <sstream>
+#include <system_error>
+
+#include <asio/ip/address.hpp>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "builtin_profiles.h"
+#include "duration.h"
+#include "proxy.h"
+#include "suggest.h"
+
+namespace dropsim {
+
+namespace {
+
+// The keys each mapping accepts, in the order docs/config.md documents them.
+constexpr std::string_view kTopKeys[] = {"api", "seed", "time_scale", "proxies"};
+constexpr std::string_view kProxyKeys[] = {"name",     "listen",     "upstream", "profile",
+                                           "settings", "time_scale", "enabled",  "faults"};
+constexpr std::string_view kFaultKeys[] = {"type", "name", "stream", "toxicity", "attributes", "after", "for"};
+
+constexpr std::string_view kDurationFix = "write a duration with a unit, e.g. 5s, 500ms, 2m or 1m30s";
+
+/// The strings of `items`, for messages and suggestions.
+std::vector<std::string> strings(std::span<const std::string_view> items) { return {items.begin(), items.end()}; }
+
+/// The whole of `text` as a `T` (a decimal integer, or a double); nullopt for anything else
+/// (blanks, a fraction where an integer is wanted, overflow).
+template <class T>
+std::optional<T> parse_as(std::string_view text) {
+  T value = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+/// true/false, yes/no, on/off: YAML 1.1's booleans.
+std::optional<bool> parse_bool(std::string_view text) {
+  if (text == "true" || text == "yes" || text == "on") return true;
+  if (text == "false" || text == "no" || text == "off") return false;
+  return std::nullopt;
+}
+
+/// True for a proxy name: [A-Za-z0-9_.-]+ (it appears in URLs of the API and in labels).
+bool valid_proxy_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+           c == '-';
+  });
+}
+
+/// `--profile` reads a file when the name cannot be a built-in one (as find_profile_text does).
+bool looks_like_path(std::string_view name) {
+  return name.find('/') != std::string_view::npos || name.ends_with(".yaml") || name.ends_with(".yml");
+}
+
+/// Where a node starts, 1-based; 0/0 when yaml-cpp has no position for it.
+std::pair<int, int> position(const YAML::Node& n) {
+  if (!n.IsDefined() || n.Mark().is_null()) return {0, 0};
+  return {n.Mark().line + 1, n.Mark().column + 1};
+}
+
+/// "a mapping", "a list", ... for "found X" messages.
+std::string_view shape(const YAML::Node& n) {
+  if (!n.IsDefined() || n.IsNull()) return "nothing";
+  if (n.IsMap()) return "a mapping";
+  if (n.IsSequence()) return "a list";
+  return "a single value";
+}
+
+/// A parsed listen address, for telling whether two proxies would bind the same port.
+struct Bound {
+  asio::ip::address address;
+  std::uint16_t port = 0;
+
+  /// True when a connection to `other` reaches this listener (0.0.0.0 takes every address).
+  bool takes(const Bound& other) const {
+    return port == other.port && (address == other.address || address.is_unspecified());
+  }
+};
+
+/// Reads one config document; holds the file label every error carries.
+class ConfigReader {
+ public:
+  /// `file` labels every error and locates relative profile paths.
+  explicit ConfigReader(std::string file) : file_(std::move(file)) {}
+
+  /// The config in `root`.
+  RunConfig read(const YAML::Node& root);
+
+ private:
+  /// One proxy as read, with what the checks across proxies point at.
+  struct Entry {
+    YAML::Node node;
+    std::optional<Bound> listen;    ///< nullopt: port 0, which never collides
+    std::optional<Bound> upstream;  ///< nullopt: a host name (but localhost), not followed through chains
+  };
+
+  [[noreturn]] void fail(const YAML::Node& at, const std::string& message) const;
+  std::string scalar(const YAML::Node& n, std::string_view what) const;
+  YAML::Node key_node(const YAML::Node& map, std::string_view key) const;
+  YAML::Node child(const YAML::Node& map, std::string_view key) const;
+  YAML::Node require(const YAML::Node& map, std::string_view key, std::string_view owner,
+                     std::string_view fix) const;
+  void expect(const YAML::Node& n, YAML::NodeType::value type, std::string_view what) const;
+  void check_keys(const YAML::Node& map, std::span<const std::string_view> allowed, std::string_view owner) const;
+  double read_time_scale(const YAML::Node& n) const;
+  Duration read_duration(const YAML::Node& n, std::string_view what) const;
+  std::pair<std::string, std::uint16_t> read_address(const YAML::Node& n, std::string_view what) const;
+  std::optional<Bound> read_bind_address(const YAML::Node& n, std::string_view what) const;
+
+  ProxySpec read_proxy(const YAML::Node& n, double default_scale, Entry& entry) const;
+  std::vector<SettingOverride> read_settings(const YAML::Node& n) const;
+  std::string resolve_profile(const std::string& profile) const;
+  void check_profile(const YAML::Node& proxy, const ProxySpec& spec) const;
+  std::vector<FaultSpec> read_faults(const YAML::Node& n, const std::string& proxy) const;
+  FaultSpec read_fault(const YAML::Node& n) const;
+  void read_attributes(const YAML::Node& n, Toxic& toxic) const;
+  void check_unique(const std::vector<ProxySpec>& specs, const std::vector<Entry>& entries) const;
+  void check_api(const YAML::Node& api, const Bound& bound, const std::vector<ProxySpec>& specs,
+                 const std::vector<Entry>& entries) const;
+  void check_loops(const std::vector<ProxySpec>& specs, const std::vector<Entry>& entries) const;
+
+  std::string file_;
+};
+
+void ConfigReader::fail(const YAML::Node& at, const std::string& message) const {
+  const auto [line, column] = position(at);
+  throw ProfileError(file_, line, column, message);
+}
+
+std::string ConfigReader::scalar(const YAML::Node& n, std::string_view what) const {
+  if (n.IsScalar()) return n.Scalar();
+  fail(n, fmt::format("'{}' must be a single value, found {}", what, shape(n)));
+}
+
+YAML::Node ConfigReader::key_node(const YAML::Node& map, std::string_view key) const {
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (it->first.Scalar() == key) return it->first;
+  }
+  return map;
+}
+
+YAML::Node ConfigReader::child(const YAML::Node& map, std::string_view key) const {
+  const YAML::Node n = map[std::string(key)];
+  // yaml-cpp marks an empty value at the next token, often on the next line: point at the key.
+  if (n.IsDefined() && n.IsNull()) fail(key_node(map, key), fmt::format("'{}' has no value: write one after the colon", key));
+  return n;
+}
+
+YAML::Node ConfigReader::require(const YAML::Node& map, std::string_view key, std::string_view owner,
+                                 std::string_view fix) const {
+  const YAML::Node n = child(map, key);
+  if (!n.IsDefined()) fail(map, fmt::format("{} is missing '{}': {}", owner, key, fix));
+  return n;
+}
+
+void ConfigReader::expect(const YAML::Node& n, YAML::NodeType::value type, std::string_view what) const {
+  if (n.Type() == type) return;
+  const bool map = type == YAML::NodeType::Map;
+  fail(n, fmt::format("{} must be {}, found {}", what,
+                      map ? "a mapping (key: value lines, or {key: value})" : "a list ('- item' lines, or [a, b])",
+                      shape(n)));
+}
+
+// An empty `allowed` takes any key (settings, attributes): only repeats are refused.
+void ConfigReader::check_keys(const YAML::Node& map, std::span<const std::string_view> allowed,
+                              std::string_view owner) const {
+  const std::vector<std::string> valid = strings(allowed);
+  std::set<std::string> seen;
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    if (!it->first.IsScalar()) fail(it->first, fmt::format("a key in {} must be a plain name", owner));
+    const std::string& key = it->first.Scalar();
+    if (!seen.insert(key).second) fail(it->first, fmt::format("'{}' appears twice in {}: keep one", key, owner));
+    if (valid.empty() || std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
+    fail(it->first, fmt::format("unknown key '{}' in {}{}; valid keys: {}", key, owner, did_you_mean(key, valid),
+                                fmt::join(valid, ", ")));
+  }
+}
+
+double ConfigReader::read_time_scale(const YAML::Node& n) const {
+  const std::string text = scalar(n, "time_scale");
+  const auto value = parse_as<double>(text);
+  if (!value || !(*value > 0) || !std::isfinite(*value)) {
+    fail(n, fmt::format("time_scale '{}' must be a positive number: write e.g. 0.05 to turn 60s into 3s, "
+                        "or 1 for real time", text));
+  }
+  return *value;
+}
+
+Duration ConfigReader::read_duration(const YAML::Node& n, std::string_view what) const {
+  const std::string text = scalar(n, what);
+  const auto d = parse_duration(text);
+  if (!d) fail(n, fmt::format("'{}' is not a duration (in '{}'): {}", text, what, kDurationFix));
+  return *d;
+}
+
+std::pair<std::string, std::uint16_t> ConfigReader::read_address(const YAML::Node& n, std::string_view what) const {
+  const std::string text = scalar(n, what);
+  try {
+    return split_host_port(text);
+  } catch (const std::invalid_argument& e) {
+    fail(n, fmt::format("{} (in '{}')", e.what(), what));
+  }
+}
+
+std::optional<Bound> ConfigReader::read_bind_address(const YAML::Node& n, std::string_view what) const {
+  const auto [host, port] = read_address(n, what);
+  std::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(host, ec);
+  if (ec) {
+    fail(n, fmt::format("{} '{}' needs an IP address to bind, not a host name: write e.g. 127.0.0.1:{} (or "
+                        "0.0.0.0:{} for every interface)", what, n.Scalar(), port, port));
+  }
+  if (port == 0) return std::nullopt;  // the kernel picks a free port: never a clash
+  return Bound{address, port};
+}
+
+// --- proxies ----------------------------------------------------------------------------
+
+ProxySpec ConfigReader::read_proxy(const YAML::Node& n, double default_scale, Entry& entry) const {
+  expect(n, YAML::NodeType::Map, "each entry of 'proxies'");
+  entry.node = n;
+  check_keys(n, kProxyKeys, "a proxy");
+  ProxySpec spec;
+  const YAML::Node name = require(n, "name", "a proxy", "add name: <a unique name>, e.g. name: alb");
+  spec.name = scalar(name, "name");
+  if (!valid_proxy_name(spec.name)) {
+    fail(name, fmt::format("proxy name '{}' may hold only letters, digits, '_', '.' and '-' (it is part of "
+                           "the API's URLs and of metric labels): e.g. name: alb-1", spec.name));
+  }
+  const std::string owner = fmt::format("proxy '{}'", spec.name);
+
+  const YAML::Node listen = require(n, "listen", owner, "add listen: HOST:PORT, where clients connect (e.g. 127.0.0.1:8080)");
+  spec.listen = scalar(listen, "listen");
+  entry.listen = read_bind_address(listen, "listen");
+
+  const YAML::Node upstream =
+      require(n, "upstream", owner, "add upstream: HOST:PORT, your server or the next proxy's listen (e.g. 127.0.0.1:3000)");
+  spec.upstream = scalar(upstream, "upstream");
+  const auto [up_host, up_port] = read_address(upstream, "upstream");
+  std::error_code ec;
+  // localhost is the one name that is sure to be this machine: follow it through chains too.
+  const asio::ip::address up_address = asio::ip::make_address(up_host == "localhost" ? "127.0.0.1" : up_host, ec);
+  if (!ec) entry.upstream = Bound{up_address, up_port};
+
+  if (const YAML::Node profile = child(n, "profile")) spec.profile = resolve_profile(scalar(profile, "profile"));
+  if (const YAML::Node settings = child(n, "settings")) spec.settings = read_settings(settings);
+  const YAML::Node scale = child(n, "time_scale");
+  spec.time_scale = scale ? read_time_scale(scale) : default_scale;
+  if (const YAML::Node enabled = child(n, "enabled")) {
+    const auto b = parse_bool(scalar(enabled, "enabled"));
+    if (!b) fail(enabled, fmt::format("enabled '{}' is not a boolean: write true or false", enabled.Scalar()));
+    spec.enabled = *b;
+  }
+  check_profile(n, spec);
+  if (const YAML::Node faults = child(n, "faults")) spec.faults = read_faults(faults, spec.name);
+  return spec;
+}
+
+std::vector<SettingOverride> ConfigReader::read_settings(const YAML::Node& n) const {
+  expect(n, YAML::NodeType::Map, "'settings'");
+  check_keys(n, {}, "'settings'");
+  std::vector<SettingOverride> out;
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const std::string& name = it->first.Scalar();
+    if (it->second.IsNull()) fail(it->first, fmt::format("setting '{}' has no value: write one after the colon", name));
+    out.push_back({name, scalar(it->second, name)});
+  }
+  return out;
+}
+
+std::string ConfigReader::resolve_profile(const std::string& profile) const {
+  if (!looks_like_path(profile)) return profile;
+  const std::filesystem::path path(profile);
+  const std::filesystem::path dir = std::filesystem::path(file_).parent_path();
+  return path.is_absolute() || dir.empty() ? profile : (dir / path).string();
+}
+
+void ConfigReader::check_profile(const YAML::Node& proxy, const ProxySpec& spec) const {
+  const YAML::Node profile_node = proxy["profile"];
+  ProfileText profile;
+  try {
+    profile = find_profile_text(spec.profile);
+  } catch (const ProfileError& e) {
+    // A missing built-in says so itself; a file that cannot be read needs its path.
+    fail(profile_node.IsDefined() ? profile_node : proxy, e.file() == "--profile" ? e.message() : e.what());
+  }
+  // A profile that fails on its own is reported where it is wrong: in the profile file.
+  load_profile(profile.text, profile.file);
+  const YAML::Node settings = proxy["settings"];
+  // Each setting alone first, so that an error points at its line.
+  for (auto it = settings.begin(); settings.IsDefined() && it != settings.end(); ++it) {
+    const SettingOverride o{it->first.Scalar(), it->second.Scalar()};
+    try {
+      load_profile(profile.text, profile.file, {o});
+    } catch (const ProfileError& e) {
+      // An unknown name points at the name, a bad value at the value (ConfigError.UnknownSetting
+      // pins the wording this relies on).
+      const bool unknown_name = e.message().find("has no setting") != std::string::npos;
+      fail(unknown_name ? it->first : it->second, e.file() == "--set" ? e.message() : e.what());
+    }
+  }
+  try {
+    load_profile(profile.text, profile.file, spec.settings, spec.time_scale);
+  } catch (const ProfileError& e) {
+    fail(settings.IsDefined() ? settings : proxy,
+         fmt::format("profile '{}' fails with these settings together: {}", spec.profile, e.what()));
+  }
+}
+
+// --- faults -----------------------------------------------------------------------------
+
+std::vector<FaultSpec> ConfigReader::read_faults(const YAML::Node& n, const std::string& proxy) const {
+  expect(n, YAML::NodeType::Sequence, "'faults'");
+  std::vector<FaultSpec> faults;
+  std::map<std::string, YAML::Node> names;
+  for (const YAML::Node& item : n) {
+    FaultSpec f = read_fault(item);
+    const auto [first, added] = names.emplace(f.toxic.name, item);
+    if (!added) {
+      const YAML::Node name = item["name"];
+      fail(name.IsDefined() ? name : item,
+           fmt::format("a second fault of proxy '{}' is named '{}' (the first is at line {}): give one of them "
+                       "its own name: (the default is <type>_<stream>)",
+                       proxy, f.toxic.name, position(first->second).first));
+    }
+    faults.push_back(std::move(f));
+  }
+  return faults;
+}
+
+FaultSpec ConfigReader::read_fault(const YAML::Node& n) const {
+  expect(n, YAML::NodeType::Map, "each entry of 'faults'");
+  check_keys(n, kFaultKeys, "a fault");
+  std::vector<std::string> types;
+  for (const ToxicType t : all_toxic_types()) types.emplace_back(to_string(t));
+  const YAML::Node type_node = require(n, "type", "a fault", fmt::format("add type: one of {}", toxic_type_names()));
+  const std::string type_text = scalar(type_node, "type");
+  const auto type = parse_toxic_type(type_text);
+  if (!type) {
+    fail(type_node, fmt::format("unknown toxic type '{}'{}; valid types: {}", type_text, did_you_mean(type_text, types),
+                                toxic_type_names()));
+  }
+  Direction stream = Direction::downstream;
+  if (const YAML::Node s = child(n, "stream")) {
+    const auto d = parse_direction(scalar(s, "stream"));
+    if (!d) {
+      fail(s, fmt::format("stream '{}' is not a direction: write upstream (client→server) or downstream "
+                          "(server→client, the default)", s.Scalar()));
+    }
+    stream = *d;
+  }
+  FaultSpec f;
+  f.toxic = Toxic::make(*type, stream);
+  if (const YAML::Node name = child(n, "name")) f.toxic.name = scalar(name, "name");
+  if (const YAML::Node toxicity = child(n, "toxicity")) {
+    const auto p = parse_as<double>(scalar(toxicity, "toxicity"));
+    if (!p || !(*p >= 0.0 && *p <= 1.0)) {
+      fail(toxicity, fmt::format("toxicity '{}' must be a number from 0 to 1 (the share of connections that get "
+                                 "the fault): e.g. 0.5, or 1 for every connection", toxicity.Scalar()));
+    }
+    f.toxic.toxicity = *p;
+  }
+  const YAML::Node attributes = child(n, "attributes");
+  if (attributes) read_attributes(attributes, f.toxic);
+  if (const std::string why = validate(f.toxic); !why.empty()) {
+    fail(attributes ? attributes : n, fmt::format("{} toxic '{}': {}", to_string(f.toxic.type), f.toxic.name, why));
+  }
+  if (const YAML::Node after = child(n, "after")) f.after = read_duration(after, "after");
+  if (const YAML::Node lasts = child(n, "for")) {
+    f.lasts = read_duration(lasts, "for");
+    if (f.lasts->count() == 0) {
+      fail(lasts, "for: 0s would remove the fault as soon as it applies: give a positive duration, or leave "
+                  "for: out to keep the fault until it is removed");
+    }
+  }
+  return f;
+}
+
+void ConfigReader::read_attributes(const YAML::Node& n, Toxic& toxic) const {
+  expect(n, YAML::NodeType::Map, "'attributes'");
+  check_keys(n, {}, "'attributes'");
+  const auto specs = attributes_of(toxic.type);
+  std::vector<std::string> names;
+  std::vector<std::string> described;
+  for (const AttributeSpec& a : specs) {
+    names.emplace_back(a.name);
+    described.push_back(fmt::format("{} ({})", a.name, a.unit));
+  }
+  for (auto it = n.begin(); it != n.end(); ++it) {
+    const std::string& name = it->first.Scalar();
+    const auto spec = std::find_if(specs.begin(), specs.end(), [&](const AttributeSpec& a) { return a.name == name; });
+    if (spec == specs.end()) {
+      fail(it->first, fmt::format("a {} toxic has no attribute '{}'{}; its attributes: {}", to_string(toxic.type),
+                                  name, did_you_mean(name, names), fmt::join(described, ", ")));
+    }
+    const std::string text = scalar(it->second, name);
+    const auto value = parse_as<std::int64_t>(text);
+    if (!value || *value < 0) {
+      fail(it->second, fmt::format("{} '{}' must be a whole number, 0 or more, of {} ({}): e.g. {}: 100", name, text,
+                                   spec->unit, spec->doc, name));
+    }
+    toxic.set(name, *value);
+  }
+}
+
+// --- across proxies ---------------------------------------------------------------------
+
+void ConfigReader::check_unique(const std::vector<ProxySpec>& specs, const std::vector<Entry>& entries) const {
+  const std::size_t i = specs.size() - 1;  // the proxy just read, against those before it
+  for (std::size_t j = 0; j < i; ++j) {
+    if (specs[j].name == specs[i].name) {
+      fail(entries[i].node["name"], fmt::format("a second proxy is named '{}' (the first is at line {}): give each "
+                                                "proxy its own name",
+                                                specs[i].name, position(entries[j].node).first));
+    }
+    const auto& a = entries[j].listen;
+    const auto& b = entries[i].listen;
+    if (a && b && (a->takes(*b) || b->takes(*a))) {
+      fail(entries[i].node["listen"],
+           fmt::format("proxy '{}' listens on {}, which proxy '{}' already takes with {} (line {}): give it "
+                       "another port",
+                       specs[i].name, specs[i].listen, specs[j].name, specs[j].listen,
+                       position(entries[j].node["listen"]).first));
+    }
+  }
+}
+
+void ConfigReader::check_api(const YAML::Node& api, const Bound& bound, const std::vector<ProxySpec>& specs,
+                             const std::vector<Entry>& entries) const {
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const auto& listen = entries[i].listen;
+    if (listen && (listen->takes(bound) || bound.takes(*listen))) {
+      fail(api, fmt::format("api {} clashes with the listen address {} of proxy '{}' (line {}): give the API "
+                            "another port", api.Scalar(), specs[i].listen, specs[i].name,
+                            position(entries[i].node["listen"]).first));
+    }
+  }
+}
+
+void ConfigReader::check_loops(const std::vector<ProxySpec>& specs, const std::vector<Entry>& entries) const {
+  // The proxy that a proxy's upstream reaches, if any.
+  const auto next = [&](std::size_t i) -> std::optional<std::size_t> {
+    for (std::size_t j = 0; j < entries.size(); ++j) {
+      if (entries[i].upstream && entries[j].listen && entries[j].listen->takes(*entries[i].upstream)) return j;
+    }
+    return std::nullopt;
+  };
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    std::vector<std::string> path{specs[i].name};
+    auto at = next(i);
+    for (std::size_t hops = 0; at && hops < specs.size(); ++hops) {
+      path.push_back(specs[*at].name);
+      if (*at == i) {
+        fail(entries[i].node["upstream"],
+             fmt::format("proxy '{}' forwards back to itself ({}), so a connection would loop until the ports run "
+                         "out: point the last hop's upstream at your server",
+                         specs[i].name, fmt::join(path, " → ")));
+      }
+      at = next(*at);
+    }
+  }
+}
+
+RunConfig ConfigReader::read(const YAML::Node& root) {
+  if (!root.IsDefined() || root.IsNull()) {
+    throw ProfileError(file_, 0, 0, "the config is empty: add proxies: with at least one proxy (see docs/config.md)");
+  }
+  expect(root, YAML::NodeType::Map, "a config");
+  check_keys(root, kTopKeys, "the config");
+  RunConfig config;
+  const YAML::Node api = child(root, "api");
+  std::optional<Bound> api_bound;
+  if (api) {
+    api_bound = read_bind_address(api, "api");
+    config.api = api.Scalar();
+  }
+  if (const YAML::Node seed = child(root, "seed")) {
+    config.seed = parse_as<std::uint64_t>(scalar(seed, "seed"));
+    if (!config.seed) fail(seed, fmt::format("seed '{}' must be a whole number, 0 or more: e.g. seed: 42", seed.Scalar()));
+  }
+  const YAML::Node scale = child(root, "time_scale");
+  const double default_scale = scale ? read_time_scale(scale) : 1.0;
+  const YAML::Node proxies =
+      require(root, "proxies", "the config", "add proxies: with a list of proxies (name, listen, upstream)");
+  expect(proxies, YAML::NodeType::Sequence, "'proxies'");
+  if (proxies.size() == 0) fail(proxies, "'proxies' is empty: add at least one proxy (name, listen, upstream)");
+  std::vector<Entry> entries;
+  for (const YAML::Node& n : proxies) {
+    config.proxies.push_back(read_proxy(n, default_scale, entries.emplace_back()));
+    check_unique(config.proxies, entries);
+  }
+  if (api_bound) check_api(api, *api_bound, config.proxies, entries);
+  check_loops(config.proxies, entries);
+  return config;
+}
+
+}  // namespace
+
+RunConfig load_config(std::string_view text, const std::string& file) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::ParserException& e) {
+    throw ProfileError(file, e.mark.line + 1, e.mark.column + 1,
+                       fmt::format("YAML syntax error: {}; fix the syntax here (indentation, a "
+                                   "missing ':' or an unclosed bracket or quote)", e.msg));
+  }
+  return ConfigReader(file).read(root);
+}
+
+RunConfig load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    std::error_code ec;
+    const bool exists = std::filesystem::exists(path, ec);
+    throw ProfileError(path, 0, 0, exists ? "cannot open the config: check its permissions"
+                                          : "no such file: give the path of a config file (see docs/config.md)");
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return load_config(text.str(), path);
+}
+
+}  // namespace dropsim

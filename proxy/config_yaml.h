@@ -1,0 +1,36 @@
+#pragma once
+// The `dropsim run --config dropsim.yaml` file (docs/config.md): several proxies in one
+// process, each with its profile, settings and scheduled faults. Errors name
+// FILE:LINE:COLUMN and the fix, as profile errors do.
+//
+//   dropsim.yaml ──load_config──► RunConfig ──► Runtime::create_proxy(ProxySpec) × N
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "runtime.h"
+
+namespace dropsim {
+
+/// What a config file asks `dropsim run` for.
+struct RunConfig {
+  std::optional<std::string> api;      ///< "127.0.0.1:8474"; the CLI's --api/--no-api override it
+  std::optional<std::uint64_t> seed;   ///< toxicity rolls and jitter; the CLI's --seed overrides it
+  std::vector<ProxySpec> proxies;      ///< in file order; each with time_scale already defaulted
+};
+
+/// Reads the config in `text`, read from `file` (used in messages, and the directory that
+/// relative profile paths are read from). Checks everything it can without binding a
+/// socket: keys, addresses, unique names and listen addresses, chains that loop, toxics
+/// and their attributes, durations, and that each proxy's profile loads with its
+/// settings. Throws ProfileError.
+RunConfig load_config(std::string_view text, const std::string& file);
+
+/// Reads the file at `path` and loads it; a ProfileError labelled with the path when the
+/// file cannot be read.
+RunConfig load_config_file(const std::string& path);
+
+}  // namespace dropsim

@@ -1,0 +1,326 @@
+#include "metrics.h"
+
+#include <charconv>
+#include <map>
+#include <stdexcept>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+namespace dropsim {
+namespace {
+
+// ---------------------------------------------------------------------------------------
+// A strict reader of the text format 0.0.4, as much of it as dropsim writes: every line is
+// `# HELP name text`, `# TYPE name counter|gauge` or `name{label="value",...} value`.
+
+/// One series: its name and its labels, sorted by label name.
+using Series = std::pair<std::string, std::map<std::string, std::string>>;
+
+/// What the reader found.
+struct Exposition {
+  std::vector<std::string> families;    ///< in order of their TYPE lines
+  std::map<std::string, std::string> types;  ///< family → counter/gauge
+  std::map<std::string, std::string> help;   ///< family → help, unescaped
+  std::map<Series, std::uint64_t> samples;
+  std::string error;  ///< the first violation, "" when none
+};
+
+/// True for a metric or label name: [a-zA-Z_:][a-zA-Z0-9_:]* (no ':' in a label name).
+bool valid_name(std::string_view name, bool label) {
+  if (name.empty() || (name[0] >= '0' && name[0] <= '9')) return false;
+  for (const char c : name) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+                    (c == ':' && !label);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/// Reads `{a="x",b="y"}` from `line` at `at` (just after the name); advances `at` past it.
+std::optional<std::map<std::string, std::string>> read_labels(std::string_view line, std::size_t& at) {
+  std::map<std::string, std::string> labels;
+  if (at >= line.size() || line[at] != '{') return labels;
+  ++at;
+  while (at < line.size() && line[at] != '}') {
+    const auto eq = line.find('=', at);
+    if (eq == std::string_view::npos || eq + 1 >= line.size() || line[eq + 1] != '"') return std::nullopt;
+    const std::string name(line.substr(at, eq - at));
+    if (!valid_name(name, true)) return std::nullopt;
+    std::string value;
+    at = eq + 2;
+    for (;; ++at) {
+      if (at >= line.size()) return std::nullopt;
+      const char c = line[at];
+      if (c == '"') break;
+      if (c != '\\') {
+        value += c;
+        continue;
+      }
+      if (++at >= line.size()) return std::nullopt;
+      switch (line[at]) {
+        case '\\': value += '\\'; break;
+        case '"': value += '"'; break;
+        case 'n': value += '\n'; break;
+        default: return std::nullopt;  // no other escape exists
+      }
+    }
+    ++at;  // the closing quote
+    if (!labels.emplace(name, value).second) return std::nullopt;  // a label twice
+    if (at < line.size() && line[at] == ',') ++at;
+    else if (at >= line.size() || line[at] != '}') return std::nullopt;
+  }
+  if (at >= line.size()) return std::nullopt;
+  ++at;  // '}'
+  return labels;
+}
+
+/// `\\` and `\n` undone, as in HELP text.
+std::optional<std::string> unescape_help(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '\\') {
+      out += text[i];
+      continue;
+    }
+    if (++i >= text.size()) return std::nullopt;
+    if (text[i] == '\\') out += '\\';
+    else if (text[i] == 'n') out += '\n';
+    else return std::nullopt;
+  }
+  return out;
+}
+
+/// Reads `text` into `e`; throws std::runtime_error naming the first line that breaks a rule.
+void read(const std::string& text, Exposition& e) {
+  if (!text.empty() && text.back() != '\n') throw std::runtime_error("the text does not end with a newline");
+  std::set<std::string> finished;  // families whose samples are over
+  std::string current;             // the family whose lines come now
+  std::istringstream in(text);
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    const auto fail = [&](std::string_view why) {
+      throw std::runtime_error(fmt::format("line {}: {}: {}", number, why, line));
+    };
+    if (line.starts_with("# HELP ") || line.starts_with("# TYPE ")) {
+      const std::string_view rest = std::string_view(line).substr(7);
+      const auto space = rest.find(' ');
+      if (space == std::string_view::npos) fail("no text after the name");
+      const std::string name(rest.substr(0, space));
+      const std::string_view value = rest.substr(space + 1);
+      if (!valid_name(name, false)) fail("bad family name");
+      if (name != current) {
+        if (!current.empty()) finished.insert(current);
+        if (finished.contains(name)) fail("a family comes back after another one");
+        current = name;
+      }
+      if (line[2] == 'H') {
+        if (e.help.contains(name)) fail("HELP twice");
+        if (e.types.contains(name)) fail("HELP after TYPE");
+        const auto help = unescape_help(value);
+        if (!help) fail("bad escape in HELP");
+        e.help[name] = *help;
+      } else {
+        if (e.types.contains(name)) fail("TYPE twice");
+        if (value != "counter" && value != "gauge") fail("not counter or gauge");
+        if (value == "counter" && !name.ends_with("_total")) fail("a counter's name must end in _total");
+        e.types[name] = value;
+        e.families.push_back(name);
+      }
+      continue;
+    }
+    if (line.empty() || line[0] == '#') fail("not a HELP, TYPE or sample line");
+    std::size_t at = line.find_first_of("{ ");
+    if (at == std::string::npos) fail("no value");
+    const std::string name = line.substr(0, at);
+    if (name != current || !e.types.contains(name)) fail("a sample outside its family's HELP and TYPE");
+    const auto labels = read_labels(line, at);
+    if (!labels) fail("bad labels");
+    if (at >= line.size() || line[at] != ' ') fail("no space before the value");
+    const std::string value_text = line.substr(at + 1);
+    std::uint64_t value = 0;
+    const auto [end, ec] = std::from_chars(value_text.data(), value_text.data() + value_text.size(), value);
+    if (ec != std::errc() || end != value_text.data() + value_text.size()) fail("value not an integer");
+    if (!labels->contains("proxy")) fail("no proxy label");
+    if (!e.samples.emplace(Series{name, *labels}, value).second) fail("a series twice");
+  }
+  for (const auto& [name, type] : e.types) {
+    if (!e.help.contains(name)) throw std::runtime_error("no HELP for " + name);
+  }
+}
+
+/// Reads `text`; Exposition::error names the first line that breaks a rule.
+Exposition parse(const std::string& text) {
+  Exposition e;
+  try {
+    read(text, e);
+  } catch (const std::runtime_error& x) {
+    e.error = x.what();
+  }
+  return e;
+}
+
+/// The value of one series; fails the test when it is missing.
+std::uint64_t value(const Exposition& e, const std::string& name, std::map<std::string, std::string> labels) {
+  const auto it = e.samples.find(Series{name, labels});
+  if (it == e.samples.end()) {
+    ADD_FAILURE() << "no series " << name << " with those labels";
+    return 0;
+  }
+  return it->second;
+}
+
+/// How many series of family `name` there are.
+std::size_t count(const Exposition& e, const std::string& name) {
+  std::size_t n = 0;
+  for (const auto& [series, v] : e.samples) n += series.first == name ? 1 : 0;
+  return n;
+}
+
+/// The exposition of `samples`, checked by the strict reader.
+Exposition render(const std::vector<MetricsSample>& samples) {
+  const std::string text = render_prometheus(samples);
+  Exposition e = parse(text);
+  EXPECT_EQ(e.error, "") << text;
+  return e;
+}
+
+const std::vector<std::string> kFamilies{
+    "dropsim_active_sessions",     "dropsim_sessions_total",         "dropsim_closes_total",
+    "dropsim_websocket_closes_total", "dropsim_bytes_total",         "dropsim_websocket_frames_total",
+    "dropsim_timer_firings_total", "dropsim_faults_applied_total"};
+
+// ---------------------------------------------------------------------------------------
+// The reader itself: each rule it enforces rejects a text that breaks it.
+
+TEST(MetricsParser, RejectsWhatBreaksTheFormat) {
+  const std::string head = "# HELP a_total h\n# TYPE a_total counter\n";
+  EXPECT_EQ(parse(head + "a_total{proxy=\"p\"} 1\n").error, "");
+  EXPECT_NE(parse("a_total{proxy=\"p\"} 1\n").error, "");                                      // no HELP/TYPE
+  EXPECT_NE(parse(head + "a_total{proxy=\"p\"} 1\na_total{proxy=\"p\"} 2\n").error, "");        // duplicate
+  EXPECT_NE(parse(head + "a_total{proxy=\"p\\t\"} 1\n").error, "");                            // bad escape
+  EXPECT_NE(parse(head + "a_total{proxy=\"p\"\"} 1\n").error, "");                              // raw quote
+  EXPECT_NE(parse(head + "a_total{cause=\"x\"} 1\n").error, "");                               // no proxy
+  EXPECT_NE(parse(head + "a_total{proxy=\"p\"} 1.5\n").error, "");                             // not an integer
+  EXPECT_NE(parse("# HELP a h\n# TYPE a counter\n").error, "");                                 // counter w/o _total
+  EXPECT_NE(parse(head + head).error, "");                                                     // HELP twice
+  EXPECT_NE(parse(head + "# HELP b h\n# TYPE b gauge\na_total{proxy=\"p\"} 1\n").error, "");   // family split
+  EXPECT_NE(parse(head + "a_total{proxy=\"p\"} 1").error, "");                                 // no final newline
+}
+
+// ---------------------------------------------------------------------------------------
+// render_prometheus
+
+TEST(Metrics, EmptyHasEveryFamilyAndNoSample) {
+  const Exposition e = render({});
+  EXPECT_EQ(e.families, kFamilies);
+  EXPECT_TRUE(e.samples.empty());
+  EXPECT_EQ(e.types.at("dropsim_active_sessions"), "gauge");
+  EXPECT_EQ(e.types.at("dropsim_bytes_total"), "counter");
+}
+
+TEST(Metrics, ProxyWithNoTrafficHasZeroBytesAndFrames) {
+  const ProxyMetrics m;
+  const Exposition e = render({{"alb", 0, &m}});
+  EXPECT_EQ(value(e, "dropsim_active_sessions", {{"proxy", "alb"}}), 0u);
+  EXPECT_EQ(value(e, "dropsim_sessions_total", {{"proxy", "alb"}}), 0u);
+  EXPECT_EQ(count(e, "dropsim_bytes_total"), 2u);
+  EXPECT_EQ(count(e, "dropsim_websocket_frames_total"), 8u);
+  EXPECT_EQ(count(e, "dropsim_closes_total"), 0u);
+  EXPECT_EQ(count(e, "dropsim_websocket_closes_total"), 0u);
+  EXPECT_EQ(count(e, "dropsim_timer_firings_total"), 0u);
+  EXPECT_EQ(count(e, "dropsim_faults_applied_total"), 0u);
+}
+
+TEST(Metrics, EveryCounterOfTwoProxies) {
+  ProxyMetrics alb;
+  alb.sessions_total = 7;
+  alb.bytes = {100, 2000};
+  alb.frames[index(Direction::upstream)][static_cast<std::size_t>(FrameKind::ping)] = 3;
+  alb.frames[index(Direction::downstream)][static_cast<std::size_t>(FrameKind::data)] = 11;
+  alb.frames[index(Direction::downstream)][static_cast<std::size_t>(FrameKind::close)] = 1;
+  alb.closes_by_cause = {{"idle_timeout", 4}, {"client_fin", 2}, {"reset_peer", 1}};
+  alb.closes_by_code = {{1006, 4}, {1000, 2}};
+  alb.timer_firings = {{"idle_timeout", 4}};
+  alb.faults_applied = {{"reset_peer", 1}, {"latency", 6}};
+  ProxyMetrics nginx;
+  nginx.sessions_total = 3;
+  nginx.bytes = {5, 6};
+  nginx.closes_by_cause = {{"proxy_read_timeout", 3}};
+  nginx.timer_firings = {{"proxy_read_timeout", 3}};
+
+  const Exposition e = render({{"alb", 2, &alb}, {"nginx", 0, &nginx}});
+  EXPECT_EQ(e.families, kFamilies);
+  EXPECT_EQ(value(e, "dropsim_active_sessions", {{"proxy", "alb"}}), 2u);
+  EXPECT_EQ(value(e, "dropsim_active_sessions", {{"proxy", "nginx"}}), 0u);
+  EXPECT_EQ(value(e, "dropsim_sessions_total", {{"proxy", "alb"}}), 7u);
+  EXPECT_EQ(value(e, "dropsim_sessions_total", {{"proxy", "nginx"}}), 3u);
+  EXPECT_EQ(value(e, "dropsim_bytes_total", {{"proxy", "alb"}, {"direction", "upstream"}}), 100u);
+  EXPECT_EQ(value(e, "dropsim_bytes_total", {{"proxy", "alb"}, {"direction", "downstream"}}), 2000u);
+  EXPECT_EQ(value(e, "dropsim_bytes_total", {{"proxy", "nginx"}, {"direction", "downstream"}}), 6u);
+  EXPECT_EQ(value(e, "dropsim_websocket_frames_total", {{"proxy", "alb"}, {"direction", "upstream"}, {"kind", "ping"}}),
+            3u);
+  EXPECT_EQ(value(e, "dropsim_websocket_frames_total", {{"proxy", "alb"}, {"direction", "downstream"}, {"kind", "data"}}),
+            11u);
+  EXPECT_EQ(
+      value(e, "dropsim_websocket_frames_total", {{"proxy", "alb"}, {"direction", "downstream"}, {"kind", "close"}}),
+      1u);
+  EXPECT_EQ(value(e, "dropsim_websocket_frames_total", {{"proxy", "alb"}, {"direction", "upstream"}, {"kind", "pong"}}),
+            0u);
+  EXPECT_EQ(count(e, "dropsim_websocket_frames_total"), 16u);
+  EXPECT_EQ(value(e, "dropsim_closes_total", {{"proxy", "alb"}, {"cause", "idle_timeout"}}), 4u);
+  EXPECT_EQ(value(e, "dropsim_closes_total", {{"proxy", "alb"}, {"cause", "client_fin"}}), 2u);
+  EXPECT_EQ(value(e, "dropsim_closes_total", {{"proxy", "alb"}, {"cause", "reset_peer"}}), 1u);
+  EXPECT_EQ(value(e, "dropsim_closes_total", {{"proxy", "nginx"}, {"cause", "proxy_read_timeout"}}), 3u);
+  EXPECT_EQ(count(e, "dropsim_closes_total"), 4u);
+  EXPECT_EQ(value(e, "dropsim_websocket_closes_total", {{"proxy", "alb"}, {"code", "1006"}}), 4u);
+  EXPECT_EQ(value(e, "dropsim_websocket_closes_total", {{"proxy", "alb"}, {"code", "1000"}}), 2u);
+  EXPECT_EQ(value(e, "dropsim_timer_firings_total", {{"proxy", "alb"}, {"timer", "idle_timeout"}}), 4u);
+  EXPECT_EQ(value(e, "dropsim_timer_firings_total", {{"proxy", "nginx"}, {"timer", "proxy_read_timeout"}}), 3u);
+  EXPECT_EQ(value(e, "dropsim_faults_applied_total", {{"proxy", "alb"}, {"type", "latency"}}), 6u);
+  EXPECT_EQ(value(e, "dropsim_faults_applied_total", {{"proxy", "alb"}, {"type", "reset_peer"}}), 1u);
+  EXPECT_EQ(count(e, "dropsim_faults_applied_total"), 2u);
+}
+
+TEST(Metrics, LargeCountersPrintAsIntegers) {
+  ProxyMetrics m;
+  m.bytes[index(Direction::upstream)] = 18'446'744'073'709'551'615ULL;  // 2^64-1: no exponent, no rounding
+  const std::string text = render_prometheus(std::vector<MetricsSample>{{"p", 0, &m}});
+  EXPECT_NE(text.find("dropsim_bytes_total{proxy=\"p\",direction=\"upstream\"} 18446744073709551615\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST(Metrics, LabelValuesAreEscaped) {
+  ProxyMetrics m;
+  m.closes_by_cause = {{"say \"bye\"", 1}};
+  const std::string proxy = "a\\b\"c\nd";
+  const std::vector<MetricsSample> samples{{proxy, 1, &m}};
+  const std::string text = render_prometheus(samples);
+  EXPECT_NE(text.find("dropsim_active_sessions{proxy=\"a\\\\b\\\"c\\nd\"} 1\n"), std::string::npos) << text;
+  const Exposition e = render(samples);  // and the reader reads the original values back
+  EXPECT_EQ(value(e, "dropsim_active_sessions", {{"proxy", proxy}}), 1u);
+  EXPECT_EQ(value(e, "dropsim_closes_total", {{"proxy", proxy}, {"cause", "say \"bye\""}}), 1u);
+}
+
+TEST(Metrics, FamiliesKeepTheirOrderWhateverTheProxies) {
+  ProxyMetrics a;
+  a.closes_by_cause = {{"client_fin", 1}};
+  ProxyMetrics b;
+  b.faults_applied = {{"latency", 1}};
+  const std::string text = render_prometheus(std::vector<MetricsSample>{{"b", 0, &b}, {"a", 0, &a}});
+  EXPECT_EQ(parse(text).families, kFamilies);
+  // Samples follow the order given (the runtime passes proxies sorted by name).
+  EXPECT_LT(text.find("dropsim_sessions_total{proxy=\"b\"}"), text.find("dropsim_sessions_total{proxy=\"a\"}"));
+}
+
+}  // namespace
+}  // namespace dropsim
