@@ -63,8 +63,8 @@ Json parse_go_body(std::string_view body);
 /// the element in missing-field messages ("" for POST /proxies, " at proxy 2" for
 /// populate). 400 "missing required field: name" and the like.
 ProxySpec go_proxy_spec(const Json& body, std::string_view what = "");
-/// POST /populate: an array of proxies (null: none). Duplicate names: 500 as Toxiproxy
-/// answers them.
+/// POST /populate: an array of proxies (null: none). Runtime::populate refuses duplicate
+/// names (500, as Toxiproxy answers them).
 std::vector<ProxySpec> go_populate(const Json& body);
 /// PATCH /proxies/{name}: the fields given.
 ProxyUpdate go_proxy_update(const Json& body);

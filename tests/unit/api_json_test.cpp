@@ -132,13 +132,11 @@ TEST(GoDecoder, DropsimExtensionsOnProxyCreate) {
             "400 ");
 }
 
-TEST(GoDecoder, PopulateNamesTheProxyAndRefusesDuplicates) {
+TEST(GoDecoder, PopulateNamesTheProxy) {
   EXPECT_TRUE(go_populate(parse_go_body("null")).empty());
   EXPECT_EQ(go_populate(parse_go_body(R"([{"name":"a","upstream":"u:1","enabled":false}])"))[0].enabled, false);
   EXPECT_EQ(error_of([] { go_populate(parse_go_body(R"([{"name":"a","upstream":"u:1"},{"name":"b"}])")); }),
             "400 missing required field: upstream at proxy 2");
-  EXPECT_EQ(error_of([] { go_populate(parse_go_body(R"([{"name":"a","upstream":"u:1"},{"name":"a","upstream":"v:1"}])")); }),
-            "500 duplicate proxy name \"a\"");
   EXPECT_EQ(error_of([] { go_populate(parse_go_body(R"({"name":"a"})")); }).substr(0, 60),
             "400 bad request body: json: cannot unmarshal object into Go ");
 }
