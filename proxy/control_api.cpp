@@ -1,0 +1,377 @@
+#include "control_api.h"
+
+#include <algorithm>
+#include <charconv>
+#include <initializer_list>
+
+#include <asio/ip/address.hpp>
+#include <fmt/format.h>
+
+#include "builtin_profiles.h"
+#include "profile_yaml.h"
+
+namespace dropsim {
+namespace {
+
+HttpResponse json_response(int status, const Json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump() + "\n";
+  return r;
+}
+
+HttpResponse error_response(int status, std::string_view message) {
+  return json_response(status, error_json(status, message));
+}
+
+HttpResponse no_content() {
+  HttpResponse r;
+  r.status = 204;
+  return r;
+}
+
+/// Throws 405 naming the allowed methods unless `method` is one of them.
+void allow(const std::string& method, std::initializer_list<std::string_view> methods) {
+  if (std::find(methods.begin(), methods.end(), method) != methods.end()) return;
+  std::string names;
+  for (std::string_view m : methods) names += (names.empty() ? "" : ", ") + std::string(m);
+  throw ApiError(405, fmt::format("method {} not allowed here; allowed: {}", method, names));
+}
+
+bool changes_state(std::string_view method) { return method != "GET" && method != "HEAD"; }
+
+/// The path split at '/', each segment percent-decoded; 400 for a bad escape.
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  while (!path.empty()) {
+    if (path.front() == '/') {
+      path.remove_prefix(1);
+      continue;
+    }
+    const std::size_t slash = path.find('/');
+    auto decoded = percent_decode(path.substr(0, slash));
+    if (!decoded) throw ApiError(400, fmt::format("malformed percent-escape in path segment '{}'", path.substr(0, slash)));
+    out.push_back(std::move(*decoded));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash);
+  }
+  return out;
+}
+
+std::uint64_t session_id(const std::string& text) {
+  std::uint64_t id = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
+  if (ec != std::errc{} || end != text.data() + text.size() || id == 0) {
+    throw ApiError(400, fmt::format("session id must be a positive integer, got '{}'", text));
+  }
+  return id;
+}
+
+/// {"action": "rst", "sessions": n}: what a session action did.
+HttpResponse acted(const ActionRequest& action, std::size_t sessions) {
+  Json j;
+  j["action"] = to_string(action.action);
+  j["sessions"] = sessions;
+  return json_response(200, j);
+}
+
+/// A session action body: {"action", "code", "reason"}.
+Json action_body(const std::string& body) {
+  return parse_strict_body(body, {"action", "code", "reason"}, "a session action");
+}
+
+}  // namespace
+
+ControlApi::ControlApi(Runtime& runtime, bool allow_remote) : runtime_(runtime), allow_remote_(allow_remote) {}
+
+bool ControlApi::is_loopback_host(std::string_view host) {
+  if (host.empty()) return true;
+  std::string_view name = host;
+  if (name.front() == '[') {
+    const std::size_t close = name.find(']');
+    if (close == std::string_view::npos) return false;
+    name = name.substr(1, close - 1);
+  } else if (const std::size_t colon = name.rfind(':'); colon != std::string_view::npos) {
+    name = name.substr(0, colon);
+  }
+  std::string lowered(name);
+  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
+                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
+  if (lowered == "localhost" || (lowered.size() > 10 && lowered.ends_with(".localhost"))) return true;
+  std::error_code ec;
+  const auto address = asio::ip::make_address(lowered, ec);
+  return !ec && address.is_loopback();
+}
+
+std::optional<HttpResponse> ControlApi::refuse(const HttpRequest& request) const {
+  if (!allow_remote_ && !is_loopback_host(request.header("Host"))) {
+    return error_response(403, fmt::format("Host '{}' is not a loopback name; start dropsim with "
+                                           "--api-allow-remote to accept it",
+                                           request.header("Host")));
+  }
+  // Toxiproxy's stopBrowsersMiddleware, for changes only: a page may read /events.
+  if (changes_state(request.method) && request.header("User-Agent").starts_with("Mozilla/")) {
+    return error_response(403, "User agent not allowed");
+  }
+  return std::nullopt;
+}
+
+EventFilter ControlApi::event_filter(const HttpRequest& request) const {
+  EventFilter filter;
+  if (auto proxy = request.query_param("proxy")) filter.proxy = *proxy;
+  if (auto conn = request.query_param("conn")) filter.conn = session_id(*conn);
+  return filter;
+}
+
+std::optional<EventFilter> ControlApi::events_request(const HttpRequest& request) const {
+  if (request.method != "GET" || request.path != "/events" || refuse(request)) return std::nullopt;
+  try {
+    return event_filter(request);
+  } catch (const ApiError&) {
+    return std::nullopt;  // handle() answers the 400
+  }
+}
+
+HttpResponse ControlApi::handle(const HttpRequest& request) {
+  HttpResponse response;
+  if (auto refusal = refuse(request)) {
+    response = std::move(*refusal);
+  } else {
+    try {
+      response = route(request, split_path(request.path));
+    } catch (const ApiError& e) {
+      response = error_response(e.status(), e.what());
+      if (e.status() == 405) {
+        // The methods are in the message; Allow repeats them for HTTP clients.
+        const std::string what = e.what();
+        response.headers.emplace_back("Allow", what.substr(what.find("allowed: ") + 9));
+      }
+    } catch (const ProfileError& e) {
+      response = error_response(400, e.what());
+    } catch (const std::exception& e) {
+      response = error_response(500, e.what());
+    }
+  }
+  if (changes_state(request.method)) {
+    runtime_.log().event(spdlog::level::info, 0, "api",
+                         fmt::format("API {} {} -> {}", request.method, request.path, response.status),
+                         {{"method", std::string_view(request.method)},
+                          {"path", std::string_view(request.path)},
+                          {"status", static_cast<std::int64_t>(response.status)}});
+  }
+  return response;
+}
+
+HttpResponse ControlApi::route(const HttpRequest& request, const std::vector<std::string>& path) {
+  const std::string& m = request.method;
+  const std::string& body = request.body;
+  const std::size_t n = path.size();
+  const auto at = [&](std::size_t i, std::string_view word) { return n > i && path[i] == word; };
+
+  if (n == 1 && at(0, "version")) {
+    allow(m, {"GET"});
+    HttpResponse r;
+    r.content_type = "application/json;charset=utf-8";
+    r.body = fmt::format("{{\"version\": \"{}\"}}\n", kToxiproxyVersion);
+    return r;
+  }
+  if (n == 1 && at(0, "reset")) {
+    allow(m, {"POST"});
+    runtime_.reset();
+    return no_content();
+  }
+  if (n == 1 && at(0, "populate")) {
+    allow(m, {"POST"});
+    return populate(body);
+  }
+  if (n == 1 && at(0, "metrics")) {
+    allow(m, {"GET"});
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = runtime_.metrics();
+    return r;
+  }
+  if (n == 1 && at(0, "events")) {
+    allow(m, {"GET"});
+    event_filter(request);  // a bad filter is a 400 here; a good one is streamed by ApiServer
+    throw ApiError(400, "the event stream is served by the API server, not as a plain response");
+  }
+  if (at(0, "proxies")) {
+    if (n == 1) return proxies_collection(m, body);
+    const std::string& name = path[1];
+    if (n == 2) return one_proxy(m, name, body);
+    if (n == 3 && at(2, "toxics")) return toxics_collection(m, name, body);
+    if (n == 4 && at(2, "toxics")) return one_toxic(m, name, path[3], body);
+    if (n == 3 && at(2, "profile")) return profile_of(m, name, body);
+    if (n == 3 && at(2, "sessions")) return sessions_of(m, name, request);
+    if (n == 3 && at(2, "partition")) return partition(m, name, body);
+  }
+  if (at(0, "dropsim")) {
+    if (n == 2 && at(1, "version")) {
+      allow(m, {"GET"});
+      Json j;
+      j["dropsim"] = DROPSIM_VERSION;
+      j["toxiproxy"] = kToxiproxyVersion;
+      return json_response(200, j);
+    }
+    if (n == 2 && at(1, "profiles")) {
+      allow(m, {"GET"});
+      return profiles(std::nullopt);
+    }
+    if (n == 3 && at(1, "profiles")) {
+      allow(m, {"GET"});
+      return profiles(path[2]);
+    }
+    if (n == 2 && at(1, "sessions")) {
+      const auto proxy = request.query_param("proxy");
+      return sessions_of(m, proxy.value_or(""), request);
+    }
+    if (n == 3 && at(1, "sessions")) return one_session(m, path[2], std::nullopt, body);
+    if (n == 4 && at(1, "sessions")) return one_session(m, path[2], path[3], body);
+  }
+  throw ApiError(404, fmt::format("no endpoint at {} (see the README's endpoint table)", request.path));
+}
+
+HttpResponse ControlApi::proxies_collection(const std::string& method, const std::string& body) {
+  allow(method, {"GET", "POST"});
+  if (method == "GET") {
+    Json all = Json::object();  // Toxiproxy answers an object keyed by name
+    for (const ProxyInfo& p : runtime_.proxies()) all[p.name] = proxy_json(p);
+    return json_response(200, all);
+  }
+  const ProxySpec spec = go_proxy_spec(parse_go_body(body));
+  return json_response(201, proxy_json(runtime_.create_proxy(spec)));
+}
+
+HttpResponse ControlApi::populate(const std::string& body) {
+  // Toxiproxy's populate answers {"proxies": [...]}, or its error beside "proxies": null.
+  try {
+    const auto created = runtime_.populate(go_populate(parse_go_body(body)));
+    Json j;
+    j["proxies"] = nullptr;  // Go marshals an empty result as null
+    for (const ProxyInfo& p : created) j["proxies"].push_back(proxy_json(p));
+    return json_response(201, j);
+  } catch (const ApiError& e) {
+    Json j = error_json(e.status(), e.what());
+    j["proxies"] = nullptr;
+    return json_response(e.status(), j);
+  }
+}
+
+HttpResponse ControlApi::one_proxy(const std::string& method, const std::string& name, const std::string& body) {
+  allow(method, {"GET", "POST", "PATCH", "DELETE"});
+  if (method == "GET") return json_response(200, proxy_json(runtime_.proxy(name)));
+  if (method == "DELETE") {
+    runtime_.delete_proxy(name);
+    return no_content();
+  }
+  runtime_.proxy(name);  // 404 before the body is read, as Toxiproxy orders it
+  return json_response(200, proxy_json(runtime_.update_proxy(name, go_proxy_update(parse_go_body(body)))));
+}
+
+HttpResponse ControlApi::toxics_collection(const std::string& method, const std::string& proxy,
+                                           const std::string& body) {
+  allow(method, {"GET", "POST"});
+  const std::vector<Toxic> existing = runtime_.toxics(proxy);
+  if (method == "GET") {
+    Json list = Json::array();
+    for (const Toxic& t : existing) list.push_back(toxic_json(t));
+    return json_response(200, list);
+  }
+  const Json parsed = parse_go_body(body);
+  Toxic toxic = go_toxic_head(parsed);
+  for (const Toxic& t : existing) {
+    if (t.name == toxic.name) throw ApiError(409, "toxic already exists");
+  }
+  go_toxic_attributes(parsed, toxic);
+  // Toxiproxy answers a new toxic with 200, not 201.
+  return json_response(200, toxic_json(runtime_.add_toxic(proxy, std::move(toxic))));
+}
+
+HttpResponse ControlApi::one_toxic(const std::string& method, const std::string& proxy, const std::string& name,
+                                   const std::string& body) {
+  allow(method, {"GET", "POST", "PATCH", "DELETE"});
+  if (method == "DELETE") {
+    runtime_.remove_toxic(proxy, name);
+    return no_content();
+  }
+  const Toxic current = runtime_.toxic(proxy, name);
+  if (method == "GET") return json_response(200, toxic_json(current));
+  const ToxicUpdate update = go_toxic_update(parse_go_body(body), current);
+  return json_response(200, toxic_json(runtime_.update_toxic(proxy, name, update)));
+}
+
+HttpResponse ControlApi::profile_of(const std::string& method, const std::string& proxy, const std::string& body) {
+  allow(method, {"GET", "PUT"});
+  const ProxyInfo info = runtime_.proxy(proxy);
+  if (method == "GET") return json_response(200, proxy_detail_json(info));
+  const ProfileChange change =
+      strict_profile_change(parse_strict_body(body, {"profile", "settings", "time_scale"}, "a profile change"));
+  return json_response(200, proxy_detail_json(runtime_.set_profile(proxy, change.profile.value_or(info.profile),
+                                                                   change.settings, change.time_scale)));
+}
+
+HttpResponse ControlApi::sessions_of(const std::string& method, const std::string& proxy,
+                                     const HttpRequest& request) {
+  allow(method, {"GET", "POST"});
+  if (!proxy.empty()) runtime_.proxy(proxy);  // 404 for an unknown proxy
+  if (method == "GET") {
+    Json list = Json::array();
+    for (const SessionInfo& s : runtime_.sessions(proxy)) list.push_back(session_json(s));
+    return json_response(200, list);
+  }
+  const ActionRequest action = strict_action(action_body(request.body), SessionAction::rst, runtime_.options());
+  return acted(action, runtime_.act_all(proxy, action));
+}
+
+HttpResponse ControlApi::one_session(const std::string& method, const std::string& id_text,
+                                     const std::optional<std::string>& action_text, const std::string& body) {
+  allow(method, action_text ? std::initializer_list<std::string_view>{"POST"}
+                            : std::initializer_list<std::string_view>{"GET", "POST"});
+  const std::uint64_t id = session_id(id_text);
+  if (method == "GET") return json_response(200, session_json(runtime_.session(id)));
+  ActionRequest action;
+  if (action_text) {
+    // POST /dropsim/sessions/7/drain: the action is in the path, its close frame in the body.
+    Json parsed = parse_strict_body(body, {"code", "reason"}, "a session action");
+    parsed["action"] = *action_text;
+    action = strict_action(parsed, SessionAction::rst, runtime_.options());
+  } else {
+    action = strict_action(action_body(body), SessionAction::rst, runtime_.options());
+  }
+  runtime_.act(id, action);
+  return acted(action, 1);
+}
+
+HttpResponse ControlApi::partition(const std::string& method, const std::string& proxy, const std::string& body) {
+  allow(method, {"POST", "DELETE"});
+  if (method == "DELETE") {
+    if (!runtime_.heal(proxy)) throw ApiError(404, "partition not found");
+    return no_content();
+  }
+  const Duration duration = strict_partition(parse_strict_body(body, {"duration_ms"}, "a partition"));
+  return json_response(200, toxic_json(runtime_.partition(proxy, duration)));
+}
+
+HttpResponse ControlApi::profiles(const std::optional<std::string>& name) {
+  const auto& embedded = embedded_profiles();
+  if (!name) {
+    if (!profile_list_) {
+      Json list = Json::array();
+      for (const EmbeddedProfile& p : embedded) {
+        list.push_back(profile_json(load_profile(p.text, std::string(p.path)), false));
+      }
+      profile_list_ = std::move(list);
+    }
+    return json_response(200, *profile_list_);
+  }
+  // Built-in names only: the API does not read files by path.
+  for (const EmbeddedProfile& p : embedded) {
+    if (p.name == *name) return json_response(200, profile_json(load_profile(p.text, std::string(p.path)), true));
+  }
+  std::string names;
+  for (const EmbeddedProfile& p : embedded) names += (names.empty() ? "" : ", ") + std::string(p.name);
+  throw ApiError(404, fmt::format("profile not found: '{}'; built-in profiles: {}", *name, names));
+}
+
+}  // namespace dropsim

@@ -1,0 +1,67 @@
+#pragma once
+// The control API's routes: a request in, a response out, over a Runtime. Toxiproxy 2.12's
+// endpoints with its shapes, codes and messages, and dropsim's own (profiles, sessions,
+// partitions, metrics, the event stream). No socket here: ApiServer reads requests and
+// writes what handle() returns; the event stream is the one answer that outlives its
+// request, so ApiServer asks events_request() first and streams it itself.
+//
+//   ApiServer ──HttpRequest──► ControlApi::handle ──► guards (Host, User-Agent)
+//                                                 ──► route ──► Runtime ──► HttpResponse
+//
+// Guards: a Host that is not loopback (localhost, 127.0.0.0/8, ::1) is refused with 403
+// unless the API was started with allow_remote, so a web page cannot reach the API through
+// DNS rebinding; a state-changing request from a browser (User-Agent "Mozilla/...") is
+// refused with 403 as Toxiproxy refuses it, while GETs stay open to dashboards.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "api_json.h"
+#include "event_stream.h"
+#include "http_request.h"
+#include "http_response.h"
+#include "runtime.h"
+
+namespace dropsim {
+
+/// Every endpoint, over one Runtime. Call on the Runtime's thread.
+class ControlApi {
+ public:
+  ControlApi(Runtime& runtime, bool allow_remote);
+
+  /// Answers `request`; never throws (an unexpected error is a 500 with its message).
+  /// Logs every state-changing call through the runtime's EventLog (event "api").
+  HttpResponse handle(const HttpRequest& request);
+  /// GET /events that passes the guards and has a valid filter (?proxy=NAME, ?conn=ID):
+  /// the filter to stream with. nullopt for any other request, which handle() answers.
+  std::optional<EventFilter> events_request(const HttpRequest& request) const;
+
+  /// True when `host` (a Host header: "127.0.0.1:8474", "[::1]", "localhost") names this
+  /// machine's loopback; an absent Host counts as loopback (HTTP/1.0 tools).
+  static bool is_loopback_host(std::string_view host);
+
+ private:
+  HttpResponse route(const HttpRequest& request, const std::vector<std::string>& path);
+  HttpResponse proxies_collection(const std::string& method, const std::string& body);
+  HttpResponse populate(const std::string& body);
+  HttpResponse one_proxy(const std::string& method, const std::string& name, const std::string& body);
+  HttpResponse toxics_collection(const std::string& method, const std::string& proxy, const std::string& body);
+  HttpResponse one_toxic(const std::string& method, const std::string& proxy, const std::string& name,
+                         const std::string& body);
+  HttpResponse profile_of(const std::string& method, const std::string& proxy, const std::string& body);
+  HttpResponse sessions_of(const std::string& method, const std::string& proxy, const HttpRequest& request);
+  HttpResponse one_session(const std::string& method, const std::string& id,
+                           const std::optional<std::string>& action, const std::string& body);
+  HttpResponse partition(const std::string& method, const std::string& proxy, const std::string& body);
+  HttpResponse profiles(const std::optional<std::string>& name);
+  /// The guard's refusal, or nullopt when the request may proceed.
+  std::optional<HttpResponse> refuse(const HttpRequest& request) const;
+  EventFilter event_filter(const HttpRequest& request) const;
+
+  Runtime& runtime_;
+  bool allow_remote_;
+  std::optional<Json> profile_list_;  ///< GET /dropsim/profiles: built-ins never change
+};
+
+}  // namespace dropsim
