@@ -1,0 +1,67 @@
+#pragma once
+// A small blocking HTTP/1.1 client for the control API's tests and bench: one keep-alive
+// connection, every call bounded by a timeout. Written against the protocol, not against
+// dropsim's own parser, so that the two check each other.
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "net_util.h"
+
+namespace dropsim::test {
+
+/// A response as received.
+struct Reply {
+  int status = 0;  ///< 0: no response (connection closed or timed out)
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  /// The first header named `name` (case-insensitive); "" when absent.
+  std::string header(const std::string& name) const;
+};
+
+/// One connection to the API, reopened when the server closed it.
+class ApiClient {
+ public:
+  explicit ApiClient(std::uint16_t port, Ms timeout = Ms(5000));
+  /// Sends one request and reads its response. `headers` are added after Host (and
+  /// Content-Length when there is a body).
+  Reply request(const std::string& method, const std::string& path, const std::string& body = "",
+                const std::vector<std::pair<std::string, std::string>>& headers = {});
+  /// Sends `bytes` as they are on the current connection and reads one response.
+  Reply raw(const std::string& bytes);
+  /// Reads one more response from the current connection (pipelining).
+  Reply read_reply();
+  /// True when the server has closed the current connection (EOF within `wait`).
+  bool closed_by_server(Ms wait = Ms(2000));
+
+ private:
+  void ensure_connected();
+
+  std::uint16_t port_;
+  Ms timeout_;
+  Fd fd_;
+  std::string buffered_;  ///< bytes read past the last response
+};
+
+/// An event-stream reader: GET /events?QUERY, then everything the server sends.
+class EventReader {
+ public:
+  EventReader(std::uint16_t port, const std::string& query = "");
+  /// Reads until the stream holds `needle` after `from` (byte offset); returns its offset
+  /// or std::string::npos after `timeout`.
+  std::size_t wait_for(const std::string& needle, Ms timeout = Ms(3000), std::size_t from = 0);
+  /// Everything received so far, head included.
+  const std::string& text() const { return text_; }
+  int fd() const { return fd_.get(); }
+  void close() { fd_.reset(); }
+
+ private:
+  Fd fd_;
+  std::string text_;
+};
+
+}  // namespace dropsim::test
