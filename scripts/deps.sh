@@ -28,6 +28,10 @@ case "${1:-}" in
   *) echo "usage: scripts/deps.sh [--fuzz]" >&2; exit 2 ;;
 esac
 
+# The Toxiproxy Node client test (tests/toxiproxy-node): Debian's node and npm, only when
+# no node is installed at all (a newer one from elsewhere serves as well).
+if ! command -v node >/dev/null; then packages+=(nodejs npm); fi
+
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then

@@ -1,0 +1,216 @@
+// Toxiproxy's Node client (npm toxiproxy-node-client, pinned in package-lock.json), a
+// client nobody here wrote, driving dropsim's control API unchanged: create a proxy, add
+// latency and observe it, add reset_peer and observe the RST on a connection that was open
+// before, remove the toxic, reset.
+//
+// Usage: node toxiproxy_client_test.mjs SERVER_COMMAND [ARGS...]
+// The command must start a dropsim control API on a free port and log
+// "control API listening on 127.0.0.1:PORT" (dropsim's own line); this script starts it,
+// runs its own echo server as the upstream, and stops both. Ends with "N passed, N failed".
+
+import { spawn } from "node:child_process";
+import net from "node:net";
+import { Toxiproxy } from "toxiproxy-node-client";
+
+const kTimeoutMs = 5000;
+let passed = 0;
+let failed = 0;
+
+function check(name, ok, detail = "") {
+  if (ok) {
+    passed++;
+    console.log(`ok   ${name}`);
+  } else {
+    failed++;
+    console.log(`FAIL ${name}${detail ? ": " + detail : ""}`);
+  }
+}
+
+function withTimeout(promise, what, ms = kTimeoutMs) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what}: no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** Starts the API server; resolves with { child, port } once it logs its address. */
+function startServer(argv) {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
+  let seen = "";
+  const found = new Promise((resolve, reject) => {
+    const onData = (chunk) => {
+      seen += chunk.toString();
+      const m = seen.match(/control API listening on 127\.0\.0\.1:(\d+)/);
+      if (m) resolve({ child, port: Number(m[1]) });
+    };
+    child.stdout.on("data", onData);
+    child.stderr.on("data", onData);
+    child.on("exit", (code) => reject(new Error(`server exited (${code}) before listening:\n${seen}`)));
+    child.on("error", reject);
+  });
+  return withTimeout(found, "server start", 10000);
+}
+
+/** An echo server on 127.0.0.1; resolves with it once listening. */
+function startEcho() {
+  const server = net.createServer((s) => {
+    s.on("error", () => {});
+    s.pipe(s);
+  });
+  return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
+}
+
+/** A connected socket to 127.0.0.1:port. */
+function connect(port) {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const s = net.connect(port, "127.0.0.1", () => resolve(s));
+      s.once("error", reject);
+    }),
+    `connect to ${port}`,
+  );
+}
+
+/** Sends `text` on `socket` and resolves with the round trip in ms once it came back. */
+function roundTrip(socket, text) {
+  return withTimeout(
+    new Promise((resolve, reject) => {
+      const start = process.hrtime.bigint();
+      let got = "";
+      const onData = (d) => {
+        got += d.toString();
+        if (got.length >= text.length) {
+          socket.off("data", onData);
+          resolve(Number(process.hrtime.bigint() - start) / 1e6);
+        }
+      };
+      socket.on("data", onData);
+      socket.once("error", reject);
+      socket.write(text);
+    }),
+    "echo round trip",
+  );
+}
+
+/** Resolves with how `socket` ended: "reset" (ECONNRESET), "eof" or "error CODE". */
+function ending(socket) {
+  return withTimeout(
+    new Promise((resolve) => {
+      socket.on("error", (e) => resolve(e.code === "ECONNRESET" ? "reset" : `error ${e.code}`));
+      socket.on("end", () => resolve("eof"));
+      socket.resume();
+    }),
+    "connection end",
+  );
+}
+
+function portOf(listen) {
+  return Number(listen.slice(listen.lastIndexOf(":") + 1));
+}
+
+async function scenario(api, echoPort) {
+  const toxiproxy = new Toxiproxy(`http://127.0.0.1:${api}`);
+
+  const version = JSON.parse(await toxiproxy.getVersion());
+  check("GET /version reports a Toxiproxy 2.x version", /^2\.\d+\.\d+/.test(version.version), version.version);
+
+  const proxy = await toxiproxy.createProxy({
+    name: "node_echo",
+    listen: "127.0.0.1:0",
+    upstream: `127.0.0.1:${echoPort}`,
+  });
+  check("createProxy answers the proxy with its bound address", proxy.name === "node_echo" && portOf(proxy.listen) > 0,
+        proxy.listen);
+  const port = portOf(proxy.listen);
+
+  const all = await toxiproxy.getAll();
+  check("getAll lists it by name", Object.keys(all).includes("node_echo"), Object.keys(all).join(","));
+
+  const socket = await connect(port);
+  const plain = await roundTrip(socket, "ping");
+  check("bytes flow through the proxy", plain < 200, `${plain.toFixed(1)} ms`);
+
+  const latency = await proxy.addToxic({
+    name: "lag",
+    type: "latency",
+    stream: "downstream",
+    toxicity: 1,
+    attributes: { latency: 300, jitter: 0 },
+  });
+  check("addToxic answers the toxic", latency.name === "lag" && latency.attributes.latency === 300,
+        JSON.stringify(latency.toJson()));
+  const slow = await roundTrip(socket, "pong");
+  check("latency 300 ms is observed", slow >= 290 && slow < 3000, `${slow.toFixed(1)} ms`);
+
+  const fetched = await proxy.getToxic("lag");
+  check("getToxic reads it back", fetched.type === "latency" && fetched.stream === "downstream",
+        JSON.stringify(fetched.toJson()));
+  const updated = await fetched.update({ ...fetched.toJson(), attributes: { latency: 50, jitter: 0 } });
+  check("Toxic.update changes an attribute", updated.attributes.latency === 50, JSON.stringify(updated.toJson()));
+
+  await fetched.remove();
+  const fast = await roundTrip(socket, "ping");
+  check("removing the toxic removes the latency", fast < 200, `${fast.toFixed(1)} ms`);
+  let gone = false;
+  try {
+    await proxy.getToxic("lag");
+  } catch (e) {
+    gone = /404/.test(e.message);
+  }
+  check("a removed toxic is not found (404)", gone);
+
+  // reset_peer on a connection that was open before the toxic was added.
+  const end = ending(socket);
+  await proxy.addToxic({ name: "rst", type: "reset_peer", stream: "downstream", toxicity: 1, attributes: { timeout: 0 } });
+  const how = await end.catch((e) => e.message);
+  check("reset_peer resets an open connection (ECONNRESET)", how === "reset", how);
+
+  const disabled = await proxy.update({ ...proxy.toJson(), enabled: false });
+  check("update disables the proxy", disabled.enabled === false);
+
+  await toxiproxy.reset();
+  const after = await toxiproxy.get("node_echo");
+  let noToxic = false;
+  try {
+    await after.getToxic("rst");
+  } catch (e) {
+    noToxic = /404/.test(e.message);
+  }
+  check("reset enables the proxy and removes its toxics", after.enabled === true && noToxic);
+  const again = await connect(portOf(after.listen));
+  check("the proxy carries bytes after reset", (await roundTrip(again, "x")) < 200);
+  again.destroy();
+
+  await after.remove();
+  let missing = false;
+  try {
+    await toxiproxy.get("node_echo");
+  } catch (e) {
+    missing = /404/.test(e.message);
+  }
+  check("a removed proxy is not found (404)", missing);
+}
+
+async function main() {
+  const argv = process.argv.slice(2);
+  if (argv.length === 0) {
+    console.error("usage: node toxiproxy_client_test.mjs SERVER_COMMAND [ARGS...]");
+    process.exit(2);
+  }
+  const echo = await startEcho();
+  let server;
+  try {
+    server = await startServer(argv);
+    await withTimeout(scenario(server.port, echo.address().port), "scenario", 30000);
+  } catch (e) {
+    check("scenario ran to the end", false, e.stack || String(e));
+  } finally {
+    if (server) server.child.kill("SIGTERM");
+    echo.close();
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exit(failed === 0 && passed > 0 ? 0 : 1);
+}
+
+main();
