@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cctype>
+#include <future>
 #include <stdexcept>
+
+#include <asio/post.hpp>
 
 namespace dropsim::test {
 namespace {
@@ -151,6 +154,88 @@ std::size_t EventReader::wait_for(const std::string& needle, Ms timeout, std::si
     if (at != std::string::npos) return at;
     if (!fd_.valid() || !read_more(fd_.get(), text_, deadline)) return std::string::npos;
   }
+}
+
+ApiServerUnderTest::ApiServerUnderTest(ApiServerOptions options, bool allow_remote, spdlog::level::level_enum level)
+    : sink_(std::make_shared<CapturingSink>()),
+      log_(std::make_shared<spdlog::logger>("api", sink_), LogFormat::text),
+      runtime_(io_, log_),
+      server_(io_, runtime_, "127.0.0.1:0", allow_remote, options) {
+  log_.logger().set_level(level);
+  server_.start();
+  port_ = server_.local_endpoint().port();
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+ApiServerUnderTest::~ApiServerUnderTest() {
+  std::promise<void> done;
+  asio::post(io_, [&] {
+    server_.stop();
+    runtime_.stop_all();
+    done.set_value();
+  });
+  done.get_future().wait_for(std::chrono::seconds(5));
+  io_.stop();
+  thread_.join();
+}
+
+BulkLoad::BulkLoad(std::uint16_t port, Listener& sink, int sessions) {
+  // The sink: accepts every session and discards what arrives.
+  threads_.emplace_back([this, &sink, sessions] {
+    std::vector<Fd> accepted;
+    std::vector<pollfd> fds;
+    std::vector<char> buf(256 * 1024);
+    while (!stop_) {
+      if (accepted.size() < static_cast<std::size_t>(sessions)) {
+        Fd c = sink.accept(Ms(10));
+        if (c.valid()) {
+          fds.push_back({c.get(), POLLIN, 0});
+          accepted.push_back(std::move(c));
+        }
+      }
+      if (fds.empty() || ::poll(fds.data(), fds.size(), 10) <= 0) continue;
+      for (auto& f : fds) {
+        if (f.revents == 0) continue;
+        const ssize_t n = ::recv(f.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        if (n > 0) moved_ += static_cast<std::uint64_t>(n);
+      }
+    }
+  });
+  // The sources, from four threads. Blocking sends bounded by a 200 ms send timeout: the
+  // writers sleep while the proxy is behind instead of spinning on the cores it needs.
+  constexpr int kWriters = 4;
+  for (int t = 0; t < kWriters; ++t) {
+    const int mine = sessions / kWriters + (t < sessions % kWriters ? 1 : 0);
+    threads_.emplace_back([this, port, mine] {
+      std::vector<Fd> clients;
+      try {
+        for (int i = 0; i < mine; ++i) {
+          clients.push_back(connect_to(port));
+          set_io_timeout(clients.back().get(), Ms(200));
+        }
+      } catch (const std::exception&) {
+        return;  // wait_bytes() reports that the load never ran
+      }
+      const std::string chunk(64 * 1024, 'x');
+      while (!stop_) {
+        for (auto& c : clients) ::send(c.get(), chunk.data(), chunk.size(), MSG_NOSIGNAL);
+      }
+    });
+  }
+}
+
+BulkLoad::~BulkLoad() {
+  stop_ = true;
+  for (auto& t : threads_) t.join();
+}
+
+bool BulkLoad::wait_bytes(std::uint64_t n, Ms timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (moved_.load() < n) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(Ms(5));
+  }
+  return true;
 }
 
 }  // namespace dropsim::test

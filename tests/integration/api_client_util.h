@@ -3,13 +3,20 @@
 // connection, every call bounded by a timeout. Written against the protocol, not against
 // dropsim's own parser, so that the two check each other.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
+#include <asio/io_context.hpp>
+
+#include "api_server.h"
 #include "net_util.h"
+#include "runtime.h"
 
 namespace dropsim::test {
 
@@ -62,6 +69,44 @@ class EventReader {
  private:
   Fd fd_;
   std::string text_;
+};
+
+/// A Runtime and its ApiServer on 127.0.0.1:0, on their own io_context thread (the
+/// Runtime is touched only there), with captured logs.
+class ApiServerUnderTest {
+ public:
+  explicit ApiServerUnderTest(ApiServerOptions options = {}, bool allow_remote = false,
+                              spdlog::level::level_enum level = spdlog::level::debug);
+  ~ApiServerUnderTest();
+  std::uint16_t port() const { return port_; }
+  /// Everything logged so far.
+  std::string logs() const { return sink_->text(); }
+
+ private:
+  std::shared_ptr<CapturingSink> sink_;
+  EventLog log_;
+  asio::io_context io_;
+  Runtime runtime_;
+  ApiServer server_;
+  std::thread thread_;
+  std::uint16_t port_ = 0;
+};
+
+/// `sessions` clients pushing bulk data through `port` (a proxy) as fast as it takes it,
+/// into a sink that accepts on `sink` and discards; stops when destroyed.
+class BulkLoad {
+ public:
+  BulkLoad(std::uint16_t port, Listener& sink, int sessions);
+  ~BulkLoad();
+  /// Bytes the sink received so far.
+  std::uint64_t bytes() const { return moved_.load(); }
+  /// Waits until the sink received `n` bytes; false after `timeout`.
+  bool wait_bytes(std::uint64_t n, Ms timeout) const;
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<std::uint64_t> moved_{0};
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace dropsim::test
