@@ -191,22 +191,25 @@ Json toxic_json(const Toxic& toxic) {
   return j;
 }
 
+Json toxics_json(const std::vector<Toxic>& toxics) {
+  Json list = Json::array();
+  for (const Toxic& t : toxics) list.push_back(toxic_json(t));
+  return list;
+}
+
 Json proxy_json(const ProxyInfo& proxy) {
   Json j;
   j["name"] = proxy.name;
   j["listen"] = proxy.listen;
   j["upstream"] = proxy.upstream;
   j["enabled"] = proxy.enabled;
-  Json toxics = Json::array();
-  for (const Toxic& t : proxy.toxics) toxics.push_back(toxic_json(t));
-  j["toxics"] = std::move(toxics);
+  j["toxics"] = toxics_json(proxy.toxics);
   return j;
 }
 
 Json proxy_detail_json(const ProxyInfo& proxy) {
   Json j = proxy_json(proxy);
-  Json toxics = std::move(j["toxics"]);
-  j.erase("toxics");
+  j.erase("toxics");  // last, after dropsim's fields
   j["profile"] = proxy.profile;
   Json settings = Json::object();
   for (const SettingOverride& s : proxy.settings) settings[s.name] = s.value;
@@ -214,7 +217,7 @@ Json proxy_detail_json(const ProxyInfo& proxy) {
   j["time_scale"] = proxy.time_scale;
   j["active_sessions"] = proxy.active_sessions;
   j["total_sessions"] = proxy.total_sessions;
-  j["toxics"] = std::move(toxics);
+  j["toxics"] = toxics_json(proxy.toxics);
   return j;
 }
 

@@ -38,6 +38,8 @@ Json error_json(int status, std::string_view message);
 /// {"attributes": {...}, "name", "type", "stream", "toxicity"}; dropsim's extension
 /// attributes appear only when non-zero.
 Json toxic_json(const Toxic& toxic);
+/// [toxic_json, ...]: GET /proxies/{name}/toxics, and a proxy's "toxics".
+Json toxics_json(const std::vector<Toxic>& toxics);
 /// {"name", "listen", "upstream", "enabled", "toxics": [...]}.
 Json proxy_json(const ProxyInfo& proxy);
 

@@ -273,11 +273,7 @@ HttpResponse ControlApi::toxics_collection(const std::string& method, const std:
                                            const std::string& body) {
   allow(method, {"GET", "POST"});
   const std::vector<Toxic> existing = runtime_.toxics(proxy);
-  if (method == "GET") {
-    Json list = Json::array();
-    for (const Toxic& t : existing) list.push_back(toxic_json(t));
-    return json_response(200, list);
-  }
+  if (method == "GET") return json_response(200, toxics_json(existing));
   const Json parsed = parse_go_body(body);
   Toxic toxic = go_toxic_head(parsed);
   for (const Toxic& t : existing) {

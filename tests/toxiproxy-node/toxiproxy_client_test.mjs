@@ -105,6 +105,16 @@ function ending(socket) {
   );
 }
 
+/** True when `call()` rejects with the client's error for a 404. */
+async function notFound(call) {
+  try {
+    await call();
+  } catch (e) {
+    return /404/.test(e.message);
+  }
+  return false;
+}
+
 function portOf(listen) {
   return Number(listen.slice(listen.lastIndexOf(":") + 1));
 }
@@ -152,13 +162,7 @@ async function scenario(api, echoPort) {
   await fetched.remove();
   const fast = await roundTrip(socket, "ping");
   check("removing the toxic removes the latency", fast < 200, `${fast.toFixed(1)} ms`);
-  let gone = false;
-  try {
-    await proxy.getToxic("lag");
-  } catch (e) {
-    gone = /404/.test(e.message);
-  }
-  check("a removed toxic is not found (404)", gone);
+  check("a removed toxic is not found (404)", await notFound(() => proxy.getToxic("lag")));
 
   // reset_peer on a connection that was open before the toxic was added.
   const end = ending(socket);
@@ -171,25 +175,14 @@ async function scenario(api, echoPort) {
 
   await toxiproxy.reset();
   const after = await toxiproxy.get("node_echo");
-  let noToxic = false;
-  try {
-    await after.getToxic("rst");
-  } catch (e) {
-    noToxic = /404/.test(e.message);
-  }
+  const noToxic = await notFound(() => after.getToxic("rst"));
   check("reset enables the proxy and removes its toxics", after.enabled === true && noToxic);
   const again = await connect(portOf(after.listen));
   check("the proxy carries bytes after reset", (await roundTrip(again, "x")) < 200);
   again.destroy();
 
   await after.remove();
-  let missing = false;
-  try {
-    await toxiproxy.get("node_echo");
-  } catch (e) {
-    missing = /404/.test(e.message);
-  }
-  check("a removed proxy is not found (404)", missing);
+  check("a removed proxy is not found (404)", await notFound(() => toxiproxy.get("node_echo")));
 }
 
 async function main() {
