@@ -12,19 +12,17 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <set>
-#include <span>
 #include <sstream>
 #include <system_error>
 
 #include <asio/ip/address.hpp>
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "builtin_profiles.h"
 #include "duration.h"
 #include "proxy.h"
 #include "suggest.h"
+#include "yaml_reader.h"
 
 namespace dropsim {
 
@@ -37,9 +35,6 @@ constexpr std::string_view kProxyKeys[] = {"name",     "listen",     "upstream",
 constexpr std::string_view kFaultKeys[] = {"type", "name", "stream", "toxicity", "attributes", "after", "for"};
 
 constexpr std::string_view kDurationFix = "write a duration with a unit, e.g. 5s, 500ms, 2m or 1m30s";
-
-/// The strings of `items`, for messages and suggestions.
-std::vector<std::string> strings(std::span<const std::string_view> items) { return {items.begin(), items.end()}; }
 
 /// The whole of `text` as a `T` (a decimal integer, or a double); nullopt for anything else
 /// (blanks, a fraction where an integer is wanted, overflow).
@@ -71,20 +66,6 @@ bool looks_like_path(std::string_view name) {
   return name.find('/') != std::string_view::npos || name.ends_with(".yaml") || name.ends_with(".yml");
 }
 
-/// Where a node starts, 1-based; 0/0 when yaml-cpp has no position for it.
-std::pair<int, int> position(const YAML::Node& n) {
-  if (!n.IsDefined() || n.Mark().is_null()) return {0, 0};
-  return {n.Mark().line + 1, n.Mark().column + 1};
-}
-
-/// "a mapping", "a list", ... for "found X" messages.
-std::string_view shape(const YAML::Node& n) {
-  if (!n.IsDefined() || n.IsNull()) return "nothing";
-  if (n.IsMap()) return "a mapping";
-  if (n.IsSequence()) return "a list";
-  return "a single value";
-}
-
 /// A parsed listen address, for telling whether two proxies would bind the same port.
 struct Bound {
   asio::ip::address address;
@@ -96,11 +77,11 @@ struct Bound {
   }
 };
 
-/// Reads one config document; holds the file label every error carries.
-class ConfigReader {
+/// Reads one config document; the file label (YamlReader's) also locates relative profile paths.
+class ConfigReader : private YamlReader {
  public:
   /// `file` labels every error and locates relative profile paths.
-  explicit ConfigReader(std::string file) : file_(std::move(file)) {}
+  explicit ConfigReader(std::string file) : YamlReader(std::move(file)) {}
 
   /// The config in `root`.
   RunConfig read(const YAML::Node& root);
@@ -113,14 +94,7 @@ class ConfigReader {
     std::optional<Bound> upstream;  ///< nullopt: a host name (but localhost), not followed through chains
   };
 
-  [[noreturn]] void fail(const YAML::Node& at, const std::string& message) const;
-  std::string scalar(const YAML::Node& n, std::string_view what) const;
-  YAML::Node key_node(const YAML::Node& map, std::string_view key) const;
-  YAML::Node child(const YAML::Node& map, std::string_view key) const;
-  YAML::Node require(const YAML::Node& map, std::string_view key, std::string_view owner,
-                     std::string_view fix) const;
   void expect(const YAML::Node& n, YAML::NodeType::value type, std::string_view what) const;
-  void check_keys(const YAML::Node& map, std::span<const std::string_view> allowed, std::string_view owner) const;
   double read_time_scale(const YAML::Node& n) const;
   Duration read_duration(const YAML::Node& n, std::string_view what) const;
   std::pair<std::string, std::uint16_t> read_address(const YAML::Node& n, std::string_view what) const;
@@ -137,40 +111,7 @@ class ConfigReader {
   void check_api(const YAML::Node& api, const Bound& bound, const std::vector<ProxySpec>& specs,
                  const std::vector<Entry>& entries) const;
   void check_loops(const std::vector<ProxySpec>& specs, const std::vector<Entry>& entries) const;
-
-  std::string file_;
 };
-
-void ConfigReader::fail(const YAML::Node& at, const std::string& message) const {
-  const auto [line, column] = position(at);
-  throw ProfileError(file_, line, column, message);
-}
-
-std::string ConfigReader::scalar(const YAML::Node& n, std::string_view what) const {
-  if (n.IsScalar()) return n.Scalar();
-  fail(n, fmt::format("'{}' must be a single value, found {}", what, shape(n)));
-}
-
-YAML::Node ConfigReader::key_node(const YAML::Node& map, std::string_view key) const {
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    if (it->first.Scalar() == key) return it->first;
-  }
-  return map;
-}
-
-YAML::Node ConfigReader::child(const YAML::Node& map, std::string_view key) const {
-  const YAML::Node n = map[std::string(key)];
-  // yaml-cpp marks an empty value at the next token, often on the next line: point at the key.
-  if (n.IsDefined() && n.IsNull()) fail(key_node(map, key), fmt::format("'{}' has no value: write one after the colon", key));
-  return n;
-}
-
-YAML::Node ConfigReader::require(const YAML::Node& map, std::string_view key, std::string_view owner,
-                                 std::string_view fix) const {
-  const YAML::Node n = child(map, key);
-  if (!n.IsDefined()) fail(map, fmt::format("{} is missing '{}': {}", owner, key, fix));
-  return n;
-}
 
 void ConfigReader::expect(const YAML::Node& n, YAML::NodeType::value type, std::string_view what) const {
   if (n.Type() == type) return;
@@ -178,21 +119,6 @@ void ConfigReader::expect(const YAML::Node& n, YAML::NodeType::value type, std::
   fail(n, fmt::format("{} must be {}, found {}", what,
                       map ? "a mapping (key: value lines, or {key: value})" : "a list ('- item' lines, or [a, b])",
                       shape(n)));
-}
-
-// An empty `allowed` takes any key (settings, attributes): only repeats are refused.
-void ConfigReader::check_keys(const YAML::Node& map, std::span<const std::string_view> allowed,
-                              std::string_view owner) const {
-  const std::vector<std::string> valid = strings(allowed);
-  std::set<std::string> seen;
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    if (!it->first.IsScalar()) fail(it->first, fmt::format("a key in {} must be a plain name", owner));
-    const std::string& key = it->first.Scalar();
-    if (!seen.insert(key).second) fail(it->first, fmt::format("'{}' appears twice in {}: keep one", key, owner));
-    if (valid.empty() || std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
-    fail(it->first, fmt::format("unknown key '{}' in {}{}; valid keys: {}", key, owner, did_you_mean(key, valid),
-                                fmt::join(valid, ", ")));
-  }
 }
 
 double ConfigReader::read_time_scale(const YAML::Node& n) const {
@@ -277,7 +203,7 @@ ProxySpec ConfigReader::read_proxy(const YAML::Node& n, double default_scale, En
 
 std::vector<SettingOverride> ConfigReader::read_settings(const YAML::Node& n) const {
   expect(n, YAML::NodeType::Map, "'settings'");
-  check_keys(n, {}, "'settings'");
+  check_unique_keys(n, "'settings'");
   std::vector<SettingOverride> out;
   for (auto it = n.begin(); it != n.end(); ++it) {
     const std::string& name = it->first.Scalar();
@@ -290,7 +216,7 @@ std::vector<SettingOverride> ConfigReader::read_settings(const YAML::Node& n) co
 std::string ConfigReader::resolve_profile(const std::string& profile) const {
   if (!looks_like_path(profile)) return profile;
   const std::filesystem::path path(profile);
-  const std::filesystem::path dir = std::filesystem::path(file_).parent_path();
+  const std::filesystem::path dir = std::filesystem::path(file()).parent_path();
   return path.is_absolute() || dir.empty() ? profile : (dir / path).string();
 }
 
@@ -311,11 +237,10 @@ void ConfigReader::check_profile(const YAML::Node& proxy, const ProxySpec& spec)
     const SettingOverride o{it->first.Scalar(), it->second.Scalar()};
     try {
       load_profile(profile.text, profile.file, {o});
+    } catch (const UnknownSettingError& e) {
+      fail(it->first, e.message());  // an unknown name points at the name
     } catch (const ProfileError& e) {
-      // An unknown name points at the name, a bad value at the value (ConfigError.UnknownSetting
-      // pins the wording this relies on).
-      const bool unknown_name = e.message().find("has no setting") != std::string::npos;
-      fail(unknown_name ? it->first : it->second, e.file() == "--set" ? e.message() : e.what());
+      fail(it->second, e.file() == "--set" ? e.message() : e.what());  // a bad value at the value
     }
   }
   try {
@@ -397,7 +322,7 @@ FaultSpec ConfigReader::read_fault(const YAML::Node& n) const {
 
 void ConfigReader::read_attributes(const YAML::Node& n, Toxic& toxic) const {
   expect(n, YAML::NodeType::Map, "'attributes'");
-  check_keys(n, {}, "'attributes'");
+  check_unique_keys(n, "'attributes'");
   const auto specs = attributes_of(toxic.type);
   std::vector<std::string> names;
   std::vector<std::string> described;
@@ -482,7 +407,7 @@ void ConfigReader::check_loops(const std::vector<ProxySpec>& specs, const std::v
 
 RunConfig ConfigReader::read(const YAML::Node& root) {
   if (!root.IsDefined() || root.IsNull()) {
-    throw ProfileError(file_, 0, 0, "the config is empty: add proxies: with at least one proxy (see docs/config.md)");
+    throw ProfileError(file(), 0, 0, "the config is empty: add proxies: with at least one proxy (see docs/config.md)");
   }
   expect(root, YAML::NodeType::Map, "a config");
   check_keys(root, kTopKeys, "the config");
@@ -516,15 +441,7 @@ RunConfig ConfigReader::read(const YAML::Node& root) {
 }  // namespace
 
 RunConfig load_config(std::string_view text, const std::string& file) {
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::ParserException& e) {
-    throw ProfileError(file, e.mark.line + 1, e.mark.column + 1,
-                       fmt::format("YAML syntax error: {}; fix the syntax here (indentation, a "
-                                   "missing ':' or an unclosed bracket or quote)", e.msg));
-  }
-  return ConfigReader(file).read(root);
+  return ConfigReader(file).read(parse_yaml(text, file));
 }
 
 RunConfig load_config_file(const std::string& path) {

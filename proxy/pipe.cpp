@@ -1,30 +1,205 @@
 #include "pipe.h"
 
+#include <algorithm>
+#include <deque>
+#include <string>
+#include <string_view>
+#include <vector>
+
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
+#include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
+
+#include "shaper.h"
 
 namespace dropsim {
 namespace {
 
 constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
+using End = PipeResult::End;
 
 bool would_block(const std::error_code& ec) {
   return ec == asio::error::would_block || ec == asio::error::try_again;
 }
 
+bool aborted(const std::error_code& ec) {
+  return ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor;
+}
+
+/// The bytes to write for a chunk read as `read`, per the observer's verdict.
+std::string_view passed(const Verdict& verdict, std::string_view read) {
+  if (verdict.action == Verdict::Action::replace) return verdict.replacement;
+  if (verdict.action == Verdict::Action::cut) return read.substr(0, verdict.prefix);
+  return read;
+}
+
+/// How often a shaped pipe with no socket worth watching checks that they are open.
+constexpr Duration kRecheck = std::chrono::milliseconds(50);
+
+/// The clock of asio::steady_timer, which the shaped pipe's timer runs on.
+TimePoint now() { return SteadyClock::instance().now(); }
+
+/// Bytes read but not yet written, in order, with the time each chunk arrived.
+class Backlog {
+ public:
+  /// Bytes held.
+  std::size_t size() const { return bytes_.size() - head_; }
+  bool empty() const { return chunks_.empty(); }
+  /// Appends a chunk read at `arrival` (nothing when empty).
+  void push(std::string_view bytes, TimePoint arrival) {
+    if (bytes.empty()) return;
+    bytes_.append(bytes);
+    chunks_.push_back({arrival, bytes.size()});
+  }
+  /// The oldest chunk's unwritten bytes start here.
+  const char* front_data() const { return bytes_.data() + head_; }
+  /// The oldest chunk's unwritten size.
+  std::size_t front_size() const { return chunks_.front().size; }
+  /// When the oldest chunk was read.
+  TimePoint front_arrival() const { return chunks_.front().arrival; }
+  /// Drops the first `n` bytes, all from the oldest chunk.
+  void consume(std::size_t n) {
+    head_ += n;
+    if ((chunks_.front().size -= n) == 0) chunks_.pop_front();
+    if (chunks_.empty()) {
+      clear();
+    } else if (head_ >= kCompactAt && head_ * 2 >= bytes_.size()) {
+      bytes_.erase(0, head_);  // amortized: at most as many bytes moved as were written
+      head_ = 0;
+    }
+  }
+  /// Drops everything and gives the memory back.
+  void clear() {
+    std::string().swap(bytes_);
+    std::deque<Chunk>().swap(chunks_);
+    head_ = 0;
+  }
+
+ private:
+  static constexpr std::size_t kCompactAt = 64 * 1024;
+  struct Chunk {
+    TimePoint arrival;
+    std::size_t size;
+  };
+  std::string bytes_;
+  std::size_t head_ = 0;
+  std::deque<Chunk> chunks_;
+};
+
+/// Bytes of the backlog that may be written now.
+struct Due {
+  std::size_t bytes = 0;   ///< 0: none yet
+  std::size_t pieces = 0;  ///< of the plan
+  TimePoint at;            ///< when the first of them may go
+};
+
 }  // namespace
+
+/// What a pipe needs only while faults apply: created by set_faults, freed by run() once
+/// the faults are gone and the backlog is written.
+struct Pipe::Shaping {
+  Shaping(const asio::any_io_executor& ex, const DirectionFaults& faults, std::uint64_t seed, TimePoint at)
+      : timer(ex), shaper(faults, seed, at), last_write(at) {}
+
+  /// The pipe's one timer: the next piece's time, the FIN's, or set_faults' wake-up.
+  asio::steady_timer timer;
+  Shaper shaper;
+  Backlog backlog;
+  std::vector<Piece> plan;  ///< the oldest chunk's pieces; valid while next < plan.size()
+  std::size_t next = 0;     ///< the first piece not yet written
+  bool replan = false;      ///< set_faults changed the faults: plan the unwritten bytes again
+  TimePoint last_write;     ///< when the last write finished
+  /// How the source ended (EOF, a read error, a cut): reported once the backlog is written.
+  std::optional<PipeResult> source_end;
+  TimePoint ended_at;  ///< when source_end was read
+  std::optional<PipeResult> result;  ///< how run() ends, once run_shaped() says it does
+  bool from_spent = false;  ///< `from` has a lasting error condition: not worth watching
+  bool to_spent = false;    ///< `to` has one
+
+  /// Records how the pipe ends; true, for run_shaped() to return.
+  bool end(const PipeResult& r) {
+    result = r;
+    return true;
+  }
+  /// The source ended at `at` (EOF, an error, a cut): reported once the backlog is written.
+  void source_ended(const PipeResult& r, TimePoint at) {
+    source_end = r;
+    ended_at = at;
+  }
+  /// New faults: the unwritten bytes are planned again (or, under drop, discarded).
+  void start_over() {
+    replan = false;
+    plan.clear();
+    next = 0;
+    // Toxiproxy's timeout toxic swallows what is still inside the link, too.
+    if (shaper.faults().drop) backlog.clear();
+  }
+  /// What of the oldest chunk may be written at `t`: nothing yet (then `at` says when),
+  /// one slice (each slice goes alone, as the peer should see it), or every other piece
+  /// due by then, in one write.
+  Due due(TimePoint t) {
+    if (next == plan.size()) {
+      plan = shaper.plan(backlog.front_size(), backlog.front_arrival());
+      next = 0;
+    }
+    Due d{0, 0, plan[next].at};
+    if (d.at > t) return d;
+    const bool one = shaper.faults().slice_average > 0;
+    do {
+      d.bytes += plan[next + d.pieces++].size;
+    } while (!one && next + d.pieces < plan.size() && plan[next + d.pieces].at <= t);
+    return d;
+  }
+  /// `d` was written.
+  void wrote(const Due& d) {
+    backlog.consume(d.bytes);
+    next += d.pieces;
+  }
+};
 
 Pipe::Pipe(Direction direction, asio::ip::tcp::socket& from, asio::ip::tcp::socket& to,
            BufferPool& pool, PipeObserver& observer)
     : direction_(direction), from_(from), to_(to), pool_(pool), observer_(observer) {}
 
+Pipe::~Pipe() = default;
+
+void Pipe::set_faults(const DirectionFaults& faults, std::uint64_t seed) {
+  if (faults == this->faults()) return;  // nothing changed: no new draws, the limit keeps counting
+  const TimePoint at = now();
+  if (!shaping_) {
+    shaping_ = std::make_unique<Shaping>(from_.get_executor(), faults, seed, at);
+    return;
+  }
+  // The backlog and plan are run()'s (a write in progress points into them): change them
+  // there, at the top of its loop.
+  Shaping& s = *shaping_;
+  // Toxiproxy keeps a limit_data toxic's count while other toxics come and go.
+  const bool same_limit = faults.limit == s.shaper.faults().limit;
+  s.shaper = Shaper(faults, seed, s.last_write, same_limit ? s.shaper.admitted() : 0);
+  s.replan = true;
+  s.timer.cancel();
+}
+
+const DirectionFaults& Pipe::faults() const {
+  static const DirectionFaults none;
+  return shaping_ ? shaping_->shaper.faults() : none;
+}
+
+std::size_t Pipe::backlog() const { return shaping_ ? shaping_->backlog.size() : 0; }
+
 asio::awaitable<PipeResult> Pipe::run() {
-  using End = PipeResult::End;
   for (;;) {
+    if (shaping_) {
+      // (A bool, not the result: it keeps this frame, which every idle pipe holds, small.)
+      if (co_await run_shaped()) co_return *shaping_->result;
+      continue;
+    }
     // Wait for readability before borrowing a chunk: an idle pipe holds no buffer.
     auto [wait_ec] = co_await from_.async_wait(asio::socket_base::wait_read, kAwait);
     if (wait_ec == asio::error::operation_aborted || !from_.is_open()) co_return PipeResult{};
     if (wait_ec) co_return PipeResult{End::failed, source(direction_), wait_ec};
+    if (shaping_) continue;  // faults arrived while it waited
 
     BufferPool::Lease chunk = pool_.take();
     // Read on while data keeps coming, so a bulk transfer costs a read and a write per
@@ -33,22 +208,132 @@ asio::awaitable<PipeResult> Pipe::run() {
       std::error_code ec;
       const std::size_t n = from_.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
       if (would_block(ec)) break;
-      if (ec == asio::error::eof) co_return PipeResult{End::finished, source(direction_), {}};
-      if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor) co_return PipeResult{};
-      if (ec) co_return PipeResult{End::failed, source(direction_), ec};
+      if (ec) co_return read_failed(ec);
       const Verdict verdict = observer_.on_chunk(direction_, {chunk.data(), n});
-      std::string_view out(chunk.data(), n);
-      if (verdict.action == Verdict::Action::replace) out = verdict.replacement;
-      if (verdict.action == Verdict::Action::cut) out = out.substr(0, verdict.prefix);
-      if (auto write_ec = co_await write_all(out.data(), out.size())) {
-        if (write_ec == asio::error::operation_aborted || !to_.is_open()) co_return PipeResult{};
-        co_return PipeResult{End::failed, destination(direction_), write_ec};
-      }
+      const std::string_view out = passed(verdict, {chunk.data(), n});
+      if (auto write_ec = co_await write_all(out.data(), out.size())) co_return write_failed(write_ec);
       if (verdict.action == Verdict::Action::cut) co_return PipeResult{End::cut, source(direction_), {}};
+      if (shaping_) break;  // faults arrived while it wrote
       // A short read means the socket is most likely drained; skip the EAGAIN read.
       if (n < chunk.size()) break;
     }
   }
+}
+
+asio::awaitable<bool> Pipe::run_shaped() {
+  using namespace asio::experimental::awaitable_operators;
+  Shaping& s = *shaping_;
+  for (;;) {
+    if (!from_.is_open() || !to_.is_open()) co_return s.end(PipeResult{});
+    const DirectionFaults& f = s.shaper.faults();
+    if (s.replan) s.start_over();
+
+    TimePoint wake = TimePoint::max();
+    if (!f.hold) {
+      if (!s.backlog.empty()) {
+        const Due due = s.due(now());
+        if (due.bytes == 0) {
+          wake = due.at;
+        } else {
+          const std::size_t allowed = s.shaper.admit(due.bytes);
+          if (allowed > 0) {
+            if (auto ec = co_await write_all(s.backlog.front_data(), allowed)) co_return s.end(write_failed(ec));
+            s.last_write = now();
+          }
+          // Toxiproxy's limit_data writes the bytes up to the limit, then closes at once.
+          if (s.shaper.exhausted()) co_return s.end(PipeResult{End::limited, source(direction_), {}});
+          s.wrote(due);
+          continue;
+        }
+      } else if (s.source_end) {
+        if (s.source_end->end != End::finished) co_return s.end(*s.source_end);
+        // Toxiproxy's slow_close: the FIN waits `delay` after the bytes before it.
+        const TimePoint fin = s.shaper.fin_time(s.ended_at, s.last_write);
+        if (fin <= now()) co_return s.end(*s.source_end);
+        wake = fin;
+      } else if (f.none()) {
+        shaping_.reset();  // frees `s`: nothing below may touch it
+        co_return false;
+      }
+    }
+
+    bool reading = !f.hold && !s.source_end && s.backlog.size() < kMaxBacklog;
+    if (reading) {
+      std::size_t cap = pool_.chunk_size();
+      if (const auto left = s.shaper.remaining()) {
+        // Bytes past the limit stay unread: the observer sees only what may pass.
+        cap = static_cast<std::size_t>(std::min<std::uint64_t>(cap, *left - std::min<std::uint64_t>(*left, s.backlog.size())));
+      }
+      if (cap == 0 && !s.backlog.empty()) {
+        reading = false;  // the backlog holds all the limit lets through
+      } else if (read_once(s, cap)) {
+        if (s.result) co_return true;
+        continue;
+      }
+    }
+
+    // Sleep until the next piece's time, readability when reading, or set_faults. A
+    // socket wait is part of it whenever possible, so that the session closing the
+    // sockets ends the pipe at once: when not reading, a wait for an error condition,
+    // which otherwise sleeps. One that ends uncancelled found a lasting condition (RST,
+    // both halves shut, urgent data) that would end every later one at once too, so that
+    // socket is not watched again; with neither left, the timer checks every kRecheck.
+    asio::ip::tcp::socket* watch = (reading || !s.from_spent) ? &from_ : (!s.to_spent ? &to_ : nullptr);
+    if (!watch) wake = std::min(wake, now() + kRecheck);
+    s.timer.expires_at(wake);
+    if (!watch) {
+      co_await s.timer.async_wait(kAwait);
+      continue;
+    }
+    const auto wait = reading ? asio::socket_base::wait_read : asio::socket_base::wait_error;
+    auto woke = co_await (watch->async_wait(wait, kAwait) || s.timer.async_wait(kAwait));
+    if (woke.index() == 0) {
+      const auto [ec] = std::get<0>(woke);
+      if (ec == asio::error::operation_aborted || !watch->is_open()) co_return s.end(PipeResult{});
+      if (!reading) (watch == &from_ ? s.from_spent : s.to_spent) = true;
+      // A failed wait for readability: the next read reports why.
+    }
+  }
+}
+
+bool Pipe::read_once(Shaping& s, std::size_t cap) {
+  std::error_code ec;
+  const TimePoint arrival = now();
+  if (cap == 0) {
+    // The limit is used up and nothing waits: Toxiproxy closes when the next chunk
+    // arrives (a FIN still passes as a FIN). Peek, so nothing is taken.
+    char c;
+    from_.receive(asio::buffer(&c, 1), asio::socket_base::message_peek, ec);
+    if (!ec) return s.end(PipeResult{End::limited, source(direction_), {}});
+  } else {
+    // Read before waiting: after a write, a release or a drained backlog bytes are likely
+    // there, and a read that finds none costs less than a trip through the reactor.
+    BufferPool::Lease chunk = pool_.take();
+    const std::size_t n = from_.read_some(asio::buffer(chunk.data(), cap), ec);
+    if (!ec) {
+      if (s.shaper.faults().drop) return true;  // Toxiproxy's timeout toxic: read, never passed on
+      const Verdict verdict = observer_.on_chunk(direction_, {chunk.data(), n});
+      s.backlog.push(passed(verdict, {chunk.data(), n}), arrival);
+      if (verdict.action == Verdict::Action::cut) s.source_ended(PipeResult{End::cut, source(direction_), {}}, arrival);
+      return true;
+    }
+  }
+  if (would_block(ec)) return false;
+  const PipeResult r = read_failed(ec);
+  if (r.end == End::stopped) return s.end(r);
+  s.source_ended(r, arrival);
+  return true;
+}
+
+PipeResult Pipe::read_failed(const std::error_code& ec) const {
+  if (ec == asio::error::eof) return PipeResult{End::finished, source(direction_), {}};
+  if (aborted(ec)) return PipeResult{};
+  return PipeResult{End::failed, source(direction_), ec};
+}
+
+PipeResult Pipe::write_failed(const std::error_code& ec) const {
+  if (ec == asio::error::operation_aborted || !to_.is_open()) return PipeResult{};
+  return PipeResult{End::failed, destination(direction_), ec};
 }
 
 asio::awaitable<std::error_code> Pipe::write_all(const char* data, std::size_t n) {

@@ -9,8 +9,20 @@
 // Backpressure is structural: the next read starts only when the last chunk is written,
 // so a peer that stops reading stops the other peer's reads and a pipe never holds more
 // than one chunk.
+//
+// With faults (set_faults: Toxiproxy's toxics for this direction) the pipe shapes instead:
+//
+//   from ──read──► observer ──► backlog (≤ kMaxBacklog) ──Shaper: pieces, times──► one
+//     ▲  (drop: read, discard)   bytes + arrival times      timer ──► write to `to`
+//     └─ hold: no reads, no writes; bytes wait in the kernel and the sender feels it
+//
+// It keeps reading while earlier bytes wait for their time, so latency does not cap
+// throughput; a full backlog stops the reads (backpressure again). Without faults none of
+// this exists: no copy, no timer, no extra syscall.
 
 #include <cstddef>
+#include <cstdint>
+#include <memory>
 #include <span>
 #include <system_error>
 
@@ -43,7 +55,7 @@ struct PipeResult {
     failed,    ///< a read or write failed (reset, broken pipe): see `side` and `error`
     stopped,   ///< the session cancelled or closed a socket
     cut,       ///< the observer's verdict stopped the stream (a bad frame, a refused upgrade)
-    limited,   ///< the faults' byte limit was reached (limit_data)
+    limited,   ///< the faults' limit was reached and the bytes up to it written: close
   };
   End end = End::stopped;
   Side side = Side::client;  ///< failed: the side whose socket failed
@@ -53,25 +65,53 @@ struct PipeResult {
 /// Copies bytes one way between two sockets owned by the session.
 class Pipe {
  public:
+  /// Bytes read but not yet written stay below this (then the pipe stops reading).
+  static constexpr std::size_t kMaxBacklog = 1024 * 1024;
+
   Pipe(Direction direction, asio::ip::tcp::socket& from, asio::ip::tcp::socket& to,
        BufferPool& pool, PipeObserver& observer);
+  ~Pipe();
 
-  /// Moves bytes until the source finishes, a socket fails, or the session stops it.
+  /// Moves bytes until the source finishes, a socket fails, the session stops it, or the
+  /// faults' limit is reached.
   asio::awaitable<PipeResult> run();
-  /// Faults to apply from now on (placeholder until the shaping pipe lands).
-  void set_faults(const DirectionFaults& faults, std::uint64_t seed) { (void)faults; (void)seed; }
+  /// Applies `faults` from now on, also while run() waits: hold stops reads and writes
+  /// after the write in progress, releasing it wakes the pipe, drop discards the bytes
+  /// not yet written, a new limit counts from here (the same limit keeps counting), bytes
+  /// waiting are scheduled again under the new faults. The same faults again change
+  /// nothing. `seed` makes jitter and slice sizes reproducible.
+  void set_faults(const DirectionFaults& faults, std::uint64_t seed);
+  /// The faults in force.
+  const DirectionFaults& faults() const;
+  /// Bytes read but not yet written (0 without faults): a close frame must wait for them.
+  std::size_t backlog() const;
   /// Which way this pipe moves bytes.
   Direction direction() const { return direction_; }
 
  private:
+  struct Shaping;
+
+  /// The faulted loop: true when the pipe ends (the result in shaping_), false when the
+  /// faults are gone and the backlog written (shaping_ freed: the plain loop goes on).
+  asio::awaitable<bool> run_shaped();
   /// Writes all of [data, data+n) to `to_`; returns the error that stopped it, if any.
   asio::awaitable<std::error_code> write_all(const char* data, std::size_t n);
+  /// One non-blocking read of at most `cap` bytes (0: a peek) into the backlog; false
+  /// when there was nothing to read. Records in `s` how the source or the pipe ended.
+  bool read_once(Shaping& s, std::size_t cap);
+  /// The result for a read that failed (EOF: finished; closed by the session: stopped).
+  PipeResult read_failed(const std::error_code& ec) const;
+  /// The result for a failed write: stopped when the session closed `to_`.
+  PipeResult write_failed(const std::error_code& ec) const;
 
   Direction direction_;
   asio::ip::tcp::socket& from_;
   asio::ip::tcp::socket& to_;
   BufferPool& pool_;
   PipeObserver& observer_;
+  /// The faults (in its Shaper), backlog and timer, while faults apply or bytes they
+  /// delayed still wait: an idle pipe without faults pays one pointer for them.
+  std::unique_ptr<Shaping> shaping_;
 };
 
 }  // namespace dropsim

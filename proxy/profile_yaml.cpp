@@ -1,6 +1,7 @@
 #include "profile_yaml.h"
 
-// The only file that includes yaml-cpp. It reads a profile in three steps:
+// Reads a profile with yaml-cpp (through yaml_reader.h, shared with config_yaml.cpp) in three
+// steps:
 //   1. declarations: `settings:` (typed, with defaults), then `--set` overrides on them;
 //   2. fields: every scalar of mode/connect/half_close/handshake/limits/timers is a literal,
 //      a `$setting` or an `{if:, then:, else:}` expression, evaluated against the settings
@@ -13,16 +14,15 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
-#include <set>
 #include <span>
 #include <variant>
 
 #include <fmt/format.h>
-#include <yaml-cpp/yaml.h>
 
 #include "duration.h"
 #include "enum_names.h"
 #include "suggest.h"
+#include "yaml_reader.h"
 
 namespace dropsim {
 
@@ -79,22 +79,6 @@ std::optional<double> parse_number(std::string_view text) {
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
   return value;
-}
-
-/// Where a YAML node starts, 1-based; 0/0 when yaml-cpp has no position for it.
-std::pair<int, int> position(const YAML::Node& n) {
-  if (!n.IsDefined()) return {0, 0};
-  const YAML::Mark m = n.Mark();
-  if (m.is_null()) return {0, 0};
-  return {m.line + 1, m.column + 1};
-}
-
-/// "a mapping", "a list", ... for "expected X, found Y" messages.
-std::string_view shape(const YAML::Node& n) {
-  if (!n.IsDefined() || n.IsNull()) return "nothing";
-  if (n.IsMap()) return "a mapping";
-  if (n.IsSequence()) return "a list";
-  return "a single value";
 }
 
 /// A whole non-negative decimal integer; nullopt for anything else (signs, blanks, overflow).
@@ -494,28 +478,24 @@ std::vector<std::string> names_of(std::span<const std::string_view> keys) {
 // ---------------------------------------------------------------------------------------
 // The loader
 
-/// Reads one profile document; holds the file label and the declared settings.
-class Loader {
+/// Reads one profile document; holds the declared settings (the file label is YamlReader's).
+class Loader : private YamlReader {
  public:
   /// `file` labels every error.
-  explicit Loader(std::string file) : file_(std::move(file)) {}
+  explicit Loader(std::string file) : YamlReader(std::move(file)) {}
 
   /// The resolved profile of `root`, with `overrides` applied and durations scaled.
   Profile load(const YAML::Node& root, const std::vector<SettingOverride>& overrides, double scale);
 
  private:
-  /// Throws ProfileError at `at`'s position (all the helpers below report through it).
-  [[noreturn]] void fail(const YAML::Node& at, const std::string& message) const;
   void expect_map(const YAML::Node& n, std::string_view what) const;
   void expect_list(const YAML::Node& n, std::string_view what) const;
+  /// Hides YamlReader::scalar: here a single value may also be a $setting or an if:
+  /// expression, and an empty one has a message of its own.
   std::string scalar(const YAML::Node& n, std::string_view what) const;
-  YAML::Node key_node(const YAML::Node& map, std::string_view key) const;
-  YAML::Node child(const YAML::Node& map, std::string_view key) const;
-  YAML::Node require(const YAML::Node& map, std::string_view key, std::string_view owner,
-                     std::string_view fix) const;
+  /// Hides YamlReader::check_keys: repeated keys anywhere in `map` first, then unknown ones.
   void check_keys(const YAML::Node& map, std::span<const std::string_view> allowed,
                   std::string_view owner) const;
-  void check_unique_keys(const YAML::Node& map, std::string_view owner) const;
 
   void read_settings(const YAML::Node& n);
   SettingDecl read_setting(const YAML::Node& key, const YAML::Node& body) const;
@@ -558,15 +538,9 @@ class Loader {
                            const Literal<CloseAction>& action, Mode mode) const;
   HalfClosePolicy read_half_close(const YAML::Node& n) const;
 
-  std::string file_;                    ///< label of every error
   std::string profile_name_;            ///< for --set messages
   std::vector<SettingDecl> settings_;   ///< in declaration order
 };
-
-void Loader::fail(const YAML::Node& at, const std::string& message) const {
-  const auto [line, column] = position(at);
-  throw ProfileError(file_, line, column, message);
-}
 
 void Loader::expect_map(const YAML::Node& n, std::string_view what) const {
   if (!n.IsMap()) fail(n, fmt::format("{} must be a mapping (key: value lines), found {}", what, shape(n)));
@@ -583,47 +557,12 @@ std::string Loader::scalar(const YAML::Node& n, std::string_view what) const {
                       what, shape(n)));
 }
 
-YAML::Node Loader::key_node(const YAML::Node& map, std::string_view key) const {
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    if (it->first.IsScalar() && it->first.Scalar() == key) return it->first;
-  }
-  return map;
-}
-
-YAML::Node Loader::child(const YAML::Node& map, std::string_view key) const {
-  const YAML::Node n = map[std::string(key)];
-  // yaml-cpp marks an empty value at the next token, often on the next line: point at the key.
-  if (n.IsDefined() && n.IsNull()) fail(key_node(map, key), fmt::format("'{}' has no value: write one after the colon", key));
-  return n;
-}
-
-YAML::Node Loader::require(const YAML::Node& map, std::string_view key, std::string_view owner,
-                           std::string_view fix) const {
-  const YAML::Node n = child(map, key);
-  if (!n.IsDefined()) fail(map, fmt::format("{} is missing '{}': {}", owner, key, fix));
-  return n;
-}
-
-void Loader::check_unique_keys(const YAML::Node& map, std::string_view owner) const {
-  std::set<std::string> seen;
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    if (!it->first.IsScalar()) fail(it->first, fmt::format("a key in {} must be a plain name", owner));
-    if (!seen.insert(it->first.Scalar()).second) {
-      fail(it->first, fmt::format("'{}' appears twice in {}: keep one", it->first.Scalar(), owner));
-    }
-  }
-}
-
 void Loader::check_keys(const YAML::Node& map, std::span<const std::string_view> allowed,
                         std::string_view owner) const {
+  // A profile reports a repeated key before an unknown one even when the unknown one comes
+  // first; the one pass of YamlReader::check_keys then meets only unknown keys.
   check_unique_keys(map, owner);
-  const std::vector<std::string> valid = names_of(allowed);
-  for (auto it = map.begin(); it != map.end(); ++it) {
-    const std::string& key = it->first.Scalar();
-    if (std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
-    fail(it->first, fmt::format("unknown key '{}' in {}{}; valid keys: {}", key, owner,
-                                did_you_mean(key, valid), join(valid)));
-  }
+  YamlReader::check_keys(map, allowed, owner);
 }
 
 // --- settings ---------------------------------------------------------------------------
@@ -716,10 +655,10 @@ std::vector<std::string> Loader::setting_names() const {
 void Loader::apply_override(const SettingOverride& o) {
   const auto index = find_setting(o.name);
   if (!index) {
-    throw ProfileError("--set", 0, 0,
-                       fmt::format("profile '{}' has no setting '{}'{}; its settings: {}", profile_name_,
-                                   o.name, did_you_mean(normalise_name(o.name), setting_names()),
-                                   join(setting_names())));
+    throw UnknownSettingError("--set", 0, 0,
+                              fmt::format("profile '{}' has no setting '{}'{}; its settings: {}", profile_name_,
+                                          o.name, did_you_mean(normalise_name(o.name), setting_names()),
+                                          join(setting_names())));
   }
   SettingDecl& s = settings_[*index];
   const auto value = parse_setting_value(s, trim(o.value));
@@ -1118,7 +1057,7 @@ Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>&
   p.name = scalar(require(root, "name", "the profile", "add name: <the emulated system>"), "name");
   profile_name_ = p.name;
   if (const YAML::Node d = child(root, "description")) p.description = scalar(d, "description");
-  p.source = file_;
+  p.source = file();
   const YAML::Node file_scale_node = child(root, "time_scale");
   const double file_scale = file_scale_node ? read_file_scale(file_scale_node) : 1.0;
   if (const YAML::Node settings = child(root, "settings")) read_settings(settings);
@@ -1255,15 +1194,7 @@ Profile load_profile(std::string_view text, const std::string& file,
                        fmt::format("{} is not a positive number: write e.g. 0.05 to turn 60s into 3s",
                                    time_scale));
   }
-  YAML::Node root;
-  try {
-    root = YAML::Load(std::string(text));
-  } catch (const YAML::ParserException& e) {
-    throw ProfileError(file, e.mark.line + 1, e.mark.column + 1,
-                       fmt::format("YAML syntax error: {}; fix the syntax here (indentation, a "
-                                   "missing ':' or an unclosed bracket or quote)", e.msg));
-  }
-  return Loader(file).load(root, overrides, time_scale);
+  return Loader(file).load(parse_yaml(text, file), overrides, time_scale);
 }
 
 std::string to_yaml(const Profile& p) {

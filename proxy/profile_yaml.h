@@ -1,5 +1,5 @@
 #pragma once
-// The one file pair that knows YAML (yaml-cpp): profile text → Profile, Profile → YAML.
+// Profiles in YAML: profile text → Profile, Profile → YAML (yaml-cpp, in the .cpp only).
 // Errors name FILE:LINE:COLUMN and the fix.
 
 #include <map>
@@ -28,6 +28,13 @@ class ProfileError : public std::runtime_error {
   std::string message_;
 };
 
+/// A `--set NAME` (or a config's setting name) that the profile does not declare, told apart
+/// from a bad VALUE so that a config can point at the name rather than the value.
+class UnknownSettingError : public ProfileError {
+ public:
+  using ProfileError::ProfileError;
+};
+
 /// One `--set NAME=VALUE`.
 struct SettingOverride {
   std::string name;   ///< the real system's setting name
@@ -39,7 +46,7 @@ SettingOverride parse_setting_override(std::string_view text);
 
 /// Loads a profile from YAML `text` read from `file` (used in messages), applies
 /// `overrides` by setting name, then multiplies every duration by `time_scale`.
-/// Throws ProfileError.
+/// Throws ProfileError; UnknownSettingError when an override names no setting.
 Profile load_profile(std::string_view text, const std::string& file,
                      const std::vector<SettingOverride>& overrides = {}, double time_scale = 1.0);
 

@@ -495,7 +495,9 @@ std::string Session::send_close_frame(Side s, std::uint16_t code, const std::str
   const Direction toward = sent_by(s == Side::client ? Side::upstream : Side::client);
   // A close frame written inside another frame, or behind bytes still queued in the pipe,
   // would corrupt the stream: then the side gets a plain FIN instead.
-  if (!inspector_.at_frame_boundary_toward(s) || policy_.activity(toward).pending_bytes > 0) {
+  // Bytes a fault delays (latency, bandwidth, slices) are queued too.
+  if (!inspector_.at_frame_boundary_toward(s) || policy_.activity(toward).pending_bytes > 0 ||
+      pipes_[index(toward)].backlog() > 0) {
     return "mid-frame, no close frame possible";
   }
   std::optional<std::uint32_t> mask;

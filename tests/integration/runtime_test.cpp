@@ -232,5 +232,74 @@ TEST_F(RuntimeTest, CountersMoveWhileConnectionsAreOpen) {
   EXPECT_EQ(counted, std::make_tuple(std::uint64_t{1}, std::uint64_t{1000}, std::uint64_t{1000}, std::size_t{0}));
 }
 
+TEST_F(RuntimeTest, APartitionStallsBothWaysAndHealsByItselfWithNothingLost) {
+  const auto port = rt.add_proxy("net", echo.port());
+  Fd c = connect_to(port);
+  ASSERT_TRUE(rt.wait_sessions("net", 1));
+  const auto cut = Clock::now();
+  rt.call([](Runtime& r) { return r.partition("net", milliseconds(400)); });
+  ASSERT_TRUE(send_all(c.get(), "during"));
+  EXPECT_EQ(recv_exact(c.get(), 6, milliseconds(2000)), "during") << "held, then delivered";
+  EXPECT_GE(elapsed_ms(cut), 380) << "nothing crossed while partitioned";
+  EXPECT_TRUE(rt.call([](Runtime& r) { return r.toxics("net"); }).empty()) << "healed";
+  EXPECT_FALSE(rt.call([](Runtime& r) { return r.heal("net"); })) << "nothing left to heal";
+}
+
+TEST_F(RuntimeTest, ResetPeerAfterBytesLetsThatManyThroughThenResets) {
+  const auto port = rt.add_proxy("db", echo.port());
+  rt.call([](Runtime& r) {
+    return r.add_toxic("db", toxic(ToxicType::reset_peer, Direction::upstream, {{"bytes", 10}}));
+  });
+  Fd c = connect_to(port);
+  ASSERT_TRUE(rt.wait_sessions("db", 1));
+  ASSERT_TRUE(send_all(c.get(), "0123456789abcdef"));
+  // The echo server got exactly 10 bytes and echoed them before the RST.
+  std::string got;
+  char buf[64];
+  for (int i = 0; i < 100; ++i) {
+    const ssize_t n = ::recv(c.get(), buf, sizeof buf, 0);
+    if (n <= 0) {
+      EXPECT_EQ(n < 0 ? errno : 0, ECONNRESET);
+      break;
+    }
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  EXPECT_EQ(got, std::string("0123456789").substr(0, got.size())) << "no byte past the limit";
+  EXPECT_TRUE(rt.wait_log("closed by fault reset_peer_upstream")) << rt.logs();
+  EXPECT_TRUE(rt.wait_log("reset after 10 bytes upstream")) << rt.logs();
+}
+
+TEST_F(RuntimeTest, LimitDataClosesWithFinOnceTheLimitHasPassed) {
+  const auto port = rt.add_proxy("db", echo.port());
+  rt.call([](Runtime& r) {
+    return r.add_toxic("db", toxic(ToxicType::limit_data, Direction::downstream, {{"bytes", 5}}));
+  });
+  Fd c = connect_to(port);
+  ASSERT_TRUE(send_all(c.get(), "0123456789"));
+  EXPECT_EQ(recv_exact(c.get(), 5, milliseconds(2000)), "01234");
+  EXPECT_EQ(wait_end(c.get(), milliseconds(2000)).how, End::eof);
+  EXPECT_TRUE(rt.wait_log("the downstream byte limit was reached")) << rt.logs();
+}
+
+TEST_F(RuntimeTest, LatencyAddedToAnOpenConnectionDelaysItsNextReply) {
+  const auto port = rt.add_proxy("slow", echo.port());
+  Fd c = connect_to(port);
+  ASSERT_TRUE(send_all(c.get(), "a"));
+  ASSERT_EQ(recv_exact(c.get(), 1, milliseconds(2000)), "a");
+  rt.call([](Runtime& r) {
+    return r.add_toxic("slow", toxic(ToxicType::latency, Direction::downstream, {{"latency", 200}}));
+  });
+  const auto sent = Clock::now();
+  ASSERT_TRUE(send_all(c.get(), "b"));
+  ASSERT_EQ(recv_exact(c.get(), 1, milliseconds(3000)), "b");
+  EXPECT_GE(elapsed_ms(sent), 190);
+  EXPECT_LE(elapsed_ms(sent), 1500);
+  rt.call([](Runtime& r) { r.remove_toxic("slow", "latency_downstream"); });
+  const auto again = Clock::now();
+  ASSERT_TRUE(send_all(c.get(), "c"));
+  ASSERT_EQ(recv_exact(c.get(), 1, milliseconds(2000)), "c");
+  EXPECT_LE(elapsed_ms(again), 150) << "removed: no delay";
+}
+
 }  // namespace
 }  // namespace dropsim::test
