@@ -9,11 +9,14 @@
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
 
+#include "api_server.h"
 #include "builtin_profiles.h"
+#include "config_yaml.h"
 #include "demo.h"
 #include "event_log.h"
 #include "profile_yaml.h"
 #include "proxy.h"
+#include "runtime.h"
 
 namespace {
 
@@ -41,33 +44,115 @@ dropsim::Profile load(const ProfileArgs& args) {
   return dropsim::load_profile(text.text, text.file, overrides, args.time_scale);
 }
 
-int run_proxy(const ProfileArgs& args, const std::string& listen, const std::string& upstream,
-              dropsim::EventLog& log) {
+/// `dropsim run`: proxies from the command line or a config file, and the control API.
+struct RunArgs {
+  ProfileArgs profile;
+  std::string name = "proxy";
+  std::string listen = "127.0.0.1:8080";
+  std::string upstream;
+  std::string config;
+  std::string api = "127.0.0.1:8474";
+  bool no_api = false;
+  bool api_allow_remote = false;
+  bool api_given = false;
+  std::uint64_t seed = 0;
+  bool seed_given = false;
+  int drain_code = 1001;
+  std::string drain_reason = "going away";
+};
+
+/// What to start: one proxy from the flags, a config file's proxies, or none (API only).
+std::vector<dropsim::ProxySpec> proxy_specs(RunArgs& args) {
+  std::vector<dropsim::ProxySpec> specs;
+  if (!args.config.empty()) {
+    if (!args.upstream.empty() || !args.profile.profile.empty() || !args.profile.sets.empty()) {
+      throw std::invalid_argument(
+          "--config names every proxy, its profile and settings: drop --profile/--upstream/--set, or drop --config");
+    }
+    dropsim::RunConfig config = dropsim::load_config_file(args.config);
+    if (config.api && !args.api_given) args.api = *config.api;
+    if (config.seed && !args.seed_given) args.seed = *config.seed;
+    // A training room replays the same chain faster: --time-scale wins over the file.
+    if (args.profile.time_scale != 1.0) {
+      for (auto& spec : config.proxies) spec.time_scale = args.profile.time_scale;
+    }
+    return std::move(config.proxies);
+  }
+  if (args.upstream.empty()) {
+    if (!args.profile.profile.empty()) throw std::invalid_argument("--profile needs --upstream HOST:PORT (the server)");
+    return specs;  // the API alone, as toxiproxy-server starts
+  }
+  dropsim::ProxySpec spec;
+  spec.name = args.name;
+  spec.listen = args.listen;
+  spec.upstream = args.upstream;
+  spec.profile = args.profile.profile.empty() ? "tcp" : args.profile.profile;
+  for (const auto& s : args.profile.sets) spec.settings.push_back(dropsim::parse_setting_override(s));
+  spec.time_scale = args.profile.time_scale;
+  specs.push_back(std::move(spec));
+  return specs;
+}
+
+int run_proxies(RunArgs& args, dropsim::EventLog& log) {
+  const auto specs = proxy_specs(args);
+  if (specs.empty() && args.no_api) {
+    throw std::invalid_argument("nothing to run: give --upstream (one proxy), --config FILE, or the API (drop --no-api)");
+  }
   asio::io_context io(1);
-  dropsim::ProxyOptions options;
-  options.name = "proxy";
-  options.listen = listen;
-  options.upstream = upstream;
-  options.profile = load(args);
-  dropsim::Proxy proxy(io, options, log);
-  proxy.start();
+  dropsim::RuntimeOptions options;
+  options.seed = args.seed;
+  options.drain_code = static_cast<std::uint16_t>(args.drain_code);
+  options.drain_reason = args.drain_reason;
+  dropsim::Runtime runtime(io, log, options);
+  for (const auto& spec : specs) {
+    try {
+      runtime.create_proxy(spec);
+    } catch (const dropsim::ApiError& e) {
+      // A profile error already names FILE:LINE:COL; a listen error names the address.
+      throw std::invalid_argument(fmt::format("proxy '{}': {}", spec.name, e.what()));
+    }
+  }
+  std::unique_ptr<dropsim::ApiServer> api;
+  if (!args.no_api) {
+    api = std::make_unique<dropsim::ApiServer>(io, runtime, args.api, args.api_allow_remote);
+    try {
+      api->start();
+    } catch (const std::system_error& e) {
+      throw std::invalid_argument(fmt::format(
+          "control API: cannot listen on {} ({}); another dropsim or toxiproxy-server may hold it: "
+          "pass --api 127.0.0.1:PORT (0 picks a free port) or --no-api",
+          args.api, e.code().message()));
+    }
+  }
 
   // SIGUSR1: one line per live session, with its frames and heartbeat margins.
   asio::signal_set report(io, SIGUSR1);
   std::function<void(const std::error_code&, int)> on_report = [&](const std::error_code& ec, int) {
     if (ec) return;
-    proxy.report();
+    for (const auto& p : runtime.proxies()) {
+      if (auto* proxy = runtime.find(p.name)) proxy->report();
+    }
     report.async_wait(on_report);
   };
   report.async_wait(on_report);
 
+  // SIGTERM drains as a restarting server does (close 1001 to WebSockets, FIN to the
+  // rest); SIGINT (Ctrl-C) closes everything with FIN.
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](const std::error_code& ec, int signo) {
     if (ec) return;
-    log.event(spdlog::level::info, 0, "shutdown",
-              fmt::format("{}: stopping, closing {} session(s)", signo == SIGINT ? "SIGINT" : "SIGTERM",
-                          proxy.active_sessions()));
-    proxy.stop();
+    std::size_t open = 0;
+    for (const auto& p : runtime.proxies()) open += p.active_sessions;
+    if (signo == SIGTERM) {
+      log.event(spdlog::level::info, 0, "shutdown",
+                fmt::format("SIGTERM: draining {} session(s) with close {} \"{}\", then stopping", open,
+                            args.drain_code, args.drain_reason));
+      runtime.drain_all();
+    } else {
+      log.event(spdlog::level::info, 0, "shutdown", fmt::format("SIGINT: stopping, closing {} session(s)", open));
+      runtime.stop_all();
+    }
+    if (api) api->stop();
     report.cancel();
     io.stop();
   });
@@ -118,14 +203,26 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
 
-  ProfileArgs run_args;
-  std::string listen = "127.0.0.1:8080";
-  std::string upstream;
-  auto* run = app.add_subcommand("run", "Proxy LISTEN to UPSTREAM, behaving like PROFILE");
-  run->add_option("--profile,-p", run_args.profile, "Built-in profile name or a YAML file")->required();
-  run->add_option("--listen,-l", listen, "HOST:PORT to accept clients on")->capture_default_str();
-  run->add_option("--upstream,-u", upstream, "HOST:PORT of the server")->required();
-  add_profile_options(*run, run_args);
+  RunArgs run_args;
+  auto* run = app.add_subcommand(
+      "run", "Proxy LISTEN to UPSTREAM behaving like PROFILE, or every proxy of a --config file; "
+             "with neither, the control API alone (as toxiproxy-server)");
+  run->add_option("--profile,-p", run_args.profile.profile, "Built-in profile name or a YAML file (default tcp)");
+  run->add_option("--listen,-l", run_args.listen, "HOST:PORT to accept clients on")->capture_default_str();
+  run->add_option("--upstream,-u", run_args.upstream, "HOST:PORT of the server");
+  run->add_option("--name", run_args.name, "The proxy's name in logs, metrics and the API")->capture_default_str();
+  add_profile_options(*run, run_args.profile);
+  run->add_option("--config,-c", run_args.config, "YAML file listing proxies, settings and faults (docs/config.md)");
+  auto* api_opt = run->add_option("--api", run_args.api, "HOST:PORT of the control API (Toxiproxy's and dropsim's)")
+                      ->capture_default_str();
+  run->add_flag("--no-api", run_args.no_api, "Do not start the control API")->excludes(api_opt);
+  run->add_flag("--api-allow-remote", run_args.api_allow_remote,
+                "Let the API listen on a non-loopback address (anyone who reaches it can cut your connections)");
+  auto* seed_opt = run->add_option("--seed", run_args.seed, "Seed for toxicity rolls and jitter: replays a run");
+  run->add_option("--drain-code", run_args.drain_code, "Close code SIGTERM's drain sends to WebSockets")
+      ->check(CLI::Range(1000, 4999))
+      ->capture_default_str();
+  run->add_option("--drain-reason", run_args.drain_reason, "Close reason of the drain")->capture_default_str();
 
   ProfileArgs show_args;
   auto* profiles = app.add_subcommand("profiles", "List built-in profiles, or print one resolved as YAML");
@@ -152,7 +249,11 @@ int main(int argc, char** argv) {
   const auto format = dropsim::parse_log_format(log_format).value_or(dropsim::LogFormat::text);
   dropsim::EventLog log(format, spdlog::level::from_str(log_level));
   try {
-    if (*run) return run_proxy(run_args, listen, upstream, log);
+    if (*run) {
+      run_args.api_given = api_opt->count() > 0;
+      run_args.seed_given = seed_opt->count() > 0;
+      return run_proxies(run_args, log);
+    }
     if (*profiles) {
       if (show_args.profile.empty()) return list_profiles();
       std::cout << dropsim::to_yaml(load(show_args));

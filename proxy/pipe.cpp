@@ -7,6 +7,7 @@
 #include <vector>
 
 #include <asio/experimental/as_tuple.hpp>
+#include <asio/post.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -33,6 +34,9 @@ std::string_view passed(const Verdict& verdict, std::string_view read) {
   if (verdict.action == Verdict::Action::cut) return read.substr(0, verdict.prefix);
   return read;
 }
+
+/// How long a pipe moves bytes before it yields the thread to the other handlers.
+constexpr auto kTurn = std::chrono::microseconds(200);
 
 /// How often a shaped pipe with no socket worth watching checks that they are open.
 constexpr Duration kRecheck = std::chrono::milliseconds(50);
@@ -204,7 +208,17 @@ asio::awaitable<PipeResult> Pipe::run() {
     BufferPool::Lease chunk = pool_.take();
     // Read on while data keeps coming, so a bulk transfer costs a read and a write per
     // chunk rather than a trip through the reactor per chunk.
+    auto turn = std::chrono::steady_clock::now();
     for (;;) {
+      // ...but not for long: every pipe, the control API and the timers share this
+      // thread, so after a turn's budget the pipe lets the others run (and the reactor
+      // poll) before it goes on. Without this, 64 bulk streams held an API call 281 ms.
+      if (std::chrono::steady_clock::now() - turn > kTurn) {
+        co_await asio::post(from_.get_executor(), asio::use_awaitable);
+        if (!from_.is_open()) co_return PipeResult{};
+        if (shaping_) break;
+        turn = std::chrono::steady_clock::now();
+      }
       std::error_code ec;
       const std::size_t n = from_.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
       if (would_block(ec)) break;

@@ -199,7 +199,7 @@ def start_real(setup, tmp, upstream):
 def start_dropsim(binary, setup, tmp, upstream):
     """Starts dropsim with the profile and settings matching `setup` on a port it picks."""
     log_path = f"{tmp}/dropsim.log"
-    argv = [binary, "run", "--profile", setup.profile(), "--listen", "127.0.0.1:0",
+    argv = [binary, "run", "--no-api", "--profile", setup.profile(), "--listen", "127.0.0.1:0",
             "--upstream", f"127.0.0.1:{upstream}"]
     for s in setup.dropsim_settings():
         argv += ["--set", s]

@@ -104,7 +104,7 @@ TEST(Cli, TheReadmeProfileExampleIsValid) {
 }
 
 TEST(Cli, UnknownSettingIsAConfigurationError) {
-  const auto r = run_process({kBinary, "run", "--profile", "nginx", "--upstream", "127.0.0.1:9",
+  const auto r = run_process({kBinary, "run", "--no-api", "--profile", "nginx", "--upstream", "127.0.0.1:9",
                               "--listen", "127.0.0.1:0", "--set", "proxy_read_timout=2s"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("proxy_read_timout"), std::string::npos) << r.err;
@@ -112,20 +112,20 @@ TEST(Cli, UnknownSettingIsAConfigurationError) {
 }
 
 TEST(Cli, UnknownProfileIsAConfigurationError) {
-  const auto r = run_process({kBinary, "run", "--profile", "ngnix", "--upstream", "127.0.0.1:9"});
+  const auto r = run_process({kBinary, "run", "--no-api", "--profile", "ngnix", "--upstream", "127.0.0.1:9"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("nginx"), std::string::npos) << r.err;
 }
 
 TEST(Cli, MissingRequiredOptionIsAUsageError) {
-  const auto r = run_process({kBinary, "run", "--profile", "nginx"});
+  const auto r = run_process({kBinary, "run", "--no-api", "--profile", "nginx"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--upstream"), std::string::npos) << r.err;
 }
 
 TEST(Cli, ListenAddressInUseIsAConfigurationError) {
   Listener taken;
-  const auto r = run_process({kBinary, "run", "--profile", "nginx", "--upstream", "127.0.0.1:9",
+  const auto r = run_process({kBinary, "run", "--no-api", "--profile", "nginx", "--upstream", "127.0.0.1:9",
                               "--listen", "127.0.0.1:" + std::to_string(taken.port())});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("in use"), std::string::npos) << r.err;
@@ -136,7 +136,7 @@ class CliRun : public ::testing::TestWithParam<int> {};
 TEST_P(CliRun, ExplainsTheDropAndStopsCleanlyOnSignal) {
   const int signo = GetParam();
   EchoServer echo;
-  ChildProcess child({kBinary, "run", "--profile", "nginx", "--listen", "127.0.0.1:0", "--upstream",
+  ChildProcess child({kBinary, "run", "--no-api", "--profile", "nginx", "--listen", "127.0.0.1:0", "--upstream",
                       "127.0.0.1:" + std::to_string(echo.port()), "--set", "proxy_read_timeout=300ms"});
   ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
   const std::uint16_t port = logged_port(child.err());
@@ -161,7 +161,7 @@ INSTANTIATE_TEST_SUITE_P(Signals, CliRun, ::testing::Values(SIGINT, SIGTERM),
 
 TEST(Cli, Sigusr1ReportsEveryLiveSession) {
   EchoServer echo;
-  ChildProcess child({kBinary, "run", "--profile", "nginx-stream", "--listen", "127.0.0.1:0", "--upstream",
+  ChildProcess child({kBinary, "run", "--no-api", "--profile", "nginx-stream", "--listen", "127.0.0.1:0", "--upstream",
                       "127.0.0.1:" + std::to_string(echo.port())});
   ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
   Fd client = connect_to(logged_port(child.err()));
@@ -176,7 +176,7 @@ TEST(Cli, Sigusr1ReportsEveryLiveSession) {
 
 TEST(Cli, JsonLogsCarryTheSameEvents) {
   EchoServer echo;
-  ChildProcess child({kBinary, "--log-format", "json", "run", "--profile", "alb", "--listen", "127.0.0.1:0",
+  ChildProcess child({kBinary, "--log-format", "json", "run", "--no-api", "--profile", "alb", "--listen", "127.0.0.1:0",
                       "--upstream", "127.0.0.1:" + std::to_string(echo.port()), "--set", "idle_timeout=200ms"});
   ASSERT_TRUE(child.wait_err("\"event\":\"listen\"", milliseconds(3000))) << child.err();
   std::smatch m;

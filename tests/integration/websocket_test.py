@@ -11,6 +11,7 @@ websockets package):
 
 import asyncio
 import base64
+import json
 import os
 import random
 import re
@@ -19,6 +20,8 @@ import struct
 import sys
 import time
 import unittest
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import websockets
@@ -34,9 +37,10 @@ STEP = 2.0           # one exchange through the proxy; generous for a loaded 2-c
 class Dropsim:
     """One `dropsim run` subprocess. Its stderr is drained into `lines` as it comes."""
 
-    def __init__(self, profile, upstream_port, settings=(), time_scale=None):
+    def __init__(self, profile, upstream_port, settings=(), time_scale=None, api=False):
         self.args = [BINARY, "run", "--profile", profile, "--listen", "127.0.0.1:0",
                      "--upstream", f"127.0.0.1:{upstream_port}"]
+        self.args += ["--api", "127.0.0.1:0"] if api else ["--no-api"]
         for s in settings:
             self.args += ["--set", s]
         if time_scale is not None:
@@ -54,7 +58,24 @@ class Dropsim:
         self._drain = asyncio.ensure_future(self._read_stderr())
         line = await self.wait_for_log("listening on 127.0.0.1:", START_TIMEOUT)
         self.port = int(re.search(r"listening on 127\.0\.0\.1:(\d+)", line).group(1))
+        self.api_port = None
+        if "--api" in self.args:
+            line = await self.wait_for_log("control API listening on 127.0.0.1:", START_TIMEOUT)
+            self.api_port = int(re.search(r"control API listening on 127\.0\.0\.1:(\d+)", line).group(1))
         return self
+
+    async def api(self, method, path, body=None):
+        """One control API call (standard library HTTP, off the event loop); (status, text)."""
+        def call():
+            data = None if body is None else json.dumps(body).encode()
+            req = urllib.request.Request(f"http://127.0.0.1:{self.api_port}{path}", data=data, method=method,
+                                         headers={"Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(req, timeout=STEP) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as e:
+                return e.code, e.read().decode()
+        return await asyncio.to_thread(call)
 
     async def _read_stderr(self):
         while True:
@@ -151,8 +172,8 @@ class DropsimCase(unittest.IsolatedAsyncioTestCase):
         self._servers.append(server)
         return server.sockets[0].getsockname()[1]
 
-    async def dropsim(self, profile, upstream_port, *settings, time_scale=None):
-        d = Dropsim(profile, upstream_port, settings, time_scale)
+    async def dropsim(self, profile, upstream_port, *settings, time_scale=None, api=False):
+        d = Dropsim(profile, upstream_port, settings, time_scale, api)
         await d.start()
         self._dropsims.append(d)
         return d
@@ -232,6 +253,69 @@ class Messages(DropsimCase):
         self.assertIsNotNone(e.rcvd, f"no close frame reached the client: {e!r}")
         self.assertEqual(e.rcvd.code, 1001)
         self.assertEqual(e.rcvd.reason, "going away")
+
+
+class RuntimeControl(DropsimCase):
+    """The control API acting on live WebSocket sessions, seen by a real client and server."""
+
+    async def server_close(self):
+        """A server that records the close code it receives."""
+        async def handler(ws, path=None):
+            try:
+                async for message in ws:
+                    await ws.send(message)
+            except ConnectionClosed:
+                pass
+            await self.server_events.put(ws.close_code)
+        return await self.ws_server(handler)
+
+    async def test_drain_through_the_api_closes_both_sides_with_1001(self):
+        port = await self.server_close()
+        d = await self.dropsim("alb", port, api=True)
+        async with connect(d.uri()) as ws:
+            await ws.send("hi")
+            self.assertEqual(await asyncio.wait_for(ws.recv(), STEP), "hi")
+            status, text = await d.api("POST", "/dropsim/sessions", {"action": "drain"})
+            self.assertEqual(status, 200, text)
+            self.assertEqual(json.loads(text)["sessions"], 1, text)
+            e = await self.closed_by_proxy(ws, STEP)
+        self.assertIsNotNone(e.rcvd, f"no close frame reached the client: {e!r}")
+        self.assertEqual((e.rcvd.code, e.rcvd.reason), (1001, "going away"))
+        self.assertEqual(await asyncio.wait_for(self.server_events.get(), STEP), 1001)
+        status, metrics = await d.api("GET", "/metrics")
+        self.assertEqual(status, 200)
+        self.assertIn('dropsim_websocket_closes_total{proxy="proxy",code="1001"} 1', metrics)
+        self.assertIn('dropsim_closes_total{proxy="proxy",cause="api_drain"} 1', metrics)
+
+    async def test_ws_close_with_a_code_on_one_session_leaves_the_other(self):
+        port = await self.server_close()
+        d = await self.dropsim("alb", port, api=True)
+        async with connect(d.uri()) as first, connect(d.uri()) as second:
+            await first.send("1")
+            await asyncio.wait_for(first.recv(), STEP)
+            status, text = await d.api("GET", "/dropsim/sessions")
+            self.assertEqual(status, 200, text)
+            sessions = json.loads(text)
+            self.assertEqual(len(sessions), 2, text)
+            target = sessions[0]["id"]
+            status, text = await d.api("POST", f"/dropsim/sessions/{target}/ws_close",
+                                       {"code": 4000, "reason": "test over"})
+            self.assertEqual(status, 200, text)
+            e = await self.closed_by_proxy(first, STEP)
+            self.assertEqual((e.rcvd.code, e.rcvd.reason), (4000, "test over"))
+            await second.send("still open")
+            self.assertEqual(await asyncio.wait_for(second.recv(), STEP), "still open")
+
+    async def test_sigterm_drains_websockets_with_1001(self):
+        port = await self.server_close()
+        d = await self.dropsim("alb", port)
+        async with connect(d.uri()) as ws:
+            await ws.send("hi")
+            await asyncio.wait_for(ws.recv(), STEP)
+            d.proc.send_signal(signal.SIGTERM)
+            e = await self.closed_by_proxy(ws, STEP)
+        self.assertEqual(e.rcvd.code if e.rcvd else None, 1001, f"{e!r}\n{d.log()}")
+        await d.wait_for_log("SIGTERM: draining 1 session(s) with close 1001")
 
 
 class ApiGateway(DropsimCase):
