@@ -514,10 +514,10 @@ TEST(ControlApiServer, ControlCallsAnswerWhile64SessionsPushBulkData) {
   }
   const std::uint64_t during = load.bytes();
   EXPECT_GT(during, 64u << 20);
-  // Generous: proves no hang. dropsim_api_bench measures the 100 ms target (p50/p99/max);
-  // while a pipe reads on without yielding to the io_context, calls wait ~300 ms (max 1.6 s
-  // seen), which this bound tolerates.
-  EXPECT_LT(slowest, 3000.0) << "slowest control call under load";
+  // Generous, so that a loaded machine or a sanitizer build passes; dropsim_api_bench
+  // measures the 100 ms target (p50/p99/max). Before busy pipes yielded the thread
+  // (pipe.cpp, kTurn), calls waited ~300 ms and up to 1.6 s here.
+  EXPECT_LT(slowest, 1000.0) << "slowest control call under load";
 }
 
 }  // namespace
