@@ -16,6 +16,8 @@ packages=(
   # the fidelity suite's references (tests/conformance): real nginx (with its stream
   # module) and HAProxy, which the suite starts itself on its own ports and configs
   nginx-light libnginx-mod-stream haproxy
+  # examples/browser: a real browser, driven headless by the example's test
+  chromium
 )
 # Installed only as test references: never started or enabled as services by us.
 services=(nginx haproxy)
