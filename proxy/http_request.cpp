@@ -9,12 +9,13 @@
 
 #include <algorithm>
 
+#include "header_collector.h"
+
 namespace dropsim {
 namespace {
 
 /// What a header costs beyond its name and value (": " and CRLF): a flood of empty
 /// headers must not cost more memory than the head limit says.
-constexpr std::size_t kHeaderOverhead = 4;
 
 char lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
 
@@ -103,7 +104,7 @@ struct HttpRequestReader::Impl {
     self.request = HttpRequest{};
     self.target.clear();
     self.head_bytes = 0;
-    self.field_open = false;
+    self.collector.reset();
     self.head_done = false;
     self.continue_pending = false;
     return HPE_OK;
@@ -123,36 +124,21 @@ struct HttpRequestReader::Impl {
 
   static int on_header_field(llhttp_t* p, const char* at, std::size_t n) {
     Impl& self = of(p);
-    std::size_t cost = n;
-    if (!self.field_open) {
-      self.request.headers.emplace_back();
-      self.field_open = true;
-      cost += kHeaderOverhead;
-    }
-    self.request.headers.back().first.append(at, n);
-    return self.count(cost);
+    return self.count(self.collector.field(self.request.headers, at, n));
   }
 
   static int on_header_field_complete(llhttp_t* p) {
     Impl& self = of(p);
-    // llhttp 8.1 takes ": value" as a header with no name; RFC 9110 §5.1 does not.
-    if (!self.field_open || self.request.headers.back().first.empty()) return self.fail(400, "empty header name");
-    self.field_open = false;
-    return HPE_OK;
+    return self.collector.field_complete(self.request.headers) ? HPE_OK : self.fail(400, "empty header name");
   }
 
   static int on_header_value(llhttp_t* p, const char* at, std::size_t n) {
     Impl& self = of(p);
-    if (self.request.headers.empty()) self.request.headers.emplace_back();  // never, by llhttp's grammar
-    self.request.headers.back().second.append(at, n);
-    return self.count(n);
+    return self.count(self.collector.value(self.request.headers, at, n));
   }
 
   static int on_header_value_complete(llhttp_t* p) {
-    // llhttp keeps the whitespace after a value, which is not part of it (RFC 9112 §5).
-    Impl& self = of(p);
-    std::string& value = self.request.headers.back().second;
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+    HeaderCollector::value_complete(of(p).request.headers);
     return HPE_OK;
   }
 
@@ -218,7 +204,7 @@ struct HttpRequestReader::Impl {
   HttpRequest request;       ///< the request being read
   std::string target;        ///< its request-target, split at on_headers_complete
   std::size_t head_bytes = 0;
-  bool field_open = false;   ///< a header name is being received
+  HeaderCollector collector;  ///< builds request.headers
   bool head_done = false;
   bool continue_pending = false;
   bool paused = false;       ///< a complete request waits for take()

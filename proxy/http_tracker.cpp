@@ -1,6 +1,6 @@
 #include "http_tracker.h"
 
-// The only file that includes llhttp. llhttp calls back with spans of the caller's buffer;
+// One of the two files that include llhttp (with http_request.cpp). llhttp calls back with spans of the caller's buffer;
 // a span cut by the end of a feed arrives in pieces, so every text field is appended to,
 // never assigned.
 //
@@ -9,6 +9,8 @@
 //                  └─► HPE_PAUSED_UPGRADE: the rest of the bytes are another protocol
 
 #include <llhttp.h>
+
+#include "header_collector.h"
 
 #include <algorithm>
 #include <cstdint>
@@ -21,9 +23,6 @@ namespace {
 /// Bytes a head may take (request or status line and headers), as nginx's
 /// large_client_header_buffers bounds it: protects memory, not a protocol rule.
 constexpr std::size_t kMaxHeadBytes = 64 * 1024;
-/// What a header costs beyond its name and value: ": " and CRLF. Counting it keeps a flood
-/// of tiny headers from costing far more memory than its byte count.
-constexpr std::size_t kHeaderOverhead = 4;
 
 /// What a queued request tells the response tracker.
 enum class Expect : std::uint8_t { plain, head, connect };
@@ -129,7 +128,7 @@ struct HttpTracker::Impl {
     self.head = HttpHead{};
     self.head.is_request = self.role == Role::request;
     self.head_bytes = 0;
-    self.field_open = false;
+    self.collector.reset();
     return HPE_OK;
   }
 
@@ -153,44 +152,23 @@ struct HttpTracker::Impl {
 
   static int on_header_field(llhttp_t* p, const char* at, std::size_t n) {
     Impl& self = of(p);
-    std::size_t cost = n;
-    if (!self.field_open) {
-      // A new header begins; on_header_field_complete closes it, so an empty value
-      // (no on_header_value at all) cannot glue two names together.
-      self.head.headers.emplace_back();
-      self.field_open = true;
-      cost += kHeaderOverhead;
-    }
-    self.head.headers.back().first.append(at, n);
-    return self.count(cost);
+    return self.count(self.collector.field(self.head.headers, at, n));
   }
 
   static int on_header_field_complete(llhttp_t* p) {
     Impl& self = of(p);
-    if (!self.field_open || self.head.headers.back().first.empty()) {
-      // llhttp 8.1 takes ": value" as a header with no name; RFC 9110 §5.1 and nginx do
-      // not (400, "client sent invalid header line").
-      self.own_reason = "empty header name";
-      return -1;
-    }
-    self.field_open = false;
-    return HPE_OK;
+    if (self.collector.field_complete(self.head.headers)) return HPE_OK;
+    self.own_reason = "empty header name";
+    return -1;
   }
 
   static int on_header_value(llhttp_t* p, const char* at, std::size_t n) {
     Impl& self = of(p);
-    if (self.head.headers.empty()) self.head.headers.emplace_back();  // never, by llhttp's grammar
-    self.head.headers.back().second.append(at, n);
-    return self.count(n);
+    return self.count(self.collector.value(self.head.headers, at, n));
   }
 
   static int on_header_value_complete(llhttp_t* p) {
-    // llhttp drops the whitespace before a value but keeps the whitespace after it, which
-    // is not part of the value either (RFC 9112 §5).
-    Impl& self = of(p);
-    if (self.head.headers.empty()) return HPE_OK;
-    std::string& value = self.head.headers.back().second;
-    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.pop_back();
+    HeaderCollector::value_complete(of(p).head.headers);
     return HPE_OK;
   }
 
@@ -253,7 +231,7 @@ struct HttpTracker::Impl {
   llhttp_t parser{};
   HttpHead head;                  ///< the message being parsed
   std::size_t head_bytes = 0;     ///< of `head`, against kMaxHeadBytes
-  bool field_open = false;        ///< a header name is being received
+  HeaderCollector collector;      ///< builds head.headers
   const char* own_reason = nullptr;  ///< set when a callback, not llhttp's grammar, failed
   bool upgraded = false;          ///< paused at an upgrade, until resume_after_upgrade()
   std::deque<Expect> expected;    ///< responses only: requests awaiting an answer, in order

@@ -1,6 +1,7 @@
 #pragma once
 // HTTP/1.1 as it passes, one tracker per direction: requests (client→server) or responses
-// (server→client). The only file pair that includes llhttp. Pure and incremental: it
+// (server→client). One of the two llhttp users (the other is
+// http_request, the control API's reader). Pure and incremental: it
 // never touches a socket and never changes a byte; Session decides what to do.
 
 #include <cstddef>
