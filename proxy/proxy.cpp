@@ -57,6 +57,7 @@ Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Cl
 }
 
 Proxy::~Proxy() {
+  *alive_ = false;
   // Sessions still unwinding keep the context; they must not call back into a dead proxy.
   context_->on_closed = nullptr;
 }
@@ -88,10 +89,13 @@ void Proxy::start() {
 }
 
 asio::awaitable<void> Proxy::accept_loop() {
+  // The Runtime may delete this proxy while an accept is pending: the loop then resumes
+  // (aborted) after `this` is gone, so it checks its own copy of the flag first.
+  const std::shared_ptr<const bool> alive = alive_;
   asio::steady_timer backoff(io_);
-  while (!stopped_) {
+  while (*alive && !stopped_) {
     auto [ec, client] = co_await acceptor_.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
-    if (stopped_ || ec == asio::error::operation_aborted) co_return;
+    if (!*alive || stopped_ || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // Out of descriptors or memory: back off rather than spin, and keep serving.
       log_.event(spdlog::level::warn, 0, "accept_error",

@@ -96,6 +96,8 @@ class Proxy {
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_;
   std::uint64_t total_ = 0;
   bool stopped_ = false;
+  /// False once the proxy is destroyed; the accept loop holds a copy.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };
 
 }  // namespace dropsim

@@ -316,6 +316,9 @@ class RuntimeControl(DropsimCase):
             e = await self.closed_by_proxy(ws, STEP)
         self.assertEqual(e.rcvd.code if e.rcvd else None, 1001, f"{e!r}\n{d.log()}")
         await d.wait_for_log("SIGTERM: draining 1 session(s) with close 1001")
+        # It exits by itself (0); teardown must not send a second SIGTERM to a process
+        # that is already unwinding (that one would kill it).
+        self.assertEqual(await asyncio.wait_for(d.proc.wait(), 5.0), 0, d.log())
 
 
 class ApiGateway(DropsimCase):
