@@ -402,7 +402,8 @@ void Session::end(const std::string& what, const SideActions& actions, std::stri
   const auto& down = policy_.activity(Direction::downstream);
   context_->log->event(
       spdlog::level::info, id_, "close", line,
-      {{"cause", cause},
+      {{"proxy", context_->proxy_name},
+       {"cause", cause},
        {"client_action", to_string(client.action)},
        {"upstream_action", to_string(upstream.action)},
        {"client_close_code", static_cast<std::int64_t>(client.ws_code.value_or(0))},

@@ -198,7 +198,7 @@ TEST(Cli, JsonLogsCarryTheSameEvents) {
     EXPECT_NE(line.find("\"event\":"), std::string::npos) << line;
   }
   EXPECT_GE(count, 4);
-  EXPECT_TRUE(std::regex_search(child.err(), std::regex(R"("event":"close","conn":\d+,"cause":"idle_timeout")")))
+  EXPECT_TRUE(std::regex_search(child.err(), std::regex(R"("event":"close","conn":\d+,"proxy":"proxy","cause":"idle_timeout")")))
       << child.err();
 }
 
