@@ -74,8 +74,8 @@ TEST_F(ReconnectTest, ReconnectsAfterRstBlackholeAndDrainAndLosesNothing) {
   const std::uint16_t proxy_port =
       add_proxy({.name = "app", .upstream = "127.0.0.1:" + std::to_string(server_.port()), .profile = "nlb"});
   // Reconnect waits: 10-20 ms, then 20-40 ms, ... at most 2 s.
-  ResumingClient& client = client_.emplace(app_io_, proxy_port, ReconnectBackoff(Ms(20), Ms(2000), /*seed=*/1),
-                                           kReadTimeout);
+  ResumingClient& client =
+      client_.emplace(app_io_, proxy_port, ReconnectBackoff(Ms(20), Ms(2000), /*seed=*/1), kReadTimeout);
   client.start();
   ASSERT_TRUE(wait_until([&] { return client.progress().delivered.size() >= 20; }, Ms(3000)))
       << "the client never got going through the proxy";
@@ -85,8 +85,8 @@ TEST_F(ReconnectTest, ReconnectsAfterRstBlackholeAndDrainAndLosesNothing) {
   server_.pause(true);
   std::this_thread::sleep_for(2 * kReadTimeout);
   server_.pause(false);
-  ASSERT_TRUE(client.progress().drops.empty()) << "dropped a quiet but healthy connection: "
-                                               << client.progress().drops.front();
+  ASSERT_TRUE(client.progress().drops.empty())
+      << "dropped a quiet but healthy connection: " << client.progress().drops.front();
 
   struct Cut {
     const char* name;
@@ -94,16 +94,16 @@ TEST_F(ReconnectTest, ReconnectsAfterRstBlackholeAndDrainAndLosesNothing) {
     const char* client_sees;  ///< in the client's reason for the drop
   };
   const Cut cuts[] = {
-      {"rst", SessionAction::rst, "reset by peer"},     // the read fails at once
+      {"rst", SessionAction::rst, "reset by peer"},            // the read fails at once
       {"blackhole", SessionAction::blackhole, "no line for"},  // silence: only the deadline sees it
-      {"drain", SessionAction::drain, "End of file"},  // over plain TCP a drain is a FIN
+      {"drain", SessionAction::drain, "End of file"},          // over plain TCP a drain is a FIN
   };
   for (const Cut& cut : cuts) {
     SCOPED_TRACE(cut.name);
     // One live session through the proxy: the client's (the one a blackhole left behind
     // is gone once both ends have closed it).
-    ASSERT_TRUE(wait_until([&] { return call([](dropsim::Runtime& r) { return r.sessions("app").size(); }) == 1; },
-                           Ms(2000)));
+    ASSERT_TRUE(
+        wait_until([&] { return call([](dropsim::Runtime& r) { return r.sessions("app").size(); }) == 1; }, Ms(2000)));
     const ResumingClient::Progress before = client.progress();
     const std::uint64_t replayed_before = server_.replayed();
 

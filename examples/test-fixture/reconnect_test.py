@@ -132,6 +132,8 @@ class ResumableServer:
         try:
             with conn:
                 verb, token, last_seq = conn.makefile("rb").readline().decode().split()
+                if verb != "HELLO":
+                    return
                 with self.lock:
                     if token == "-":
                         token = f"s{len(self.logs) + 1}"

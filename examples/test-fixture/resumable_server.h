@@ -13,8 +13,8 @@
 // replays the log after the client's last_seq: the client says what it has, the server
 // sends the rest. That is all "resume" means.
 //
-// Everything runs on one io_context thread; only replayed() and pause() are called from
-// other threads.
+// Everything runs on one io_context thread; port(), pause() and replayed() may be called
+// from others.
 
 #include <algorithm>
 #include <atomic>
@@ -40,8 +40,7 @@ class ResumableServer {
   using Ms = std::chrono::milliseconds;
 
   ResumableServer(asio::io_context& io, Ms publish_every, Ms heartbeat_every, bool resume = true)
-      : io_(io), acceptor_(io), publish_every_(publish_every), heartbeat_every_(heartbeat_every),
-        resume_(resume) {}
+      : io_(io), acceptor_(io), publish_every_(publish_every), heartbeat_every_(heartbeat_every), resume_(resume) {}
 
   /// Listens on 127.0.0.1 on a port the kernel picks (port()).
   void start() {
@@ -49,11 +48,12 @@ class ResumableServer {
     acceptor_.open(any_port.protocol());
     acceptor_.bind(any_port);
     acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
     asio::co_spawn(io_, accept_loop(), asio::detached);
     asio::co_spawn(io_, publish_loop(), asio::detached);
   }
   /// The port it listens on.
-  std::uint16_t port() const { return acceptor_.local_endpoint().port(); }
+  std::uint16_t port() const { return port_; }
   /// Stops or restarts publishing; heartbeats go on (a quiet chat room is still alive).
   void pause(bool paused) { paused_ = paused; }
   /// Messages sent again on a resume: missed while away or lost in flight.
@@ -127,6 +127,7 @@ class ResumableServer {
 
   asio::io_context& io_;
   asio::ip::tcp::acceptor acceptor_;
+  std::uint16_t port_ = 0;
   Ms publish_every_;
   Ms heartbeat_every_;
   bool resume_;

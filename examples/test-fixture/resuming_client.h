@@ -113,8 +113,7 @@ class ResumingClient {
                                                   asio::redirect_error(asio::use_awaitable, error)) ||
                            deadline.async_wait(asio::use_awaitable));
     if (first.index() == 1) {
-      throw std::system_error(asio::error::timed_out,
-                              "no line for " + std::to_string(read_timeout_.count()) + " ms");
+      throw std::system_error(asio::error::timed_out, "no line for " + std::to_string(read_timeout_.count()) + " ms");
     }
     if (error) throw std::system_error(error);
     const std::size_t n = std::get<0>(first);
