@@ -137,6 +137,11 @@ TEST_F(ReconnectTest, ReconnectsAfterRstBlackholeAndDrainAndLosesNothing) {
   }
   EXPECT_GT(server_.replayed(), 0u) << "no cut lost anything in flight, so the resume was never tested";
   EXPECT_EQ(end.drops.size(), 3u);
+  // dropsim's own counters agree: each session closed by one of the test's cuts.
+  const auto closes = call([](dropsim::Runtime& r) { return r.find("app")->metrics().closes_by_cause; });
+  for (const char* cause : {"api_rst", "api_blackhole", "api_drain"}) {
+    EXPECT_EQ(closes.count(cause) ? closes.at(cause) : 0, 1u) << cause;
+  }
   std::cout << end.delivered.size() << " messages delivered in order across " << end.connected_at.size()
             << " connections\n";
 }
