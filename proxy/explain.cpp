@@ -64,6 +64,8 @@ std::string websocket_outcome(const Policy& policy, const SideClose& client, con
     client_part = fmt::format("client will see {} (the server's close frame)", *to_client.close_code == 0 ? 1005 : *to_client.close_code);
   } else {
     client_part = fmt::format("client will see 1006 ({})", wire(client.action));
+    // A close frame was asked for but could not go out: say why.
+    if (!client.fallback.empty()) client_part += fmt::format(" because {}", client.fallback);
   }
   std::string upstream_part;
   if (upstream.ws_code) {

@@ -109,6 +109,7 @@ Verdict Inspector::inspect_http(Direction d, std::span<const char> bytes) {
   if (fr.status == FeedResult::Status::ok) return {};
   // Rare: a bad frame right behind the 101. Cut at it like any other.
   const std::size_t at = r.offset + fr.offset;
+  cut_at_boundary_[index(d)] = true;  // the frames began in this chunk, at a boundary
   if (fr.status == FeedResult::Status::too_big) {
     return fail("message_too_big", source(d), fr.reason, profile_.limits.on_exceed, at);
   }
@@ -156,8 +157,12 @@ Verdict Inspector::inspect_held_request(std::span<const char> bytes) {
 }
 
 Verdict Inspector::inspect_frames(Direction d, std::span<const char> bytes) {
+  const bool was_inside = frames_[index(d)]->inside_frame();
   const FeedResult r = frames_[index(d)]->feed(as_bytes(bytes), *frame_sinks_[index(d)]);
   policy_.on_bytes(d, bytes.size(), now_, r.kinds_touched);
+  // The cut falls at the refused frame's first byte when that frame began in this chunk:
+  // nothing of it was forwarded, so a close frame may still follow (1009 to the client).
+  if (r.status != FeedResult::Status::ok) cut_at_boundary_[index(d)] = r.offset > 0 || !was_inside;
   switch (r.status) {
     case FeedResult::Status::ok:
       return {};
@@ -219,7 +224,10 @@ void Inspector::on_frame(Direction d, const FrameEvent& frame) {
 
 bool Inspector::at_frame_boundary_toward(Side s) const {
   const Direction d = sent_by(s == Side::client ? Side::upstream : Side::client);
-  return stage_[index(d)] == Stage::frames && !frames_[index(d)]->inside_frame();
+  if (stage_[index(d)] != Stage::frames) return false;
+  // A refused frame leaves its tracker inside it, but when the cut fell at its first
+  // byte the peer has seen only whole frames.
+  return cut_at_boundary_[index(d)] || !frames_[index(d)]->inside_frame();
 }
 
 Verdict Inspector::fail(std::string cause, Side from, std::string reason, SideActions actions, std::size_t prefix) {

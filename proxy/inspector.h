@@ -112,6 +112,8 @@ class Inspector {
   std::string upgrade_request_;
   std::optional<std::string> notice_;
   std::optional<Problem> problem_;
+  /// By Direction: a refused frame was cut at its first byte (nothing of it forwarded).
+  std::array<bool, 2> cut_at_boundary_{};
 };
 
 }  // namespace dropsim

@@ -333,14 +333,22 @@ SessionInfo Runtime::session(std::uint64_t id) const {
   throw ApiError(404, "session not found");
 }
 
-void Runtime::act(std::uint64_t id, const ActionRequest& action) {
+ActionRequest Runtime::with_defaults(ActionRequest action) const {
+  // A drain says what the process's drain says unless the caller chose its own words.
+  if (action.action == SessionAction::drain && action.reason.empty()) action.reason = options_.drain_reason;
+  return action;
+}
+
+void Runtime::act(std::uint64_t id, const ActionRequest& request) {
+  const ActionRequest action = with_defaults(request);
   for (const auto& [name, e] : proxies_) {
     if (e->proxy && e->proxy->act(id, action)) return;
   }
   throw ApiError(404, "session not found");
 }
 
-std::size_t Runtime::act_all(const std::string& proxy, const ActionRequest& action) {
+std::size_t Runtime::act_all(const std::string& proxy, const ActionRequest& request) {
+  const ActionRequest action = with_defaults(request);
   if (!proxy.empty()) entry(proxy);
   std::size_t n = 0;
   for (const auto& [name, e] : proxies_) {

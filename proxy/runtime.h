@@ -144,7 +144,8 @@ class Runtime {
   std::vector<SessionInfo> sessions(const std::string& proxy = "") const;
   /// One live session; 404 "session not found".
   SessionInfo session(std::uint64_t id) const;
-  /// Applies `action` to session `id`. 404 when it is not live.
+  /// Applies `action` to session `id` (a drain without a reason gets RuntimeOptions'). 404
+  /// when it is not live.
   void act(std::uint64_t id, const ActionRequest& action);
   /// Applies `action` to every session of `proxy` (every proxy when empty); returns how many.
   std::size_t act_all(const std::string& proxy, const ActionRequest& action);
@@ -178,6 +179,8 @@ class Runtime {
   void start_listening(Entry& e);
   /// Applies a declared fault now or after its delay, and removes it after `lasts`.
   void schedule(Entry& e, const FaultSpec& f);
+  /// `action` with the drain's reason filled in from the options when it has none.
+  ActionRequest with_defaults(ActionRequest action) const;
   /// Runs `then` after `after` unless cancelled; one timer per `key` ("remove:latency").
   void later(Entry& e, const std::string& key, Duration after, std::function<void()> then);
 

@@ -449,8 +449,18 @@ SideClose Session::close_side(Side s, const SideActions& actions) {
     case CloseAction::ws_close:
       c.action = CloseAction::fin;
       c.fallback = send_close_frame(s, actions.ws_code, actions.ws_reason);
-      if (c.fallback.empty()) c.ws_code = actions.ws_code;
-      sock.close(ec);
+      if (!c.fallback.empty()) {
+        sock.close(ec);
+        break;
+      }
+      c.ws_code = actions.ws_code;
+      // RFC 6455 §7.1.1: FIN after the close frame, then read the peer's close frame
+      // before closing; closing at once would answer that reply with RST (and browsers
+      // would report wasClean false).
+      sock.cancel(ec);
+      sock.shutdown(asio::socket_base::shutdown_send, ec);
+      asio::co_spawn(timer_.get_executor(), [self = shared_from_this(), s] { return self->linger_closed(s); },
+                     asio::detached);
       break;
     case CloseAction::http_status:
       c.action = CloseAction::fin;
@@ -529,6 +539,23 @@ asio::awaitable<void> Session::hold_blackholed(Side s) {
   SideActions rst;
   rst.client = rst.upstream = CloseAction::rst;
   close_side(s, rst);
+  maybe_done();
+}
+
+asio::awaitable<void> Session::linger_closed(Side s) {
+  using namespace asio::experimental::awaitable_operators;
+  auto& sock = socket(s);
+  asio::steady_timer limit(timer_.get_executor());
+  // Long enough for any live peer to answer; a dead one does not hold the session.
+  limit.expires_after(std::chrono::seconds(1));
+  char sink[4096];
+  while (sock.is_open()) {
+    auto r = co_await (sock.async_read_some(asio::buffer(sink), kAwait) || limit.async_wait(kAwait));
+    if (r.index() == 1) break;                    // no EOF in time
+    if (std::get<0>(std::get<0>(r))) break;       // EOF, reset, or closed by shut_down()
+  }
+  std::error_code ec;
+  sock.close(ec);
   maybe_done();
 }
 

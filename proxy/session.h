@@ -91,6 +91,9 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   asio::awaitable<void> pump(Direction d);
   asio::awaitable<void> watchdog();
   asio::awaitable<void> hold_blackholed(Side s);
+  /// After our close frame and FIN to `s`: reads (and drops) until its EOF, at most 1 s,
+  /// then closes, so the closing handshake ends cleanly rather than with RST.
+  asio::awaitable<void> linger_closed(Side s);
 
   // PipeObserver
   Verdict on_chunk(Direction d, std::span<const char> bytes) override;

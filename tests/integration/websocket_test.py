@@ -343,6 +343,25 @@ class ApiGateway(DropsimCase):
         await asyncio.sleep(0.2)
         self.assertTrue(self.server_got.empty(), "the oversized message reached the server")
 
+    async def test_frame_over_32kib_from_the_server_closes_client_with_1009_cleanly(self):
+        async def handler(ws, path=None):
+            await ws.recv()
+            await ws.send(b"x" * (40 * 1024))  # one 40 KiB frame toward the client
+            await ws.wait_closed()
+
+        port = await self.ws_server(handler)
+        d = await self.dropsim("api-gateway", port)
+        async with connect(d.uri(), compression=None) as ws:
+            await ws.send("send me too much")
+            e = await self.closed_by_proxy(ws, STEP)
+            # The closing handshake completes: dropsim read our close reply, no RST.
+            await asyncio.wait_for(ws.wait_closed(), STEP)
+        self.assertIsNotNone(e.rcvd, f"no close frame reached the client: {e!r}\n{d.log()}")
+        self.assertEqual(e.rcvd.code, 1009)
+        line = await d.wait_for_log("[C1] closed")
+        self.assertIn("client will see 1009", line)
+        self.assertIn("from upstream", line)
+
     async def test_idle_close_sends_1001(self):
         port = await self.ws_server()
         d = await self.dropsim("api-gateway", port, "idle_connection_timeout=800ms")
