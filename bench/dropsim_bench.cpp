@@ -31,6 +31,7 @@
 
 #include <fmt/core.h>
 
+#include "bench_util.h"
 #include "net_util.h"
 #include "profile.h"
 
@@ -77,14 +78,6 @@ long rss_kb() {
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   }
   return -1;
-}
-
-/// The 1-minute load average (other work on the machine skews every number below).
-std::string loadavg() {
-  std::ifstream in("/proc/loadavg");
-  std::string one;
-  in >> one;
-  return one.empty() ? "?" : one;
 }
 
 // ------------------------------------------------------------------------ 1. throughput
@@ -294,11 +287,9 @@ void bench_memory(int n) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc == 2 && std::strcmp(argv[1], "--quick") == 0;
-  if (argc > 2 || (argc == 2 && !quick)) {
-    std::fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
-    return 2;
-  }
+  const auto option = bench::quick_option(argc, argv);
+  if (!option) return 2;
+  const bool quick = *option;
   utsname u{};
   ::uname(&u);
 #ifdef NDEBUG
@@ -310,7 +301,7 @@ int main(int argc, char** argv) {
              "machine: nproc={} kernel={} {}; load average (1 min) {}; build {}\n"
              "threads: client, server and dropsim's io_context each run on their own thread\n",
              quick ? "quick" : "full", std::thread::hardware_concurrency(), u.release, u.machine,
-             loadavg(), build);
+             bench::loadavg(), build);
   const auto start = Steady::now();
   try {
     bench_throughput(quick ? std::size_t(512) << 20 : std::size_t(2) << 30, 3);
@@ -322,6 +313,6 @@ int main(int argc, char** argv) {
     return 1;
   }
   fmt::print("\ntotal time: {:.1f} s; load average (1 min) at the end {}\n",
-             ms_between(start, Steady::now()) / 1e3, loadavg());
+             ms_between(start, Steady::now()) / 1e3, bench::loadavg());
   return 0;
 }

@@ -26,6 +26,7 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "../bench_util.h"
 #include "api_client_util.h"
 
 namespace {
@@ -38,13 +39,6 @@ using Steady = std::chrono::steady_clock;
 double quantile(const std::vector<double>& v, double p) {
   if (v.empty()) return 0;
   return v[static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5)];
-}
-
-std::string loadavg() {
-  std::ifstream in("/proc/loadavg");
-  std::string one;
-  in >> one;
-  return one.empty() ? "?" : one;
 }
 
 /// Times `rounds` rounds of three control calls; ms per call, sorted. -1 entries: failed.
@@ -79,16 +73,14 @@ void print_row(const char* label, const std::vector<double>& ms, int failures, c
 }  // namespace
 
 int main(int argc, char** argv) {
-  const bool quick = argc == 2 && std::strcmp(argv[1], "--quick") == 0;
-  if (argc > 2 || (argc == 2 && !quick)) {
-    std::fprintf(stderr, "usage: %s [--quick]\n", argv[0]);
-    return 2;
-  }
+  const auto option = bench::quick_option(argc, argv);
+  if (!option) return 2;
+  const bool quick = *option;
   const int rounds = quick ? 30 : 100;
   constexpr int kSessions = 64;
   fmt::print("dropsim_api_bench ({} run): control API call latency, in-process, loopback\n"
              "machine: nproc={}; load average (1 min) {}\n",
-             quick ? "quick" : "full", std::thread::hardware_concurrency(), loadavg());
+             quick ? "quick" : "full", std::thread::hardware_concurrency(), bench::loadavg());
   try {
     ApiServerUnderTest api({}, false, spdlog::level::warn);
     Listener sink(512);
@@ -121,6 +113,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "setup failed: %s\n", e.what());
     return 1;
   }
-  fmt::print("\nload average (1 min) at the end {}\n", loadavg());
+  fmt::print("\nload average (1 min) at the end {}\n", bench::loadavg());
   return 0;
 }
