@@ -157,26 +157,25 @@ std::size_t EventReader::wait_for(const std::string& needle, Ms timeout, std::si
 }
 
 ApiServerUnderTest::ApiServerUnderTest(ApiServerOptions options, bool allow_remote, spdlog::level::level_enum level)
-    : sink_(std::make_shared<CapturingSink>()),
-      log_(std::make_shared<spdlog::logger>("api", sink_), LogFormat::text),
-      runtime_(io_, log_),
-      server_(io_, runtime_, "127.0.0.1:0", allow_remote, options) {
-  log_.logger().set_level(level);
-  server_.start();
-  port_ = server_.local_endpoint().port();
-  thread_ = std::thread([this] { io_.run(); });
+    : rt_({}, level) {
+  server_ = rt_.call([&](Runtime& runtime) {
+    auto server = std::make_unique<ApiServer>(rt_.io(), runtime, "127.0.0.1:0", allow_remote, options);
+    server->start();
+    return server;
+  });
+  port_ = server_->local_endpoint().port();
 }
 
 ApiServerUnderTest::~ApiServerUnderTest() {
-  std::promise<void> done;
-  asio::post(io_, [&] {
-    server_.stop();
-    runtime_.stop_all();
-    done.set_value();
-  });
-  done.get_future().wait_for(std::chrono::seconds(5));
-  io_.stop();
-  thread_.join();
+  try {
+    // Stopped and destroyed on its own thread; rt_ then stops the proxies and the thread.
+    rt_.call([this](Runtime&) {
+      server_->stop();
+      server_.reset();
+    });
+  } catch (const std::exception&) {
+    // The thread is stuck; rt_'s destructor still stops the context and ends the test.
+  }
 }
 
 BulkLoad::BulkLoad(std::uint16_t port, Listener& sink, int sessions) {

@@ -17,6 +17,7 @@
 #include "api_server.h"
 #include "net_util.h"
 #include "runtime.h"
+#include "runtime_under_test.h"
 
 namespace dropsim::test {
 
@@ -71,8 +72,8 @@ class EventReader {
   std::string text_;
 };
 
-/// A Runtime and its ApiServer on 127.0.0.1:0, on their own io_context thread (the
-/// Runtime is touched only there), with captured logs.
+/// A Runtime and its ApiServer on 127.0.0.1:0, on the runtime's own io_context thread
+/// (RuntimeUnderTest: the Runtime is touched only there), with captured logs.
 class ApiServerUnderTest {
  public:
   explicit ApiServerUnderTest(ApiServerOptions options = {}, bool allow_remote = false,
@@ -80,15 +81,11 @@ class ApiServerUnderTest {
   ~ApiServerUnderTest();
   std::uint16_t port() const { return port_; }
   /// Everything logged so far.
-  std::string logs() const { return sink_->text(); }
+  std::string logs() const { return rt_.logs(); }
 
  private:
-  std::shared_ptr<CapturingSink> sink_;
-  EventLog log_;
-  asio::io_context io_;
-  Runtime runtime_;
-  ApiServer server_;
-  std::thread thread_;
+  RuntimeUnderTest rt_;
+  std::unique_ptr<ApiServer> server_;
   std::uint16_t port_ = 0;
 };
 

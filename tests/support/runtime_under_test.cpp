@@ -4,9 +4,10 @@
 
 namespace dropsim::test {
 
-RuntimeUnderTest::RuntimeUnderTest(RuntimeOptions options) : sink_(std::make_shared<CapturingSink>()) {
+RuntimeUnderTest::RuntimeUnderTest(RuntimeOptions options, spdlog::level::level_enum level)
+    : sink_(std::make_shared<CapturingSink>()) {
   auto logger = std::make_shared<spdlog::logger>("test", sink_);
-  logger->set_level(spdlog::level::debug);
+  logger->set_level(level);
   log_ = std::make_unique<EventLog>(logger, LogFormat::text);
   runtime_ = std::make_unique<Runtime>(io_, *log_, std::move(options));
   thread_ = std::thread([this] {

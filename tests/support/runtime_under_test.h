@@ -22,7 +22,8 @@ namespace dropsim::test {
 
 class RuntimeUnderTest {
  public:
-  explicit RuntimeUnderTest(RuntimeOptions options = {});
+  /// Lines below `level` are neither formatted nor captured (the API bench passes warn).
+  explicit RuntimeUnderTest(RuntimeOptions options = {}, spdlog::level::level_enum level = spdlog::level::debug);
   ~RuntimeUnderTest();
 
   /// Runs `f(runtime)` on the runtime's thread and returns its result; rethrows what it
@@ -52,6 +53,8 @@ class RuntimeUnderTest {
 
   /// Creates a proxy on 127.0.0.1:0 to `upstream_port` with `profile`; returns its port.
   std::uint16_t add_proxy(const std::string& name, std::uint16_t upstream_port, const std::string& profile = "tcp");
+  /// The runtime's io_context, for what runs beside it there (an ApiServer).
+  asio::io_context& io() { return io_; }
   /// Everything logged so far.
   std::string logs() const { return sink_->text(); }
   /// Waits until a log line contains `needle`; false after `timeout`.
