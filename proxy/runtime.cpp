@@ -313,6 +313,7 @@ ProxyInfo Runtime::set_profile(const std::string& proxy, const std::string& prof
 }
 
 std::vector<SessionInfo> Runtime::sessions(const std::string& proxy) const {
+  if (!proxy.empty()) entry(proxy);  // 404 for an unknown proxy
   std::vector<SessionInfo> out;
   for (const auto& [name, e] : proxies_) {
     if (!proxy.empty() && name != proxy) continue;
@@ -320,7 +321,6 @@ std::vector<SessionInfo> Runtime::sessions(const std::string& proxy) const {
     auto some = e->proxy->sessions();
     out.insert(out.end(), std::make_move_iterator(some.begin()), std::make_move_iterator(some.end()));
   }
-  if (!proxy.empty()) entry(proxy);  // 404 for an unknown proxy
   std::sort(out.begin(), out.end(), [](const SessionInfo& a, const SessionInfo& b) { return a.id < b.id; });
   return out;
 }
