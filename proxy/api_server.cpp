@@ -22,6 +22,7 @@
 #include "event_stream.h"
 #include "http_request.h"
 #include "http_response.h"
+#include "address.h"
 #include "proxy.h"
 
 namespace dropsim {
@@ -88,27 +89,18 @@ ApiServer::~ApiServer() { stop(); }
 
 void ApiServer::start() {
   State& s = *state_;
-  const auto [host, port] = split_host_port(s.listen);
-  asio::ip::address address;
-  if (host == "localhost") {
-    address = asio::ip::address_v4::loopback();
-  } else {
-    std::error_code ec;
-    address = asio::ip::make_address(host, ec);
-    if (ec) throw std::invalid_argument(fmt::format("API address '{}': '{}' is not an IP address", s.listen, host));
+  const HostPort where = parse_host_port(s.listen);
+  if (!where.wildcard() && !where.literal()) {
+    throw std::invalid_argument(fmt::format("API address '{}' names a host: look it up first", s.listen));
   }
-  if (!address.is_loopback() && !s.allow_remote) {
+  if ((where.wildcard() || !where.literal()->is_loopback()) && !s.allow_remote) {
     throw std::invalid_argument(fmt::format(
         "API address '{}' is not loopback: anyone who reaches it can change every proxy; pass "
         "--api-allow-remote to listen there anyway",
         s.listen));
   }
-  const asio::ip::tcp::endpoint endpoint(address, port);
   try {
-    s.acceptor.open(endpoint.protocol());
-    s.acceptor.set_option(asio::socket_base::reuse_address(true));
-    s.acceptor.bind(endpoint);
-    s.acceptor.listen(asio::socket_base::max_listen_connections);
+    open_listener(s.acceptor, where);
   } catch (const std::system_error& e) {
     std::error_code ignored;
     s.acceptor.close(ignored);
@@ -116,7 +108,7 @@ void ApiServer::start() {
   }
   const auto bound = local_endpoint();
   s.runtime.log().event(spdlog::level::info, 0, "api_listen",
-                        fmt::format("control API listening on {}:{}{}", bound.address().to_string(), bound.port(),
+                        fmt::format("control API listening on {}{}", address_text(bound),
                                     s.allow_remote ? " (remote clients allowed)" : ""),
                         {{"port", static_cast<std::int64_t>(bound.port())}});
   asio::co_spawn(s.io, accept_loop(state_), asio::detached);
@@ -212,7 +204,7 @@ asio::awaitable<void> ApiServer::serve(std::shared_ptr<State> state, std::shared
         co_await stream_events(state, conn, std::move(*filter));
         co_return;
       }
-      const HttpResponse response = state->api.handle(request);
+      const HttpResponse response = co_await state->api.handle(request);
       const bool keep_alive = request.keep_alive && !state->stopped;
       // A client that does not read its answer has the idle timeout to start.
       idle_from_now();

@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <cstdio>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -18,8 +19,10 @@
 #include <asio/ip/address.hpp>
 #include <fmt/format.h>
 
+#include "api_json.h"
 #include "builtin_profiles.h"
 #include "duration.h"
+#include "address.h"
 #include "proxy.h"
 #include "suggest.h"
 #include "yaml_reader.h"
@@ -53,11 +56,12 @@ std::optional<bool> parse_bool(std::string_view text) {
   return std::nullopt;
 }
 
-/// True for a proxy name: [A-Za-z0-9_.-]+ (it appears in URLs of the API and in labels).
+/// True for a proxy name: [A-Za-z0-9_.:-]+ (it appears in URLs of the API and in labels;
+/// ':' because Testcontainers names proxies "host:port").
 bool valid_proxy_name(std::string_view name) {
   return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-           c == '-';
+           c == '-' || c == ':';
   });
 }
 
@@ -97,7 +101,10 @@ class ConfigReader : private YamlReader {
   void expect(const YAML::Node& n, YAML::NodeType::value type, std::string_view what) const;
   double read_time_scale(const YAML::Node& n) const;
   Duration read_duration(const YAML::Node& n, std::string_view what) const;
-  std::pair<std::string, std::uint16_t> read_address(const YAML::Node& n, std::string_view what) const;
+  HostPort read_address(const YAML::Node& n, std::string_view what) const;
+  /// Where a connection to `where` goes, for the checks across proxies; nullopt for a
+  /// host name other than localhost (known only once it is looked up).
+  static std::optional<Bound> bound(const HostPort& where);
   std::optional<Bound> read_bind_address(const YAML::Node& n, std::string_view what) const;
 
   ProxySpec read_proxy(const YAML::Node& n, double default_scale, Entry& entry) const;
@@ -138,25 +145,27 @@ Duration ConfigReader::read_duration(const YAML::Node& n, std::string_view what)
   return *d;
 }
 
-std::pair<std::string, std::uint16_t> ConfigReader::read_address(const YAML::Node& n, std::string_view what) const {
+HostPort ConfigReader::read_address(const YAML::Node& n, std::string_view what) const {
   const std::string text = scalar(n, what);
   try {
-    return split_host_port(text);
+    return parse_host_port(text);
   } catch (const std::invalid_argument& e) {
     fail(n, fmt::format("{} (in '{}')", e.what(), what));
   }
 }
 
+std::optional<Bound> ConfigReader::bound(const HostPort& where) {
+  if (where.wildcard()) return Bound{asio::ip::address_v4::any(), where.port};
+  // localhost is the one name that is sure to be this machine: follow it through chains too.
+  if (where.host == "localhost") return Bound{asio::ip::address_v4::loopback(), where.port};
+  if (const auto address = where.literal()) return Bound{*address, where.port};
+  return std::nullopt;  // another name: looked up when the proxy starts
+}
+
 std::optional<Bound> ConfigReader::read_bind_address(const YAML::Node& n, std::string_view what) const {
-  const auto [host, port] = read_address(n, what);
-  std::error_code ec;
-  const asio::ip::address address = asio::ip::make_address(host, ec);
-  if (ec) {
-    fail(n, fmt::format("{} '{}' needs an IP address to bind, not a host name: write e.g. 127.0.0.1:{} (or "
-                        "0.0.0.0:{} for every interface)", what, n.Scalar(), port, port));
-  }
-  if (port == 0) return std::nullopt;  // the kernel picks a free port: never a clash
-  return Bound{address, port};
+  const HostPort where = read_address(n, what);
+  if (where.port == 0) return std::nullopt;  // the kernel picks a free port: never a clash
+  return bound(where);
 }
 
 // --- proxies ----------------------------------------------------------------------------
@@ -169,7 +178,7 @@ ProxySpec ConfigReader::read_proxy(const YAML::Node& n, double default_scale, En
   const YAML::Node name = require(n, "name", "a proxy", "add name: <a unique name>, e.g. name: alb");
   spec.name = scalar(name, "name");
   if (!valid_proxy_name(spec.name)) {
-    fail(name, fmt::format("proxy name '{}' may hold only letters, digits, '_', '.' and '-' (it is part of "
+    fail(name, fmt::format("proxy name '{}' may hold only letters, digits, '_', '.', ':' and '-' (it is part of "
                            "the API's URLs and of metric labels): e.g. name: alb-1", spec.name));
   }
   const std::string owner = fmt::format("proxy '{}'", spec.name);
@@ -181,11 +190,7 @@ ProxySpec ConfigReader::read_proxy(const YAML::Node& n, double default_scale, En
   const YAML::Node upstream =
       require(n, "upstream", owner, "add upstream: HOST:PORT, your server or the next proxy's listen (e.g. 127.0.0.1:3000)");
   spec.upstream = scalar(upstream, "upstream");
-  const auto [up_host, up_port] = read_address(upstream, "upstream");
-  std::error_code ec;
-  // localhost is the one name that is sure to be this machine: follow it through chains too.
-  const asio::ip::address up_address = asio::ip::make_address(up_host == "localhost" ? "127.0.0.1" : up_host, ec);
-  if (!ec) entry.upstream = Bound{up_address, up_port};
+  entry.upstream = bound(read_address(upstream, "upstream"));
 
   if (const YAML::Node profile = child(n, "profile")) spec.profile = resolve_profile(scalar(profile, "profile"));
   if (const YAML::Node settings = child(n, "settings")) spec.settings = read_settings(settings);
@@ -444,6 +449,25 @@ RunConfig load_config(std::string_view text, const std::string& file) {
   return ConfigReader(file).read(parse_yaml(text, file));
 }
 
+RunConfig load_toxiproxy_config(std::string_view text, const std::string& file) {
+  try {
+    RunConfig config;
+    config.proxies = go_populate(parse_go_body(text));
+    return config;
+  } catch (const ApiError& e) {
+    // parse_go_body's words are an API answer's: "bad request body: parse error at line 2,
+    // column 5: ..." becomes FILE:2:5: ...
+    std::string why = e.what();
+    if (why.starts_with("bad request body: ")) why.erase(0, std::string_view("bad request body: ").size());
+    int line = 0;
+    int column = 0;
+    if (std::sscanf(why.c_str(), "parse error at line %d, column %d", &line, &column) != 2) line = column = 0;
+    throw ProfileError(file, line, column,
+                       why + " (Toxiproxy's config is a JSON array of {\"name\", \"listen\", \"upstream\", "
+                             "\"enabled\"})");
+  }
+}
+
 RunConfig load_config_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
@@ -454,7 +478,11 @@ RunConfig load_config_file(const std::string& path) {
   }
   std::ostringstream text;
   text << in.rdbuf();
-  return load_config(text.str(), path);
+  const std::string content = text.str();
+  // dropsim's config is a YAML mapping; Toxiproxy's (toxiproxy-server -config) a JSON array.
+  const auto first = content.find_first_not_of(" \t\r\n");
+  if (first != std::string::npos && content[first] == '[') return load_toxiproxy_config(content, path);
+  return load_config(content, path);
 }
 
 }  // namespace dropsim

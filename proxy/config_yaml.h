@@ -29,8 +29,14 @@ struct RunConfig {
 /// settings. Throws ProfileError.
 RunConfig load_config(std::string_view text, const std::string& file);
 
-/// Reads the file at `path` and loads it; a ProfileError labelled with the path when the
-/// file cannot be read.
+/// Toxiproxy's config file (`toxiproxy-server -config FILE`): a JSON array of {name,
+/// listen, upstream, enabled}, as POST /populate takes. Throws ProfileError (FILE:LINE:COL
+/// for a JSON syntax error).
+RunConfig load_toxiproxy_config(std::string_view text, const std::string& file);
+
+/// Reads the file at `path` and loads it: Toxiproxy's JSON config when it is a JSON array,
+/// else dropsim's YAML config; a ProfileError labelled with the path when the file cannot
+/// be read.
 RunConfig load_config_file(const std::string& path);
 
 }  // namespace dropsim

@@ -132,13 +132,13 @@ std::optional<EventFilter> ControlApi::events_request(const HttpRequest& request
   }
 }
 
-HttpResponse ControlApi::handle(const HttpRequest& request) {
+asio::awaitable<HttpResponse> ControlApi::handle(const HttpRequest& request) {
   HttpResponse response;
   if (auto refusal = refuse(request)) {
     response = std::move(*refusal);
   } else {
     try {
-      response = route(request, split_path(request.path));
+      response = co_await route(request, split_path(request.path));
     } catch (const ApiError& e) {
       response = error_response(e.status(), e.what());
       if (e.status() == 405) {
@@ -159,10 +159,10 @@ HttpResponse ControlApi::handle(const HttpRequest& request) {
                           {"path", std::string_view(request.path)},
                           {"status", static_cast<std::int64_t>(response.status)}});
   }
-  return response;
+  co_return response;
 }
 
-HttpResponse ControlApi::route(const HttpRequest& request, const std::vector<std::string>& path) {
+asio::awaitable<HttpResponse> ControlApi::route(const HttpRequest& request, const std::vector<std::string>& path) {
   const std::string& m = request.method;
   const std::string& body = request.body;
   const std::size_t n = path.size();
@@ -173,23 +173,23 @@ HttpResponse ControlApi::route(const HttpRequest& request, const std::vector<std
     HttpResponse r;
     r.content_type = "application/json;charset=utf-8";
     r.body = fmt::format("{{\"version\": \"{}\"}}\n", kToxiproxyVersion);
-    return r;
+    co_return r;
   }
   if (n == 1 && at(0, "reset")) {
     allow(m, {"POST"});
     runtime_.reset();
-    return no_content();
+    co_return no_content();
   }
   if (n == 1 && at(0, "populate")) {
     allow(m, {"POST"});
-    return populate(body);
+    co_return co_await populate(body);
   }
   if (n == 1 && at(0, "metrics")) {
     allow(m, {"GET"});
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = runtime_.metrics();
-    return r;
+    co_return r;
   }
   if (n == 1 && at(0, "events")) {
     allow(m, {"GET"});
@@ -197,14 +197,14 @@ HttpResponse ControlApi::route(const HttpRequest& request, const std::vector<std
     throw ApiError(400, "the event stream is served by the API server, not as a plain response");
   }
   if (at(0, "proxies")) {
-    if (n == 1) return proxies_collection(m, body);
+    if (n == 1) co_return co_await proxies_collection(m, body);
     const std::string& name = path[1];
-    if (n == 2) return one_proxy(m, name, body);
-    if (n == 3 && at(2, "toxics")) return toxics_collection(m, name, body);
-    if (n == 4 && at(2, "toxics")) return one_toxic(m, name, path[3], body);
-    if (n == 3 && at(2, "profile")) return profile_of(m, name, body);
-    if (n == 3 && at(2, "sessions")) return sessions_of(m, name, request);
-    if (n == 3 && at(2, "partition")) return partition(m, name, body);
+    if (n == 2) co_return co_await one_proxy(m, name, body);
+    if (n == 3 && at(2, "toxics")) co_return toxics_collection(m, name, body);
+    if (n == 4 && at(2, "toxics")) co_return one_toxic(m, name, path[3], body);
+    if (n == 3 && at(2, "profile")) co_return profile_of(m, name, body);
+    if (n == 3 && at(2, "sessions")) co_return sessions_of(m, name, request);
+    if (n == 3 && at(2, "partition")) co_return partition(m, name, body);
   }
   if (at(0, "dropsim")) {
     if (n == 2 && at(1, "version")) {
@@ -212,61 +212,80 @@ HttpResponse ControlApi::route(const HttpRequest& request, const std::vector<std
       Json j;
       j["dropsim"] = DROPSIM_VERSION;
       j["toxiproxy"] = kToxiproxyVersion;
-      return json_response(200, j);
+      co_return json_response(200, j);
     }
     if (n == 2 && at(1, "profiles")) {
       allow(m, {"GET"});
-      return profiles(std::nullopt);
+      co_return profiles(std::nullopt);
     }
     if (n == 3 && at(1, "profiles")) {
       allow(m, {"GET"});
-      return profiles(path[2]);
+      co_return profiles(path[2]);
     }
     if (n == 2 && at(1, "sessions")) {
       const auto proxy = request.query_param("proxy");
-      return sessions_of(m, proxy.value_or(""), request);
+      co_return sessions_of(m, proxy.value_or(""), request);
     }
-    if (n == 3 && at(1, "sessions")) return one_session(m, path[2], std::nullopt, body);
-    if (n == 4 && at(1, "sessions")) return one_session(m, path[2], path[3], body);
+    if (n == 3 && at(1, "sessions")) co_return one_session(m, path[2], std::nullopt, body);
+    if (n == 4 && at(1, "sessions")) co_return one_session(m, path[2], path[3], body);
   }
   throw ApiError(404, fmt::format("no endpoint at {} (see the README's endpoint table)", request.path));
 }
 
-HttpResponse ControlApi::proxies_collection(const std::string& method, const std::string& body) {
+asio::awaitable<HttpResponse> ControlApi::proxies_collection(const std::string& method, const std::string& body) {
   allow(method, {"GET", "POST"});
   if (method == "GET") {
     Json all = Json::object();  // Toxiproxy answers an object keyed by name
     for (const ProxyInfo& p : runtime_.proxies()) all[p.name] = proxy_json(p);
-    return json_response(200, all);
+    co_return json_response(200, all);
   }
-  const ProxySpec spec = go_proxy_spec(parse_go_body(body));
-  return json_response(201, proxy_json(runtime_.create_proxy(spec)));
+  ProxySpec spec = go_proxy_spec(parse_go_body(body));
+  spec.listen = co_await listen_address(spec.listen);
+  co_return json_response(201, proxy_json(runtime_.create_proxy(spec)));
 }
 
-HttpResponse ControlApi::populate(const std::string& body) {
+asio::awaitable<HttpResponse> ControlApi::populate(const std::string& body) {
   // Toxiproxy's populate answers {"proxies": [...]}, or its error beside "proxies": null.
+  std::optional<ApiError> failed;
   try {
-    const auto created = runtime_.populate(go_populate(parse_go_body(body)));
+    std::vector<ProxySpec> specs = go_populate(parse_go_body(body));
+    for (ProxySpec& spec : specs) spec.listen = co_await listen_address(spec.listen);
+    const auto created = runtime_.populate(specs);
     Json j;
     j["proxies"] = nullptr;  // Go marshals an empty result as null
     for (const ProxyInfo& p : created) j["proxies"].push_back(proxy_json(p));
-    return json_response(201, j);
+    co_return json_response(201, j);
   } catch (const ApiError& e) {
-    Json j = error_json(e.status(), e.what());
-    j["proxies"] = nullptr;
-    return json_response(e.status(), j);
+    failed = e;
   }
+  Json j = error_json(failed->status(), failed->what());
+  j["proxies"] = nullptr;
+  co_return json_response(failed->status(), j);
 }
 
-HttpResponse ControlApi::one_proxy(const std::string& method, const std::string& name, const std::string& body) {
+asio::awaitable<HttpResponse> ControlApi::one_proxy(const std::string& method, const std::string& name,
+                                                    const std::string& body) {
   allow(method, {"GET", "POST", "PATCH", "DELETE"});
-  if (method == "GET") return json_response(200, proxy_json(runtime_.proxy(name)));
+  if (method == "GET") co_return json_response(200, proxy_json(runtime_.proxy(name)));
   if (method == "DELETE") {
     runtime_.delete_proxy(name);
-    return no_content();
+    co_return no_content();
   }
   runtime_.proxy(name);  // 404 before the body is read, as Toxiproxy orders it
-  return json_response(200, proxy_json(runtime_.update_proxy(name, go_proxy_update(parse_go_body(body)))));
+  ProxyUpdate update = go_proxy_update(parse_go_body(body));
+  if (update.listen) update.listen = co_await listen_address(*update.listen);
+  co_return json_response(200, proxy_json(runtime_.update_proxy(name, update)));
+}
+
+asio::awaitable<std::string> ControlApi::listen_address(const std::string& listen) const {
+  if (listen.empty()) co_return listen;  // the runtime's default
+  std::string why;
+  try {
+    co_return co_await runtime_.resolver().listen_address(listen);
+  } catch (const std::invalid_argument& e) {
+    why = e.what();  // a malformed address, or a name that does not resolve
+  }
+  throw ApiError(400, why);
 }
 
 HttpResponse ControlApi::toxics_collection(const std::string& method, const std::string& proxy,

@@ -17,6 +17,8 @@
 #include <string>
 #include <vector>
 
+#include <asio/awaitable.hpp>
+
 #include "api_json.h"
 #include "event_stream.h"
 #include "http_request.h"
@@ -31,8 +33,9 @@ class ControlApi {
   ControlApi(Runtime& runtime, bool allow_remote);
 
   /// Answers `request`; never throws (an unexpected error is a 500 with its message).
-  /// Logs every state-changing call through the runtime's EventLog (event "api").
-  HttpResponse handle(const HttpRequest& request);
+  /// Logs every state-changing call through the runtime's EventLog (event "api"). A
+  /// coroutine because a listen host name is looked up (off the io thread) first.
+  asio::awaitable<HttpResponse> handle(const HttpRequest& request);
   /// GET /events that passes the guards and has a valid filter (?proxy=NAME, ?conn=ID):
   /// the filter to stream with. nullopt for any other request, which handle() answers.
   std::optional<EventFilter> events_request(const HttpRequest& request) const;
@@ -42,10 +45,13 @@ class ControlApi {
   static bool is_loopback_host(std::string_view host);
 
  private:
-  HttpResponse route(const HttpRequest& request, const std::vector<std::string>& path);
-  HttpResponse proxies_collection(const std::string& method, const std::string& body);
-  HttpResponse populate(const std::string& body);
-  HttpResponse one_proxy(const std::string& method, const std::string& name, const std::string& body);
+  asio::awaitable<HttpResponse> route(const HttpRequest& request, const std::vector<std::string>& path);
+  asio::awaitable<HttpResponse> proxies_collection(const std::string& method, const std::string& body);
+  asio::awaitable<HttpResponse> populate(const std::string& body);
+  asio::awaitable<HttpResponse> one_proxy(const std::string& method, const std::string& name, const std::string& body);
+  /// `listen` with a host name looked up as Toxiproxy's net.Listen would; 400 when it is
+  /// malformed or does not resolve.
+  asio::awaitable<std::string> listen_address(const std::string& listen) const;
   HttpResponse toxics_collection(const std::string& method, const std::string& proxy, const std::string& body);
   HttpResponse one_toxic(const std::string& method, const std::string& proxy, const std::string& name,
                          const std::string& body);

@@ -1,14 +1,19 @@
 // dropsim: the command line. Each subcommand is a thin wrapper over the library.
 
+#include <algorithm>
 #include <cstdio>
+#include <exception>
 #include <functional>
 #include <iostream>
 
 #include <CLI/CLI.hpp>
+#include <asio/co_spawn.hpp>
 #include <asio/io_context.hpp>
 #include <asio/signal_set.hpp>
 #include <fmt/format.h>
 
+#include "address.h"
+#include "api_json.h"
 #include "api_server.h"
 #include "builtin_profiles.h"
 #include "config_yaml.h"
@@ -17,6 +22,7 @@
 #include "profile_yaml.h"
 #include "proxy.h"
 #include "runtime.h"
+#include "toxiproxy_flags.h"
 
 namespace {
 
@@ -55,6 +61,13 @@ struct RunArgs {
   bool no_api = false;
   bool api_allow_remote = false;
   bool api_given = false;
+  // toxiproxy-server's spelling of the API address: -host (default localhost), -port.
+  std::string host = "localhost";
+  std::string port = "8474";
+  bool host_or_port_given = false;
+  bool proxy_metrics = false;
+  bool runtime_metrics = false;
+  bool toxiproxy_version = false;
   std::uint64_t seed = 0;
   bool seed_given = false;
   int drain_code = 1001;
@@ -93,37 +106,71 @@ std::vector<dropsim::ProxySpec> proxy_specs(RunArgs& args) {
   return specs;
 }
 
+/// The API address `dropsim run` listens on, from --api or from toxiproxy-server's
+/// -host/-port; a -host that is not loopback exposes the API on purpose.
+void settle_api_address(RunArgs& args) {
+  if (!args.host_or_port_given) return;
+  const bool v6 = args.host.find(':') != std::string::npos;
+  args.api = v6 ? fmt::format("[{}]:{}", args.host, args.port) : fmt::format("{}:{}", args.host, args.port);
+  const dropsim::HostPort where = dropsim::parse_host_port(args.api);
+  const auto literal = where.literal();
+  const bool loopback = where.host == "localhost" || (literal && literal->is_loopback());
+  if (!loopback) args.api_allow_remote = true;
+}
+
+/// Creates every proxy and the API, looking host names up without blocking the io thread;
+/// throws what the first failure threw.
+asio::awaitable<void> start(RunArgs& args, const std::vector<dropsim::ProxySpec>& specs,
+                            dropsim::Runtime& runtime, std::unique_ptr<dropsim::ApiServer>& api,
+                            asio::io_context& io) {
+  for (dropsim::ProxySpec spec : specs) {
+    try {
+      spec.listen = co_await runtime.resolver().listen_address(spec.listen);
+      runtime.create_proxy(spec);
+    } catch (const std::exception& e) {
+      // A profile error already names FILE:LINE:COL; a listen error names the address.
+      throw std::invalid_argument(fmt::format("proxy '{}': {}", spec.name, e.what()));
+    }
+  }
+  if (args.no_api) co_return;
+  const std::string address = co_await runtime.resolver().listen_address(args.api);
+  api = std::make_unique<dropsim::ApiServer>(io, runtime, address, args.api_allow_remote);
+  try {
+    api->start();
+  } catch (const std::system_error& e) {
+    throw std::invalid_argument(fmt::format(
+        "control API: cannot listen on {} ({}); another dropsim or toxiproxy-server may hold it: "
+        "pass --api 127.0.0.1:PORT (0 picks a free port) or --no-api",
+        args.api, e.code().message()));
+  }
+}
+
 int run_proxies(RunArgs& args, dropsim::EventLog& log) {
+  if (args.toxiproxy_version) {
+    std::cout << fmt::format("toxiproxy-server version {} (dropsim {})\n", dropsim::kToxiproxyVersion,
+                             DROPSIM_VERSION);
+    return 0;
+  }
   const auto specs = proxy_specs(args);
   if (specs.empty() && args.no_api) {
     throw std::invalid_argument("nothing to run: give --upstream (one proxy), --config FILE, or the API (drop --no-api)");
   }
+  settle_api_address(args);
   asio::io_context io(1);
   dropsim::RuntimeOptions options;
   options.seed = args.seed;
   options.drain_code = static_cast<std::uint16_t>(args.drain_code);
   options.drain_reason = args.drain_reason;
+  options.toxiproxy_metrics = args.proxy_metrics;
+  options.process_metrics = args.runtime_metrics;
   dropsim::Runtime runtime(io, log, options);
-  for (const auto& spec : specs) {
-    try {
-      runtime.create_proxy(spec);
-    } catch (const dropsim::ApiError& e) {
-      // A profile error already names FILE:LINE:COL; a listen error names the address.
-      throw std::invalid_argument(fmt::format("proxy '{}': {}", spec.name, e.what()));
-    }
-  }
   std::unique_ptr<dropsim::ApiServer> api;
-  if (!args.no_api) {
-    api = std::make_unique<dropsim::ApiServer>(io, runtime, args.api, args.api_allow_remote);
-    try {
-      api->start();
-    } catch (const std::system_error& e) {
-      throw std::invalid_argument(fmt::format(
-          "control API: cannot listen on {} ({}); another dropsim or toxiproxy-server may hold it: "
-          "pass --api 127.0.0.1:PORT (0 picks a free port) or --no-api",
-          args.api, e.code().message()));
-    }
-  }
+  std::exception_ptr failed;
+  asio::co_spawn(io, start(args, specs, runtime, api, io), [&](std::exception_ptr e) {
+    if (!e) return;
+    failed = e;
+    io.stop();
+  });
 
   // SIGUSR1: one line per live session, with its frames and heartbeat margins.
   asio::signal_set report(io, SIGUSR1);
@@ -157,6 +204,7 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
     io.stop();
   });
   io.run();
+  if (failed) std::rethrow_exception(failed);
   return 0;
 }
 
@@ -190,6 +238,7 @@ int main(int argc, char** argv) {
   CLI::App app{
       "dropsim: a proxy that drops connections the way real load balancers and reverse proxies "
       "do (nginx, HAProxy, AWS ALB/NLB), so that a production drop can be reproduced locally."};
+  app.name("dropsim");
   app.set_version_flag("--version,-V", std::string("dropsim ") + DROPSIM_VERSION);
   app.require_subcommand(1);
   // Global options may follow the subcommand too: `dropsim run --log-format json ...`.
@@ -212,10 +261,24 @@ int main(int argc, char** argv) {
   run->add_option("--upstream,-u", run_args.upstream, "HOST:PORT of the server");
   run->add_option("--name", run_args.name, "The proxy's name in logs, metrics and the API")->capture_default_str();
   add_profile_options(*run, run_args.profile);
-  run->add_option("--config,-c", run_args.config, "YAML file listing proxies, settings and faults (docs/config.md)");
+  run->add_option("--config,-c", run_args.config,
+                  "YAML file listing proxies, settings and faults (docs/config.md), or Toxiproxy's JSON config");
   auto* api_opt = run->add_option("--api", run_args.api, "HOST:PORT of the control API (Toxiproxy's and dropsim's)")
                       ->capture_default_str();
-  run->add_flag("--no-api", run_args.no_api, "Do not start the control API")->excludes(api_opt);
+  // toxiproxy-server's flags (translate_toxiproxy_flags turns -host=X into --host X).
+  auto* host_opt = run->add_option("--host", run_args.host,
+                                   "toxiproxy-server's -host: the API's host (not loopback: the API is exposed)")
+                       ->capture_default_str()
+                       ->excludes(api_opt);
+  auto* port_opt = run->add_option("--port", run_args.port, "toxiproxy-server's -port: the API's port")
+                       ->capture_default_str()
+                       ->excludes(api_opt);
+  run->add_flag("--proxy-metrics", run_args.proxy_metrics,
+                "Also serve Toxiproxy's proxy metrics on /metrics (toxiproxy_proxy_*_bytes_total)");
+  run->add_flag("--runtime-metrics", run_args.runtime_metrics, "Also serve the process_* metrics on /metrics");
+  run->add_flag("--toxiproxy-version", run_args.toxiproxy_version,
+                "Print the Toxiproxy version the API speaks (toxiproxy-server -version)");
+  run->add_flag("--no-api", run_args.no_api, "Do not start the control API")->excludes(api_opt, host_opt, port_opt);
   run->add_flag("--api-allow-remote", run_args.api_allow_remote,
                 "Let the API listen on a non-loopback address (anyone who reaches it can cut your connections)");
   auto* seed_opt = run->add_option("--seed", run_args.seed, "Seed for toxicity rolls and jitter: replays a run");
@@ -240,7 +303,16 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   try {
-    app.parse(argc, argv);
+    // Started as toxiproxy-server (a symlink, a container's /toxiproxy): `run` is implied,
+    // and Toxiproxy's Go-style flags are accepted everywhere.
+    std::vector<std::string> args(argv + 1, argv + argc);
+    if (argc > 0 && dropsim::is_toxiproxy_name(argv[0])) args.insert(args.begin(), "run");
+    args = dropsim::translate_toxiproxy_flags(args);
+    std::reverse(args.begin(), args.end());  // CLI11 takes them last first
+    app.parse(args);
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "dropsim: " << e.what() << "\n";
+    return kExitConfig;
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? 0 : kExitConfig;
@@ -252,6 +324,7 @@ int main(int argc, char** argv) {
     if (*run) {
       run_args.api_given = api_opt->count() > 0;
       run_args.seed_given = seed_opt->count() > 0;
+      run_args.host_or_port_given = host_opt->count() > 0 || port_opt->count() > 0;
       return run_proxies(run_args, log);
     }
     if (*profiles) {

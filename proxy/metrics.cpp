@@ -6,7 +6,16 @@
 // family are never split. A family is printed even when it has no sample yet, so that a
 // scraper sees the same families from the first scrape on.
 
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iterator>
+#include <sstream>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -36,6 +45,21 @@ constexpr Family kFrames{"dropsim_websocket_frames_total", "counter",
                          "WebSocket frames, by direction and kind (data: text, binary and continuation)."};
 constexpr Family kTimerFirings{"dropsim_timer_firings_total", "counter", "Timers that fired, by the profile's name."};
 constexpr Family kFaults{"dropsim_faults_applied_total", "counter", "Faults applied to a session, by toxic type."};
+
+// Toxiproxy's (collectors/proxy.go): namespace toxiproxy, subsystem proxy.
+constexpr Family kToxiproxyReceived{"toxiproxy_proxy_received_bytes_total", "counter",
+                                    "Bytes received on a proxy link in a direction (read from its source)."};
+constexpr Family kToxiproxySent{"toxiproxy_proxy_sent_bytes_total", "counter",
+                                "Bytes sent on a proxy link in a direction (written to its destination)."};
+
+// Prometheus's process collector.
+constexpr Family kProcessCpu{"process_cpu_seconds_total", "counter", "Total user and system CPU time spent in seconds."};
+constexpr Family kProcessStart{"process_start_time_seconds", "gauge",
+                               "Start time of the process since unix epoch in seconds."};
+constexpr Family kProcessResident{"process_resident_memory_bytes", "gauge", "Resident memory size in bytes."};
+constexpr Family kProcessVirtual{"process_virtual_memory_bytes", "gauge", "Virtual memory size in bytes."};
+constexpr Family kProcessOpenFds{"process_open_fds", "gauge", "Number of open file descriptors."};
+constexpr Family kProcessMaxFds{"process_max_fds", "gauge", "Maximum number of open file descriptors."};
 
 /// `text` with `\` and newline escaped (HELP text), and `"` too when `quote` (label values).
 std::string escape(std::string_view text, bool quote) {
@@ -75,6 +99,18 @@ class Writer {
     fmt::format_to(std::back_inserter(out_), "{}{{proxy=\"{}\"", f.name, escape(proxy, true));
     for (const Label& l : labels) fmt::format_to(std::back_inserter(out_), ",{}=\"{}\"", l.name, escape(l.value, true));
     fmt::format_to(std::back_inserter(out_), "}} {}\n", value);
+  }
+
+  /// One sample of `f` with exactly `labels`, in their order (none: a bare name).
+  template <class Value>
+  void series(const Family& f, std::initializer_list<Label> labels, Value value) {
+    fmt::format_to(std::back_inserter(out_), "{}", f.name);
+    const char* sep = "{";
+    for (const Label& l : labels) {
+      fmt::format_to(std::back_inserter(out_), "{}{}=\"{}\"", sep, l.name, escape(l.value, true));
+      sep = ",";
+    }
+    fmt::format_to(std::back_inserter(out_), "{} {}\n", labels.size() ? "}" : "", value);
   }
 
   /// A family whose samples are one map of each proxy's counters, keyed by `label`.
@@ -122,6 +158,99 @@ std::string render_prometheus(std::span<const MetricsSample> samples) {
   w.by_key(kTimerFirings, "timer", samples, &ProxyMetrics::timer_firings);
   w.by_key(kFaults, "type", samples, &ProxyMetrics::faults_applied);
   return w.take();
+}
+
+std::string render_toxiproxy_prometheus(std::span<const MetricsSample> samples) {
+  Writer w;
+  // Labels in client_golang's order (sorted by name), as Toxiproxy prints them.
+  for (const auto& [family, counts] : {std::pair{&kToxiproxyReceived, &ProxyMetrics::bytes},
+                                       std::pair{&kToxiproxySent, &ProxyMetrics::sent}}) {
+    w.begin(*family);
+    for (const MetricsSample& s : samples) {
+      for (const Direction d : kDirections) {
+        w.series(*family,
+                 {{"direction", std::string(to_string(d))},
+                  {"listener", s.listener},
+                  {"proxy", s.proxy},
+                  {"upstream", s.upstream}},
+                 (s.counters->*counts)[index(d)]);
+      }
+    }
+  }
+  return w.take();
+}
+
+std::string render_process_prometheus(const ProcessStats& stats) {
+  Writer w;
+  const std::pair<const Family*, double> values[] = {
+      {&kProcessCpu, stats.cpu_seconds},
+      {&kProcessOpenFds, static_cast<double>(stats.open_fds)},
+      {&kProcessMaxFds, static_cast<double>(stats.max_fds)},
+      {&kProcessVirtual, static_cast<double>(stats.virtual_bytes)},
+      {&kProcessResident, static_cast<double>(stats.resident_bytes)},
+      {&kProcessStart, stats.start_time_seconds},
+  };
+  for (const auto& [family, value] : values) {
+    w.begin(*family);
+    w.series(*family, {}, value);
+  }
+  return w.take();
+}
+
+std::optional<ProcessStats> parse_proc_stat(std::string_view stat, long ticks_per_second, long page_size,
+                                            double boot_time_seconds) {
+  // "pid (comm) state ppid ...": comm may hold spaces and parentheses, so the fields are
+  // counted from the last ')'; the first after it is field 3.
+  const std::size_t close = stat.rfind(')');
+  if (close == std::string_view::npos || ticks_per_second <= 0) return std::nullopt;
+  std::vector<std::string_view> fields;
+  std::string_view rest = stat.substr(close + 1);
+  while (!rest.empty()) {
+    const std::size_t start = rest.find_first_not_of(" \n");
+    if (start == std::string_view::npos) break;
+    rest.remove_prefix(start);
+    const std::size_t end = rest.find_first_of(" \n");
+    fields.push_back(rest.substr(0, end));
+    rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+  }
+  const auto field = [&](std::size_t n) -> std::optional<std::uint64_t> {
+    if (n < 3 || n - 3 >= fields.size()) return std::nullopt;
+    std::uint64_t value = 0;
+    const std::string_view text = fields[n - 3];
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+    return value;
+  };
+  const auto utime = field(14), stime = field(15), start = field(22), vsize = field(23), rss = field(24);
+  if (!utime || !stime || !start || !vsize || !rss) return std::nullopt;
+  ProcessStats stats;
+  const auto ticks = static_cast<double>(ticks_per_second);
+  stats.cpu_seconds = static_cast<double>(*utime + *stime) / ticks;
+  stats.start_time_seconds = boot_time_seconds + static_cast<double>(*start) / ticks;
+  stats.virtual_bytes = *vsize;
+  stats.resident_bytes = *rss * static_cast<std::uint64_t>(page_size);
+  return stats;
+}
+
+ProcessStats read_process_stats() {
+  const auto slurp = [](const char* path) {
+    std::ifstream in(path);
+    std::ostringstream text;
+    text << in.rdbuf();
+    return text.str();
+  };
+  double boot = 0;
+  const std::string proc_stat = slurp("/proc/stat");
+  if (const auto at = proc_stat.find("\nbtime "); at != std::string::npos) boot = std::atof(proc_stat.c_str() + at + 7);
+  ProcessStats stats = parse_proc_stat(slurp("/proc/self/stat"), sysconf(_SC_CLK_TCK), sysconf(_SC_PAGESIZE), boot)
+                           .value_or(ProcessStats{});
+  std::error_code ec;
+  for (auto it = std::filesystem::directory_iterator("/proc/self/fd", ec);
+       !ec && it != std::filesystem::directory_iterator(); it.increment(ec)) {
+    ++stats.open_fds;
+  }
+  if (rlimit limit{}; getrlimit(RLIMIT_NOFILE, &limit) == 0) stats.max_fds = limit.rlim_cur;
+  return stats;
 }
 
 }  // namespace dropsim

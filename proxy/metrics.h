@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -18,6 +19,7 @@ namespace dropsim {
 struct ProxyMetrics {
   std::uint64_t sessions_total = 0;                   ///< accepted since the proxy started
   std::array<std::uint64_t, 2> bytes{};               ///< read from the source, by Direction
+  std::array<std::uint64_t, 2> sent{};                ///< written to the destination, by Direction
   std::array<std::array<std::uint64_t, 4>, 2> frames{};  ///< WebSocket frames, by Direction then FrameKind
   std::map<std::string, std::uint64_t> closes_by_cause;  ///< "proxy_read_timeout", "client_fin", "reset_peer", ...
   std::map<std::uint16_t, std::uint64_t> closes_by_code;  ///< WebSocket sessions: the close code the client saw (1006: none)
@@ -30,6 +32,18 @@ struct MetricsSample {
   std::string proxy;              ///< the `proxy` label
   std::uint64_t active_sessions;  ///< open now
   const ProxyMetrics* counters;   ///< the proxy's counters; never null
+  std::string listener;           ///< Toxiproxy's `listener` label: the listen address
+  std::string upstream;           ///< Toxiproxy's `upstream` label: as given
+};
+
+/// The process's own numbers (Prometheus's standard process_* families).
+struct ProcessStats {
+  double cpu_seconds = 0;          ///< user + system
+  double start_time_seconds = 0;   ///< since the Unix epoch
+  std::uint64_t resident_bytes = 0;
+  std::uint64_t virtual_bytes = 0;
+  std::uint64_t open_fds = 0;
+  std::uint64_t max_fds = 0;       ///< the soft RLIMIT_NOFILE
 };
 
 /// The Content-Type header of render_prometheus's text.
@@ -48,5 +62,26 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 ///   dropsim_timer_firings_total             counter  timer
 ///   dropsim_faults_applied_total            counter  type
 std::string render_prometheus(std::span<const MetricsSample> samples);
+
+/// Toxiproxy 2.12's proxy families (toxiproxy-server -proxy-metrics), with its names and
+/// labels, so that dashboards and scripts written for Toxiproxy keep working:
+///   toxiproxy_proxy_received_bytes_total  counter  direction, listener, proxy, upstream
+///   toxiproxy_proxy_sent_bytes_total      counter  direction, listener, proxy, upstream
+/// Toxiproxy adds a link's bytes when the link closes; dropsim as they pass.
+std::string render_toxiproxy_prometheus(std::span<const MetricsSample> samples);
+
+/// Prometheus's standard process families (-runtime-metrics): process_cpu_seconds_total,
+/// process_start_time_seconds, process_resident_memory_bytes,
+/// process_virtual_memory_bytes, process_open_fds, process_max_fds.
+std::string render_process_prometheus(const ProcessStats& stats);
+
+/// Reads /proc/self/stat's fields 14, 15 (utime, stime), 22 (starttime), 23 (vsize) and 24
+/// (rss) from `stat`, given the clock ticks per second, the page size and the boot time;
+/// nullopt when `stat` is not in that shape. Pure (the test feeds it text).
+std::optional<ProcessStats> parse_proc_stat(std::string_view stat, long ticks_per_second, long page_size,
+                                            double boot_time_seconds);
+
+/// This process's stats now (/proc/self, getrlimit); zeros where Linux's /proc is missing.
+ProcessStats read_process_stats();
 
 }  // namespace dropsim

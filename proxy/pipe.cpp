@@ -358,6 +358,7 @@ asio::awaitable<std::error_code> Pipe::write_all(const char* data, std::size_t n
     const std::size_t wrote = to_.write_some(asio::buffer(data + done, n - done), ec);
     if (ec && !would_block(ec)) co_return ec;
     done += wrote;
+    written_ += wrote;
     if (blocked && wrote > 0) observer_.on_write_progress(direction_, n - done);
     if (done == n) break;
     if (!blocked) {

@@ -87,6 +87,8 @@ class Pipe {
   std::size_t backlog() const;
   /// Which way this pipe moves bytes.
   Direction direction() const { return direction_; }
+  /// Bytes written to the destination so far.
+  std::uint64_t written() const { return written_; }
 
  private:
   struct Shaping;
@@ -112,6 +114,7 @@ class Pipe {
   /// The faults (in its Shaper), backlog and timer, while faults apply or bytes they
   /// delayed still wait: an idle pipe without faults pays one pointer for them.
   std::unique_ptr<Shaping> shaping_;
+  std::uint64_t written_ = 0;
 };
 
 }  // namespace dropsim

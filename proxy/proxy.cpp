@@ -12,6 +12,7 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "address.h"
 #include "session.h"
 
 namespace dropsim {
@@ -21,28 +22,6 @@ namespace {
 std::atomic<std::uint64_t> next_connection_id{1};
 
 }  // namespace
-
-std::pair<std::string, std::uint16_t> split_host_port(const std::string& text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string::npos || colon + 1 == text.size()) {
-    throw std::invalid_argument(fmt::format("'{}' is not HOST:PORT (e.g. 127.0.0.1:8080)", text));
-  }
-  std::string host = text.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
-  if (host.empty()) host = "127.0.0.1";
-  const std::string port_text = text.substr(colon + 1);
-  unsigned long port = 0;
-  std::size_t used = 0;
-  try {
-    port = std::stoul(port_text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (used != port_text.size() || port > 65535) {
-    throw std::invalid_argument(fmt::format("'{}' has no valid port (0-65535) after the ':'", text));
-  }
-  return {host, static_cast<std::uint16_t>(port)};
-}
 
 Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Clock& clock)
     : io_(io), options_(std::move(options)), log_(log), acceptor_(io), context_(std::make_shared<SessionContext>()) {
@@ -54,6 +33,7 @@ Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Cl
   context_->seed = options_.seed;
   context_->toxics = options_.toxics;
   if (options_.metrics) context_->metrics = options_.metrics;
+  context_->resolver = std::make_shared<const Resolver>(io_.get_executor(), options_.lookup);
 }
 
 Proxy::~Proxy() {
@@ -65,23 +45,18 @@ Proxy::~Proxy() {
 const Profile& Proxy::profile() const { return *context_->profile; }
 
 void Proxy::start() {
-  const auto [up_host, up_port] = split_host_port(options_.upstream);
-  asio::ip::tcp::resolver resolver(io_);
-  for (const auto& entry : resolver.resolve(up_host, std::to_string(up_port))) {
-    context_->upstream.push_back(entry.endpoint());
+  // The upstream is looked up per connection (a DNS change reaches new ones), not here.
+  context_->upstream_address = parse_host_port(options_.upstream);
+  if (const auto address = context_->upstream_address.literal()) {
+    context_->upstream = {asio::ip::tcp::endpoint(*address, context_->upstream_address.port)};
   }
-  const auto [host, port] = split_host_port(options_.listen);
-  const asio::ip::tcp::endpoint listen(asio::ip::make_address(host), port);
-  acceptor_.open(listen.protocol());
-  acceptor_.set_option(asio::socket_base::reuse_address(true));
-  acceptor_.bind(listen);
-  acceptor_.listen(asio::socket_base::max_listen_connections);
+  open_listener(acceptor_, parse_host_port(options_.listen));
 
   context_->on_closed = [this](std::uint64_t id) { sessions_.erase(id); };
   const auto ep = local_endpoint();
   log_.event(spdlog::level::info, 0, "listen",
-             fmt::format("{}: listening on {}:{}, upstream {}, profile {} ({}){}", options_.name,
-                         ep.address().to_string(), ep.port(), options_.upstream, profile().name,
+             fmt::format("{}: listening on {}, upstream {}, profile {} ({}){}", options_.name,
+                         address_text(ep), options_.upstream, profile().name,
                          profile().source,
                          profile().time_scale != 1.0 ? fmt::format(", time scale {}", profile().time_scale) : ""),
              {{"proxy", options_.name}, {"port", static_cast<std::int64_t>(ep.port())}});

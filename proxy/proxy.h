@@ -18,6 +18,7 @@
 #include "event_log.h"
 #include "metrics.h"
 #include "profile.h"
+#include "resolver.h"
 #include "session_control.h"
 #include "toxic.h"
 
@@ -29,17 +30,18 @@ struct SessionContext;
 /// How to start one proxy.
 struct ProxyOptions {
   std::string name = "proxy";        ///< for logs (and the API later)
-  std::string listen = "127.0.0.1:0";  ///< "HOST:PORT"; port 0 picks a free one
-  std::string upstream;              ///< "HOST:PORT" of the server
+  /// "HOST:PORT" with an IP address, or ":PORT" (every interface); port 0 picks a free
+  /// one. A host name is looked up before (Resolver::listen_address), not here.
+  std::string listen = "127.0.0.1:0";
+  std::string upstream;              ///< "HOST:PORT" of the server; a name is looked up per connection
   Profile profile;                   ///< resolved profile
   std::vector<Toxic> toxics;         ///< faults every session gets
   std::uint64_t seed = 0;            ///< toxicity rolls and jitter
   /// Counters that outlive a disable/enable (Runtime keeps them); fresh when null.
   std::shared_ptr<ProxyMetrics> metrics;
+  /// How upstream names are looked up; empty: Asio's resolver (tests pass a slow one).
+  Resolver::Lookup lookup;
 };
-
-/// Splits "HOST:PORT" (or "[v6]:PORT"); throws std::invalid_argument with the fix.
-std::pair<std::string, std::uint16_t> split_host_port(const std::string& text);
 
 /// Accepts clients on one address and proxies each to the upstream under a profile.
 class Proxy {
@@ -51,8 +53,8 @@ class Proxy {
   Proxy(const Proxy&) = delete;
   Proxy& operator=(const Proxy&) = delete;
 
-  /// Resolves the upstream, binds and listens, and starts accepting. Throws
-  /// std::system_error (address in use, ...) or std::invalid_argument (bad address).
+  /// Binds and listens, and starts accepting. Throws std::system_error (address in use,
+  /// ...) or std::invalid_argument (a malformed address, or a listen host name).
   void start();
   /// Stops accepting and closes every session with FIN.
   void stop();

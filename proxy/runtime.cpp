@@ -7,6 +7,7 @@
 #include <asio/steady_timer.hpp>
 #include <fmt/format.h>
 
+#include "address.h"
 #include "builtin_profiles.h"
 #include "proxy.h"
 
@@ -19,11 +20,6 @@ std::string listen_error(const std::string& listen, const std::system_error& e) 
   std::string what = e.code().message();
   if (!what.empty()) what[0] = static_cast<char>(std::tolower(static_cast<unsigned char>(what[0])));
   return fmt::format("listen tcp {}: bind: {}", listen, what);
-}
-
-std::string address_text(const asio::ip::tcp::endpoint& ep) {
-  if (ep.address().is_v6()) return fmt::format("[{}]:{}", ep.address().to_string(), ep.port());
-  return fmt::format("{}:{}", ep.address().to_string(), ep.port());
 }
 
 }  // namespace
@@ -58,7 +54,7 @@ struct Runtime::Entry {
 };
 
 Runtime::Runtime(asio::io_context& io, EventLog& log, RuntimeOptions options, const Clock& clock)
-    : io_(io), log_(log), options_(std::move(options)), clock_(clock) {}
+    : io_(io), log_(log), options_(std::move(options)), clock_(clock), resolver_(io.get_executor(), options_.lookup) {}
 
 Runtime::~Runtime() { stop_all(); }
 
@@ -381,9 +377,13 @@ bool Runtime::heal(const std::string& proxy) {
 std::string Runtime::metrics() const {
   std::vector<MetricsSample> samples;
   for (const auto& [name, e] : proxies_) {
-    samples.push_back({name, e->proxy ? e->proxy->active_sessions() : 0, e->metrics.get()});
+    samples.push_back({name, e->proxy ? e->proxy->active_sessions() : 0, e->metrics.get(), e->spec.listen,
+                       e->spec.upstream});
   }
-  return render_prometheus(samples);
+  std::string text = render_prometheus(samples);
+  if (options_.toxiproxy_metrics) text += render_toxiproxy_prometheus(samples);
+  if (options_.process_metrics) text += render_process_prometheus(read_process_stats());
+  return text;
 }
 
 void Runtime::stop_all() {
@@ -417,6 +417,7 @@ void Runtime::start_listening(Entry& e) {
   o.toxics = e.toxics;
   o.seed = options_.seed;
   o.metrics = e.metrics;
+  o.lookup = options_.lookup;
   auto proxy = std::make_unique<Proxy>(io_, std::move(o), log_, clock_);
   try {
     proxy->start();

@@ -22,6 +22,7 @@
 #include "event_log.h"
 #include "metrics.h"
 #include "profile_yaml.h"
+#include "resolver.h"
 #include "session_control.h"
 #include "toxic.h"
 
@@ -51,8 +52,10 @@ struct FaultSpec {
 /// How to create a proxy (POST /proxies, /populate, a config file's `proxies:`).
 struct ProxySpec {
   std::string name;
-  std::string listen = "127.0.0.1:0";  ///< "HOST:PORT"
-  std::string upstream;                ///< "HOST:PORT"
+  /// "HOST:PORT" with an IP address, or ":PORT" for every interface; a host name is
+  /// looked up first (resolver().listen_address), as the API and `dropsim run` do.
+  std::string listen = "127.0.0.1:0";
+  std::string upstream;                ///< "HOST:PORT"; a host name is looked up per connection
   bool enabled = true;                 ///< listening
   std::string profile = "tcp";         ///< built-in name or YAML path; `tcp` is Toxiproxy's plain proxy
   std::vector<SettingOverride> settings;  ///< the profile's settings by name
@@ -92,6 +95,13 @@ struct RuntimeOptions {
   std::uint64_t seed = 0;                  ///< toxicity rolls and jitter (`--seed`)
   std::uint16_t drain_code = 1001;         ///< the close code of `drain` and SIGTERM
   std::string drain_reason = "going away";
+  /// How host names are looked up (listen addresses and every proxy's upstream); empty:
+  /// Asio's resolver. Tests pass a slow or failing one.
+  Resolver::Lookup lookup;
+  /// /metrics also serves Toxiproxy's proxy families (toxiproxy-server -proxy-metrics).
+  bool toxiproxy_metrics = false;
+  /// /metrics also serves the process_* families (toxiproxy-server -runtime-metrics).
+  bool process_metrics = false;
 };
 
 /// The registry of proxies. Lives on the io_context thread; every method is called there.
@@ -169,6 +179,9 @@ class Runtime {
   /// (the API logs and streams it).
   EventLog& log() { return log_; }
   const RuntimeOptions& options() const { return options_; }
+  /// Looks names up without blocking: callers turn a listen host name into an address
+  /// with it before create_proxy, populate or update_proxy (which take IP addresses).
+  const Resolver& resolver() const { return resolver_; }
 
  private:
   struct Entry;
@@ -188,6 +201,7 @@ class Runtime {
   EventLog& log_;
   RuntimeOptions options_;
   const Clock& clock_;
+  Resolver resolver_;
   std::map<std::string, std::unique_ptr<Entry>> proxies_;
 };
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <random>
 
+#include "address.h"
 #include "duration.h"
 #include "explain.h"
 
@@ -24,7 +25,7 @@ std::string endpoint_text(const asio::ip::tcp::socket& s) {
   std::error_code ec;
   const auto ep = s.remote_endpoint(ec);
   if (ec) return "?";
-  return fmt::format("{}:{}", ep.address().to_string(), ep.port());
+  return address_text(ep);
 }
 
 std::string error_text(const std::error_code& ec) {
@@ -130,8 +131,22 @@ asio::awaitable<std::string> Session::attempt_connects(bool& timed_out) {
         if (ending_) co_return "shut down";
       }
     }
-    timer_.expires_after(c.timeout);
-    auto result = co_await (asio::async_connect(socket(Side::upstream), context_->upstream, kAwait) ||
+    // A name is looked up at every attempt, within the attempt's connect timeout, as Go's
+    // Dial (Toxiproxy) does: a DNS change reaches the next connection.
+    const auto deadline = std::chrono::steady_clock::now() + c.timeout;
+    std::vector<asio::ip::tcp::endpoint> endpoints = context_->upstream;
+    if (endpoints.empty()) {
+      const Resolved found = co_await context_->resolver->resolve(context_->upstream_address, deadline);
+      if (ending_) co_return "shut down";
+      if (!found.ok()) {
+        timed_out = found.timed_out;
+        last = found.why(context_->upstream_address.host);
+        continue;
+      }
+      endpoints = found.endpoints;
+    }
+    timer_.expires_at(deadline);
+    auto result = co_await (asio::async_connect(socket(Side::upstream), endpoints, kAwait) ||
                             timer_.async_wait(kAwait));
     if (ending_) co_return "shut down";
     timed_out = result.index() == 1;
@@ -712,6 +727,9 @@ void Session::count_metrics() {
     const std::size_t i = index(d);
     m.bytes[i] += a.bytes - counted_bytes_[i];
     counted_bytes_[i] = a.bytes;
+    const std::uint64_t written = pipes_[i].written();
+    m.sent[i] += written - counted_sent_[i];
+    counted_sent_[i] = written;
     for (FrameKind k : kFrameKinds) {
       const auto j = static_cast<std::size_t>(k);
       m.frames[i][j] += a.frames[j].count - counted_frames_[i][j];

@@ -32,6 +32,7 @@
 #include "pipe.h"
 #include "policy.h"
 #include "profile.h"
+#include "resolver.h"
 #include "session_control.h"
 #include "toxic.h"
 
@@ -42,7 +43,9 @@ namespace dropsim {
 struct SessionContext {
   std::string proxy_name;                            ///< for log lines
   std::shared_ptr<const Profile> profile;            ///< the profile new sessions use
-  std::vector<asio::ip::tcp::endpoint> upstream;     ///< where to connect, tried in order
+  HostPort upstream_address;                         ///< the upstream as given
+  std::vector<asio::ip::tcp::endpoint> upstream;     ///< an IP literal's endpoint; empty: look up per connection
+  std::shared_ptr<const Resolver> resolver;          ///< looks the upstream's name up
   std::string upstream_label;                        ///< "127.0.0.1:3000", for log lines
   const Clock* clock = &SteadyClock::instance();     ///< the source of `now`
   EventLog* log = nullptr;                           ///< connection events
@@ -157,6 +160,7 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   bool watching_ = false;  ///< the watchdog runs (the upstream is connected): the timer is its own
   std::vector<ActiveToxic> toxics_;
   std::array<std::uint64_t, 2> counted_bytes_{};                 ///< already in the metrics
+  std::array<std::uint64_t, 2> counted_sent_{};                  ///< already in the metrics
   std::array<std::array<std::uint64_t, 4>, 2> counted_frames_{};  ///< already in the metrics
 };
 

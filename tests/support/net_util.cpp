@@ -1,5 +1,7 @@
 #include "net_util.h"
 
+#include "address.h"
+
 #include <arpa/inet.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -234,18 +236,28 @@ ProxyUnderTest::ProxyUnderTest(Profile profile, std::uint16_t upstream_port, spd
     : ProxyUnderTest(std::move(profile), "127.0.0.1:" + std::to_string(upstream_port), level) {}
 
 ProxyUnderTest::ProxyUnderTest(Profile profile, const std::string& upstream, spdlog::level::level_enum level)
+    : ProxyUnderTest(std::move(profile), upstream, {}, "127.0.0.1:0", level) {}
+
+ProxyUnderTest::ProxyUnderTest(Profile profile, const std::string& upstream, Resolver::Lookup lookup,
+                               const std::string& listen)
+    : ProxyUnderTest(std::move(profile), upstream, std::move(lookup), listen, spdlog::level::debug) {}
+
+ProxyUnderTest::ProxyUnderTest(Profile profile, const std::string& upstream, Resolver::Lookup lookup,
+                               const std::string& listen, spdlog::level::level_enum level)
     : sink_(std::make_shared<CapturingSink>()) {
   auto logger = std::make_shared<spdlog::logger>("test", sink_);
   logger->set_level(level);
   log_ = std::make_unique<EventLog>(logger, LogFormat::text);
   ProxyOptions options;
   options.name = "test";
-  options.listen = "127.0.0.1:0";
+  options.listen = listen;
   options.upstream = upstream;
   options.profile = std::move(profile);
+  options.lookup = std::move(lookup);
   proxy_ = std::make_unique<Proxy>(io_, options, *log_);
   proxy_->start();
   port_ = proxy_->local_endpoint().port();
+  address_ = address_text(proxy_->local_endpoint());
   thread_ = std::thread([this] { io_.run(); });
 }
 
@@ -274,6 +286,16 @@ std::size_t ProxyUnderTest::active_sessions() {
   asio::post(io_, [p, this] { p->set_value(proxy_->active_sessions()); });
   if (f.wait_for(Ms(1000)) != std::future_status::ready) return 0;
   return f.get();
+}
+
+void ProxyUnderTest::on_io(const std::function<void()>& fn) {
+  auto p = std::make_shared<std::promise<void>>();
+  auto f = p->get_future();
+  asio::post(io_, [p, fn] {
+    fn();
+    p->set_value();
+  });
+  f.wait_for(Ms(1000));
 }
 
 bool ProxyUnderTest::wait_idle(Ms timeout) {

@@ -150,8 +150,17 @@ class ProxyUnderTest {
                  spdlog::level::level_enum level = spdlog::level::debug);
   ProxyUnderTest(Profile profile, const std::string& upstream,
                  spdlog::level::level_enum level = spdlog::level::debug);
+  /// Listens on `listen` and looks the upstream's name up with `lookup` (empty: Asio's).
+  ProxyUnderTest(Profile profile, const std::string& upstream, Resolver::Lookup lookup,
+                 const std::string& listen = "127.0.0.1:0");
   ~ProxyUnderTest();
+  ProxyUnderTest(const ProxyUnderTest&) = delete;
+  ProxyUnderTest& operator=(const ProxyUnderTest&) = delete;
+  /// Runs `fn` on the proxy's io thread and waits for it (at most 1 s).
+  void on_io(const std::function<void()>& fn);
   std::uint16_t port() const { return port_; }
+  /// The bound address ("[::]:40123" for a wildcard listen).
+  const std::string& address() const { return address_; }
   /// Everything logged so far.
   std::string logs() const;
   /// Waits until a log line contains `needle`; false after `timeout`.
@@ -168,6 +177,10 @@ class ProxyUnderTest {
   std::unique_ptr<Proxy> proxy_;
   std::thread thread_;
   std::uint16_t port_ = 0;
+  std::string address_;
+
+  ProxyUnderTest(Profile profile, const std::string& upstream, Resolver::Lookup lookup, const std::string& listen,
+                 spdlog::level::level_enum level);
 };
 
 /// A profile with one idle timer, for tests.

@@ -1,7 +1,9 @@
 // Toxiproxy's Node client (npm toxiproxy-node-client, pinned in package-lock.json), a
 // client nobody here wrote, driving dropsim's control API unchanged: create a proxy, add
 // latency and observe it, add reset_peer and observe the RST on a connection that was open
-// before, remove the toxic, reset.
+// before, remove the toxic, reset. Then every listen form Toxiproxy's users write (host
+// names, port 0, IPv6, every interface), each carrying bytes at the address it answered,
+// and a proxy named "host:port" as older Testcontainers names them.
 //
 // Usage: node toxiproxy_client_test.mjs SERVER_COMMAND [ARGS...]
 // The command must start a dropsim control API on a free port and log
@@ -61,11 +63,11 @@ function startEcho() {
   return new Promise((resolve) => server.listen(0, "127.0.0.1", () => resolve(server)));
 }
 
-/** A connected socket to 127.0.0.1:port. */
-function connect(port) {
+/** A connected socket to host:port (127.0.0.1 by default). */
+function connect(port, host = "127.0.0.1") {
   return withTimeout(
     new Promise((resolve, reject) => {
-      const s = net.connect(port, "127.0.0.1", () => resolve(s));
+      const s = net.connect(port, host, () => resolve(s));
       s.once("error", reject);
     }),
     `connect to ${port}`,
@@ -117,6 +119,75 @@ async function notFound(call) {
 
 function portOf(listen) {
   return Number(listen.slice(listen.lastIndexOf(":") + 1));
+}
+
+/** A port the kernel just said was free on every interface (listened on, released). */
+function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** True when this machine can listen on ::1 (some containers have no IPv6). */
+function hasIPv6Loopback() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.once("error", () => resolve(false));
+    s.listen(0, "::1", () => s.close(() => resolve(true)));
+  });
+}
+
+async function addressForms(toxiproxy, echoPort) {
+  const ipv6 = await hasIPv6Loopback();
+  if (!ipv6) console.log("note: no IPv6 loopback here: [::1] skipped, every-interface listens answer 0.0.0.0");
+  const every = ipv6 ? "[::]" : "0.0.0.0";  // Go listens dual-stack on [::] for ":P" and "0.0.0.0:P"
+  const [fixedName, fixedEvery, fixedZeros] = [await freePort(), await freePort(), await freePort()];
+  const forms = [
+    { listen: "localhost:0", upstream: `localhost:${echoPort}`, answered: /^127\.0\.0\.1:[1-9]\d*$/ },
+    { listen: `localhost:${fixedName}`, answered: `127.0.0.1:${fixedName}` },
+    { listen: "127.0.0.1:0", answered: /^127\.0\.0\.1:[1-9]\d*$/ },
+    { listen: `:${fixedEvery}`, answered: `${every}:${fixedEvery}` },
+    { listen: `0.0.0.0:${fixedZeros}`, answered: `${every}:${fixedZeros}` },
+  ];
+  if (ipv6) forms.push({ listen: "[::1]:0", answered: /^\[::1\]:[1-9]\d*$/, host: "::1" });
+  for (const [i, form] of forms.entries()) {
+    const what = `listen ${form.listen}`;
+    try {
+      const proxy = await toxiproxy.createProxy({
+        name: `form_${i}`,
+        listen: form.listen,
+        upstream: form.upstream ?? `127.0.0.1:${echoPort}`,
+      });
+      const answered =
+        typeof form.answered === "string" ? proxy.listen === form.answered : form.answered.test(proxy.listen);
+      check(`${what}: answered with the bound address`, answered, proxy.listen);
+      const socket = await connect(portOf(proxy.listen), form.host ?? "127.0.0.1");
+      const ms = await roundTrip(socket, `via ${form.listen}`);
+      check(`${what}: bytes flow at the answered address`, ms < 2000, `${ms.toFixed(1)} ms`);
+      socket.destroy();
+      await proxy.remove();
+    } catch (e) {
+      check(`${what}: created and carried bytes`, false, e.message);
+    }
+  }
+
+  // Older Testcontainers modules name proxies "host:port".
+  const named = await toxiproxy.createProxy({ name: "redis:6379", listen: "localhost:0", upstream: `localhost:${echoPort}` });
+  const got = await toxiproxy.get("redis:6379");
+  check("a proxy named host:port is read back by name", got.name === "redis:6379" && got.listen === named.listen,
+        got.listen);
+  await got.addToxic({ name: "lag", type: "latency", stream: "downstream", toxicity: 1, attributes: { latency: 100 } });
+  const socket = await connect(portOf(got.listen));
+  const slow = await roundTrip(socket, "colon");
+  check("its toxic acts on its connections", slow >= 95, `${slow.toFixed(1)} ms`);
+  socket.destroy();
+  check("its toxic is read back through its name", (await got.getToxic("lag")).attributes.latency === 100);
+  await got.remove();
+  check("it is removed by name", await notFound(() => toxiproxy.get("redis:6379")));
 }
 
 async function scenario(api, echoPort) {
@@ -183,6 +254,8 @@ async function scenario(api, echoPort) {
 
   await after.remove();
   check("a removed proxy is not found (404)", await notFound(() => toxiproxy.get("node_echo")));
+
+  await addressForms(toxiproxy, echoPort);
 }
 
 async function main() {

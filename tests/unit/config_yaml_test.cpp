@@ -1,5 +1,6 @@
 #include "config_yaml.h"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -202,6 +203,55 @@ TEST(Config, LoadConfigFileNamesAMissingFile) {
   }
 }
 
+// toxiproxy-server -config: the JSON array POST /populate takes, next to dropsim's YAML.
+TEST(Config, ToxiproxysJsonConfig) {
+  const RunConfig c = load_toxiproxy_config(R"([
+    {"name": "redis", "listen": "localhost:26379", "upstream": "redis:6379", "enabled": true},
+    {"name": "pg:5432", "listen": "[::]:15432", "upstream": "postgres:5432", "enabled": false},
+    {"name": "mysql", "listen": ":13306", "upstream": "mysql:3306"}
+  ])",
+                                            "proxies.json");
+  ASSERT_EQ(c.proxies.size(), 3u);
+  EXPECT_EQ(c.proxies[0].name, "redis");
+  EXPECT_EQ(c.proxies[0].listen, "localhost:26379");
+  EXPECT_EQ(c.proxies[0].upstream, "redis:6379");
+  EXPECT_EQ(c.proxies[0].profile, "tcp");  // Toxiproxy's plain proxy
+  EXPECT_FALSE(c.proxies[1].enabled);
+  EXPECT_EQ(c.proxies[1].name, "pg:5432");
+  EXPECT_TRUE(c.proxies[2].enabled);  // absent: enabled, as Toxiproxy populates
+  EXPECT_FALSE(c.api);
+}
+
+TEST(Config, ToxiproxysJsonConfigErrorsNameTheFilePlace) {
+  try {
+    load_toxiproxy_config("[\n  {\"name\": \"a\",, }\n]", "proxies.json");
+    ADD_FAILURE() << "loaded broken JSON";
+  } catch (const ProfileError& e) {
+    EXPECT_EQ(e.file(), "proxies.json");
+    EXPECT_EQ(e.line(), 2) << e.what();
+    EXPECT_GT(e.column(), 0) << e.what();
+    EXPECT_NE(std::string(e.message()).find("JSON array of"), std::string::npos) << e.what();
+  }
+  try {
+    load_toxiproxy_config(R"([{"listen": "127.0.0.1:1", "upstream": "127.0.0.1:2"}])", "proxies.json");
+    ADD_FAILURE() << "loaded a proxy without a name";
+  } catch (const ProfileError& e) {
+    EXPECT_NE(std::string(e.message()).find("missing required field: name"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Config, LoadConfigFileTellsJsonFromYaml) {
+  const std::string dir = ::testing::TempDir();
+  const std::string json = dir + "/dropsim-tp.json";
+  const std::string yaml = dir + "/dropsim-tp.yaml";
+  std::ofstream(json) << "  [{\"name\": \"a\", \"listen\": \"127.0.0.1:0\", \"upstream\": \"127.0.0.1:9\"}]\n";
+  std::ofstream(yaml) << "proxies:\n  - {name: b, listen: '127.0.0.1:0', upstream: '127.0.0.1:9'}\n";
+  EXPECT_EQ(load_config_file(json).proxies.at(0).name, "a");
+  EXPECT_EQ(load_config_file(yaml).proxies.at(0).name, "b");
+  std::remove(json.c_str());
+  std::remove(yaml.c_str());
+}
+
 // --- errors: the document -----------------------------------------------------------------
 
 TEST(ConfigError, Empty) { EXPECT_STREQ(config_error("").what(), "c.yaml: the config is empty: add proxies: with at least one proxy (see docs/config.md)"); }
@@ -228,7 +278,7 @@ TEST(ConfigError, TimeScale) {
 }
 
 TEST(ConfigError, ApiAddress) {
-  expect_error("api: 8474\n" + one_proxy(), "c.yaml:1:6: ", "'8474' is not HOST:PORT (e.g. 127.0.0.1:8080) (in 'api')");
+  expect_error("api: 8474\n" + one_proxy(), "c.yaml:1:6: ", "'8474' is not HOST:PORT: no HOST (write 127.0.0.1:8474, or :8474 for every interface) (in 'api')");
   expect_error("api: 127.0.0.1:8080\n" + one_proxy(), "c.yaml:1:6: ",
                "api 127.0.0.1:8080 clashes with the listen address 127.0.0.1:8080 of proxy 'p' (line 4): give the API another port");
 }
@@ -257,7 +307,7 @@ TEST(ConfigError, MissingRequiredKeys) {
 
 TEST(ConfigError, ProxyName) {
   expect_error("proxies:\n  - {name: a b, listen: 127.0.0.1:1, upstream: 127.0.0.1:2}\n", "c.yaml:2:12: ",
-               "proxy name 'a b' may hold only letters, digits, '_', '.' and '-'");
+               "proxy name 'a b' may hold only letters, digits, '_', '.', ':' and '-'");
 }
 
 TEST(ConfigError, DuplicateProxyName) {
@@ -282,11 +332,39 @@ TEST(ConfigError, DuplicateListen) {
 
 TEST(ConfigError, BadAddresses) {
   expect_error("proxies:\n  - name: p\n    listen: 127.0.0.1\n    upstream: 127.0.0.1:3000\n", "c.yaml:3:13: ",
-               "'127.0.0.1' is not HOST:PORT (e.g. 127.0.0.1:8080) (in 'listen')");
+               "'127.0.0.1' is not HOST:PORT: no ':PORT' (write e.g. 127.0.0.1:8080, or :8080 for every interface) "
+               "(in 'listen')");
   expect_error("proxies:\n  - {name: p, listen: 127.0.0.1:8080, upstream: 'h:99999'}\n", "c.yaml:2:49: ",
-               "'h:99999' has no valid port (0-65535) after the ':' (in 'upstream')");
-  expect_error("proxies:\n  - {name: p, listen: localhost:8080, upstream: h:1}\n", "c.yaml:2:23: ",
-               "listen 'localhost:8080' needs an IP address to bind, not a host name: write e.g. 127.0.0.1:8080");
+               "'h:99999' is not HOST:PORT: the port '99999' is not a number from 0 to 65535 (in 'upstream')");
+  expect_error("proxies:\n  - {name: p, listen: '::1:8080', upstream: h:1}\n", "c.yaml:2:23: ",
+               "'::1:8080' is not HOST:PORT: too many colons; an IPv6 address goes in brackets: [::1]:8080");
+}
+
+// Every form a Toxiproxy user writes: names are looked up when the proxy starts.
+TEST(Config, EveryAddressForm) {
+  const RunConfig c = load_config("proxies:\n"
+                                  "  - {name: a, listen: 'localhost:0', upstream: 'localhost:26379'}\n"
+                                  "  - {name: 'b:6379', listen: '[::1]:0', upstream: 'redis.internal:6379'}\n"
+                                  "  - {name: c, listen: ':8666', upstream: '[::1]:3000'}\n"
+                                  "  - {name: d, listen: '127.0.0.1:0', upstream: '127.0.0.1:3000'}\n",
+                                  "c.yaml");
+  ASSERT_EQ(c.proxies.size(), 4u);
+  EXPECT_EQ(c.proxies[0].listen, "localhost:0");
+  EXPECT_EQ(c.proxies[1].name, "b:6379");
+  EXPECT_EQ(c.proxies[1].upstream, "redis.internal:6379");
+  EXPECT_EQ(c.proxies[2].listen, ":8666");
+}
+
+TEST(ConfigError, ListenNamesClashLikeTheirAddresses) {
+  expect_error("proxies:\n"
+               "  - {name: a, listen: '127.0.0.1:8080', upstream: '127.0.0.1:9'}\n"
+               "  - {name: b, listen: 'localhost:8080', upstream: '127.0.0.1:9'}\n",
+               "c.yaml:3:23: ", "proxy 'b' listens on localhost:8080, which proxy 'a' already takes");
+  // ":PORT" is every interface, as 0.0.0.0 is.
+  expect_error("proxies:\n"
+               "  - {name: a, listen: ':8080', upstream: '127.0.0.1:9'}\n"
+               "  - {name: b, listen: '127.0.0.1:8080', upstream: '127.0.0.1:9'}\n",
+               "c.yaml:3:23: ", "proxy 'b' listens on 127.0.0.1:8080, which proxy 'a' already takes");
 }
 
 TEST(ConfigError, Loop) {

@@ -322,5 +322,67 @@ TEST(Metrics, FamiliesKeepTheirOrderWhateverTheProxies) {
   EXPECT_LT(text.find("dropsim_sessions_total{proxy=\"b\"}"), text.find("dropsim_sessions_total{proxy=\"a\"}"));
 }
 
+// ---------------------------------------------------------------------------------------
+// Toxiproxy's families (-proxy-metrics) and the process ones (-runtime-metrics)
+
+TEST(ToxiproxyMetrics, ToxiproxysNamesAndLabelsForBothDirections) {
+  ProxyMetrics redis;
+  redis.bytes = {100, 2000};
+  redis.sent = {90, 1999};  // a toxic still holds some
+  const std::string text = render_toxiproxy_prometheus(
+      std::vector<MetricsSample>{{"redis:6379", 1, &redis, "127.0.0.1:26379", "localhost:6379"}});
+  const Exposition e = parse(text);
+  ASSERT_EQ(e.error, "") << text;
+  EXPECT_EQ(e.families,
+            (std::vector<std::string>{"toxiproxy_proxy_received_bytes_total", "toxiproxy_proxy_sent_bytes_total"}));
+  const auto labels = [](const char* direction) {
+    return std::map<std::string, std::string>{
+        {"direction", direction}, {"listener", "127.0.0.1:26379"}, {"proxy", "redis:6379"}, {"upstream", "localhost:6379"}};
+  };
+  EXPECT_EQ(value(e, "toxiproxy_proxy_received_bytes_total", labels("upstream")), 100u);
+  EXPECT_EQ(value(e, "toxiproxy_proxy_received_bytes_total", labels("downstream")), 2000u);
+  EXPECT_EQ(value(e, "toxiproxy_proxy_sent_bytes_total", labels("upstream")), 90u);
+  EXPECT_EQ(value(e, "toxiproxy_proxy_sent_bytes_total", labels("downstream")), 1999u);
+  // client_golang prints labels sorted by name; scripts that grep a whole series match it.
+  EXPECT_NE(text.find("toxiproxy_proxy_sent_bytes_total{direction=\"upstream\",listener=\"127.0.0.1:26379\","
+                      "proxy=\"redis:6379\",upstream=\"localhost:6379\"} 90\n"),
+            std::string::npos)
+      << text;
+}
+
+TEST(ProcessMetrics, ProcStatFieldsCountedFromTheLastParenthesis) {
+  // A comm with a space and a ')' of its own; fields 14, 15 = 250, 50 ticks; 22 = 1000
+  // ticks after boot; 23 = vsize; 24 = 300 pages.
+  const std::string stat =
+      "42 (a b) c) S 1 42 42 0 -1 4194560 100 0 0 0 250 50 0 0 20 0 1 0 1000 81920000 300 18446744073709551615";
+  const auto stats = parse_proc_stat(stat, 100, 4096, 1'700'000'000.0);
+  ASSERT_TRUE(stats);
+  EXPECT_DOUBLE_EQ(stats->cpu_seconds, 3.0);
+  EXPECT_DOUBLE_EQ(stats->start_time_seconds, 1'700'000'010.0);
+  EXPECT_EQ(stats->virtual_bytes, 81'920'000u);
+  EXPECT_EQ(stats->resident_bytes, 300u * 4096u);
+  EXPECT_FALSE(parse_proc_stat("42 (truncated) S 1 2", 100, 4096, 0));
+  EXPECT_FALSE(parse_proc_stat("no parenthesis", 100, 4096, 0));
+}
+
+TEST(ProcessMetrics, PrometheusStandardNames) {
+  ProcessStats stats;
+  stats.cpu_seconds = 1.5;
+  stats.open_fds = 12;
+  stats.max_fds = 1024;
+  stats.resident_bytes = 4096;
+  const std::string text = render_process_prometheus(stats);
+  for (const char* line : {"# TYPE process_cpu_seconds_total counter\n", "process_cpu_seconds_total 1.5\n",
+                           "process_open_fds 12\n", "process_max_fds 1024\n", "process_resident_memory_bytes 4096\n",
+                           "# TYPE process_start_time_seconds gauge\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << "want '" << line << "' in:\n" << text;
+  }
+  // This process, read from /proc: it has run and holds descriptors.
+  const ProcessStats self = read_process_stats();
+  EXPECT_GT(self.open_fds, 2u);
+  EXPECT_GT(self.resident_bytes, 0u);
+  EXPECT_GT(self.max_fds, 0u);
+}
+
 }  // namespace
 }  // namespace dropsim
