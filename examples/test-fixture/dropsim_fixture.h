@@ -16,6 +16,7 @@
 #include <thread>
 #include <type_traits>
 
+#include <asio/co_spawn.hpp>
 #include <asio/executor_work_guard.hpp>
 #include <asio/io_context.hpp>
 #include <asio/post.hpp>
@@ -49,8 +50,16 @@ class DropsimTest : public ::testing::Test {
     return result.get();
   }
 
-  /// Creates a proxy (listen defaults to 127.0.0.1:0) and returns the port it bound.
-  std::uint16_t add_proxy(const dropsim::ProxySpec& spec) {
+  /// Creates a proxy (listen defaults to 127.0.0.1:0; "localhost:0" and the other forms
+  /// Toxiproxy takes work too) and returns the port it bound.
+  std::uint16_t add_proxy(dropsim::ProxySpec spec) {
+    // A listen host name is looked up first, on dropsim's thread and without blocking it
+    // (the Runtime takes addresses): as the control API does.
+    auto listen = asio::co_spawn(io_, runtime_.resolver().listen_address(spec.listen), asio::use_future);
+    if (listen.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      throw std::runtime_error("looking up " + spec.listen + " took more than 10 s");
+    }
+    spec.listen = listen.get();
     // The bound port is only in the Proxy (ProxyInfo::listen is text), so ask it there.
     return call([spec](dropsim::Runtime& r) {
       r.create_proxy(spec);

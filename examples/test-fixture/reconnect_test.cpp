@@ -72,7 +72,10 @@ class ReconnectTest : public DropsimTest {
 TEST_F(ReconnectTest, ReconnectsAfterRstBlackholeAndDrainAndLosesNothing) {
   // The proxy: the NLB profile on a free port, in front of the server.
   const std::uint16_t proxy_port =
-      add_proxy({.name = "app", .upstream = "127.0.0.1:" + std::to_string(server_.port()), .profile = "nlb"});
+      add_proxy({.name = "app",
+                 .listen = "localhost:0",
+                 .upstream = "127.0.0.1:" + std::to_string(server_.port()),
+                 .profile = "nlb"});
   // Reconnect waits: 10-20 ms, then 20-40 ms, ... at most 2 s.
   ResumingClient& client =
       client_.emplace(app_io_, proxy_port, ReconnectBackoff(Ms(20), Ms(2000), /*seed=*/1), kReadTimeout);
