@@ -186,8 +186,26 @@ async function addressForms(toxiproxy, echoPort) {
   check("its toxic acts on its connections", slow >= 95, `${slow.toFixed(1)} ms`);
   socket.destroy();
   check("its toxic is read back through its name", (await got.getToxic("lag")).attributes.latency === 100);
-  await got.remove();
+  const moved = await got.update({ ...got.toJson(), listen: "localhost:0" });
+  check("update moves it to a host-name listen, answered as an address",
+        /^127\.0\.0\.1:[1-9]\d*$/.test(moved.listen) && moved.listen !== got.listen, moved.listen);
+  await moved.remove();
   check("it is removed by name", await notFound(() => toxiproxy.get("redis:6379")));
+
+  const populated = await toxiproxy.populate([
+    { name: "pop_name", listen: "localhost:0", upstream: `localhost:${echoPort}` },
+    { name: "pop_every", listen: ":0", upstream: `127.0.0.1:${echoPort}` },
+  ]);
+  // The client answers an object keyed by name.
+  const listens = [populated.pop_name?.listen ?? "", populated.pop_every?.listen ?? ""];
+  check("populate takes host names and every interface", /^127\.0\.0\.1:\d+$/.test(listens[0]) &&
+        listens[1].startsWith(`${every}:`), listens.join(", "));
+  for (const p of Object.values(populated)) {
+    const s = await connect(portOf(p.listen));
+    check(`populated ${p.name} carries bytes`, (await roundTrip(s, p.name)) < 2000);
+    s.destroy();
+    await p.remove();
+  }
 }
 
 async function scenario(api, echoPort) {
