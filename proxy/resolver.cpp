@@ -9,6 +9,8 @@
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "clock.h"
+
 namespace dropsim {
 namespace {
 
@@ -46,7 +48,7 @@ std::string Resolved::why(const std::string& host) const {
 Resolver::Resolver(asio::any_io_executor executor, Lookup lookup)
     : executor_(executor), lookup_(lookup ? std::move(lookup) : asio_lookup(executor)) {}
 
-asio::awaitable<Resolved> Resolver::resolve(const HostPort& where, TimePoint deadline) const {
+asio::awaitable<Resolved> Resolver::resolve(const HostPort& where, asio::steady_timer& timer) const {
   if (const auto address = where.literal()) co_return Resolved{{{*address, where.port}}, {}, false};
   // The lookup may answer after we gave up (and after the caller is gone): it writes into
   // state it shares, and wakes the timer only while someone waits on it.
@@ -55,7 +57,6 @@ asio::awaitable<Resolved> Resolver::resolve(const HostPort& where, TimePoint dea
     asio::steady_timer* wake = nullptr;
   };
   auto state = std::make_shared<State>();
-  asio::steady_timer timer(executor_, deadline);
   state->wake = &timer;
   // Unhooked however this frame ends (also destroyed unresumed when the io_context goes).
   struct Unhook {
@@ -74,7 +75,8 @@ asio::awaitable<Resolved> Resolver::resolve(const HostPort& where, TimePoint dea
 asio::awaitable<std::string> Resolver::listen_address(const std::string& text) const {
   const HostPort where = parse_host_port(text);
   if (where.wildcard() || where.literal()) co_return text;
-  const Resolved found = co_await resolve(where, std::chrono::steady_clock::now() + kListenLookupLimit);
+  asio::steady_timer limit(executor_, kListenLookupLimit);
+  const Resolved found = co_await resolve(where, limit);
   const auto chosen = listen_choice(found.endpoints);
   if (!chosen) throw std::invalid_argument(fmt::format("listen {}: {}", text, found.why(where.host)));
   co_return address_text(*chosen);

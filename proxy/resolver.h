@@ -20,9 +20,9 @@
 #include <asio/any_io_executor.hpp>
 #include <asio/awaitable.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "address.h"
-#include "clock.h"
 
 namespace dropsim {
 
@@ -50,9 +50,11 @@ class Resolver {
   /// `lookup` empty: Asio's resolver on `executor`.
   explicit Resolver(asio::any_io_executor executor, Lookup lookup = {});
 
-  /// The addresses of `where`: at once for an IP literal, else by a lookup that ends
-  /// by `deadline` at the latest.
-  asio::awaitable<Resolved> resolve(const HostPort& where, TimePoint deadline) const;
+  /// The addresses of `where`: at once for an IP literal, else by a lookup that ends by
+  /// `timer`'s expiry at the latest. The lookup's answer cancels `timer`, and so may the
+  /// caller to stop waiting (a session that ends: then timed_out, and the late answer is
+  /// dropped). `timer` must be on the resolver's executor and outlive the wait.
+  asio::awaitable<Resolved> resolve(const HostPort& where, asio::steady_timer& timer) const;
   /// Where Go's net.Listen would bind `text` ("localhost:0" → 127.0.0.1:0, ":8666" →
   /// [::]:8666), as "HOST:PORT" with an IP literal. Throws std::invalid_argument for a
   /// malformed address or a name that does not resolve (the resolver's error in the text).

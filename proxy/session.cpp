@@ -133,19 +133,19 @@ asio::awaitable<std::string> Session::attempt_connects(bool& timed_out) {
     }
     // A name is looked up at every attempt, within the attempt's connect timeout, as Go's
     // Dial (Toxiproxy) does: a DNS change reaches the next connection.
-    const auto deadline = std::chrono::steady_clock::now() + c.timeout;
-    std::vector<asio::ip::tcp::endpoint> endpoints = context_->upstream;
-    if (endpoints.empty()) {
-      const Resolved found = co_await context_->resolver->resolve(context_->upstream_address, deadline);
+    timer_.expires_after(c.timeout);
+    Resolved found;
+    if (context_->upstream.empty()) {
+      // end() cancels timer_, so a session shut down mid-lookup stops waiting at once.
+      found = co_await context_->resolver->resolve(context_->upstream_address, timer_);
       if (ending_) co_return "shut down";
       if (!found.ok()) {
         timed_out = found.timed_out;
         last = found.why(context_->upstream_address.host);
         continue;
       }
-      endpoints = found.endpoints;
     }
-    timer_.expires_at(deadline);
+    const auto& endpoints = context_->upstream.empty() ? found.endpoints : context_->upstream;
     auto result = co_await (asio::async_connect(socket(Side::upstream), endpoints, kAwait) ||
                             timer_.async_wait(kAwait));
     if (ending_) co_return "shut down";
