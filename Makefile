@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test sanitize demo bench fidelity clean
+.PHONY: all deps build test stress-test sanitize demo bench fidelity clean
 
 all: build
 
@@ -22,6 +22,13 @@ build: deps $(BUILD)/CMakeCache.txt
 
 test: build
 	cd $(BUILD) && ctest --output-on-failure --timeout 300 -j $(JOBS)
+
+# The suite STRESS_RUNS times (default 5) beside two CPU burners, then once under each of
+# a few kernel socket-buffer settings when run as root (restored afterwards); pass/fail and
+# duration per run (scripts/stress-test.sh). Slow; not part of `make test` or CI.
+STRESS_RUNS ?= 5
+stress-test: build
+	STRESS_RUNS=$(STRESS_RUNS) JOBS=$(JOBS) scripts/stress-test.sh $(BUILD)
 
 # A second tree with AddressSanitizer + UndefinedBehaviorSanitizer, running the same tests.
 sanitize: deps

@@ -67,6 +67,8 @@ class SideResult:
     events: list = field(default_factory=list)  # [(kind, seconds since time zero)]
     stats: dict = field(default_factory=dict)   # counters and what the backend was asked
     error: Optional[str] = None                 # the harness itself failed here
+    t0: Optional[float] = None     # time zero, on the monotonic clock both sides share
+    shut: Optional[float] = None   # when this side sent its FIN (shut_at), same clock
 
 
 def tcp_state(sock):
@@ -128,6 +130,7 @@ class Peer:
     def run(self, leftover=b""):
         """Runs until the shared deadline or until the connection is gone."""
         self.sock.setblocking(False)
+        self.result.t0 = self.t0
         if leftover:
             self.on_data(leftover)
         while not self.ended:
@@ -227,6 +230,7 @@ class Peer:
             self.out += wsproto.encode_frame(opcode, payload, mask=self.role == "client", key=key)
 
     def shut_down(self):
+        self.result.shut = time.monotonic()  # before the FIN can leave: every EOF it causes is later
         try:
             self.sock.shutdown(socket.SHUT_WR)
         except OSError:

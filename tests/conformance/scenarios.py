@@ -37,6 +37,7 @@ class Scenario:
     compare_stats: tuple = ()      # backend/client counters that must match too
     backend_down: bool = False     # nothing listens on the backend's port
     heavy: bool = False            # moves MiBs: runs after the others, one pair at a time
+    tolerance: Optional[float] = None  # seconds a time may differ; None: report.TOLERANCE
 
     def setup(self, family):
         return self.nginx if family == "nginx" else self.haproxy
@@ -73,6 +74,16 @@ SLOW_READER_HAPROXY = (
     "(upstream: rst); the moment and what the client sees (the queued data, then a FIN) "
     "match. Which close HAProxy picks depends on the state of its buffers, which a profile "
     "cannot express.")
+
+# A scenario that moves MiBs drops T after the proxy last moves bytes, and when that is
+# depends on how fast the proxy and the kernel move (or buffer) them: on the machine's
+# buffer sizes and load, not on the proxy's timers. The real proxy and dropsim run on two
+# connections at the same time, each moving its own MiBs, and on a loaded 2-core machine
+# their drops came up to 0.31 s apart (issue 10: 0.21 s) while the smaller scenarios stay
+# within 50 ms. Fixing the peers' socket buffers did not narrow it in our runs: the proxies' own
+# buffers still autotune. So these allow 0.35 T: still well under T, the distance to a drop
+# by a timer that the moving bytes do not reset.
+MOVES_MIBS = 0.35 * T
 
 SCENARIOS = [
     Scenario("idle", "WebSocket, nobody sends", True, Script(), Script(), 2.5,
@@ -113,10 +124,11 @@ SCENARIOS = [
              NginxSetup("http", {"proxy_read_timeout": "1s"}, websocket_headers=False)),
     Scenario("4MiB-message", "the client sends 4 MiB at 0.5 T, the server answers 'got it'; then silence",
              True, Script(big_at=0.5), Script(ack_big=True), 3.0, nginx_ws(), haproxy_ws(),
-             compare_stats=("big", "rx_messages"), heavy=True),
+             compare_stats=("big", "rx_messages"), heavy=True, tolerance=MOVES_MIBS),
     Scenario("slow-reader", "the server sends 16 MiB at 0.5 T; the client stalls, reading only from 2 T",
              True, Script(read_from=2.0), Script(big_at=0.5, big_size=16 << 20), 4.5, nginx_ws(), haproxy_ws(),
-             compare_stats=("big",), known={"haproxy": Known(SLOW_READER_HAPROXY)}, heavy=True),
+             compare_stats=("big",), known={"haproxy": Known(SLOW_READER_HAPROXY)}, heavy=True,
+             tolerance=MOVES_MIBS),
     Scenario("server-close-1001", "the server sends close 1001 at 0.3 T", True,
              Script(), Script(close_at=0.3, close_code=1001), 2.0, nginx_ws(), haproxy_ws()),
     Scenario("flood-send-timeout",

@@ -199,18 +199,21 @@ TEST_F(ControlApiTest, ResetRemovesToxicsAndEnablesProxies) {
 TEST_F(ControlApiTest, BytesFlowAndLatencyIsObserved) {
   const std::uint16_t port = listen_port(create("p"));
   Fd c = connect_to(port);
+  // Undelayed round trips are checked against half the toxic's latency: far from it, yet
+  // with room for a busy machine's scheduling.
+  constexpr double kLatency = 1000;
   const double plain = echo_ms(c.get(), "ping");
   ASSERT_GE(plain, 0);
-  EXPECT_LT(plain, 150);
-  ASSERT_EQ(client_.request("POST", "/proxies/p/toxics", R"({"type":"latency","attributes":{"latency":300}})").status,
+  EXPECT_LT(plain, kLatency / 2);
+  ASSERT_EQ(client_.request("POST", "/proxies/p/toxics", R"({"type":"latency","attributes":{"latency":1000}})").status,
             200);
-  const double slow = echo_ms(c.get(), "pong");  // a connection open before the toxic gets it too
-  EXPECT_GE(slow, 290);
-  EXPECT_LT(slow, 2000);
+  const double slow = echo_ms(c.get(), "pong", Ms(4000));  // a connection open before the toxic gets it too
+  EXPECT_GE(slow, kLatency - 10);
+  EXPECT_LT(slow, 2.5 * kLatency);
   ASSERT_EQ(client_.request("DELETE", "/proxies/p/toxics/latency_downstream").status, 204);
   const double again = echo_ms(c.get(), "ping");
   ASSERT_GE(again, 0);
-  EXPECT_LT(again, 150);
+  EXPECT_LT(again, kLatency / 2);
 }
 
 TEST_F(ControlApiTest, ResetPeerResetsAConnectionOpenBeforeIt) {

@@ -104,11 +104,6 @@ TEST(Http, RawBytesInHttpModeCloseOnlyThatConnection) {
   EXPECT_EQ(recv_exact(good.get(), resp.size(), milliseconds(2000)), resp);
 }
 
-/// A port nothing listens on: bound, then closed.
-std::uint16_t dead_port() {
-  Listener l;
-  return l.port();
-}
 
 /// Reads from `fd` until a response head ended ("\r\n\r\n") or `timeout`; what arrived.
 std::string recv_head(int fd, Ms timeout) {
@@ -126,7 +121,8 @@ const std::string kUpgrade =
     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
 TEST(UnreachableUpstream, NginxAnswers502ThenKeepsAliveUntilKeepaliveTimeout) {
-  ProxyUnderTest proxy(builtin("nginx", {{"keepalive_timeout", "300ms"}}), dead_port());
+  const ClosedPort dead;
+  ProxyUnderTest proxy(builtin("nginx", {{"keepalive_timeout", "300ms"}}), dead.port());
   Fd client = connect_to(proxy.port());
   // Nothing before the request: the real proxy answers a request, not a connection.
   EXPECT_EQ(recv_exact(client.get(), 1, milliseconds(100)), "");
@@ -142,9 +138,10 @@ TEST(UnreachableUpstream, NginxAnswers502ThenKeepsAliveUntilKeepaliveTimeout) {
 }
 
 TEST(UnreachableUpstream, HaproxyRetriesThenAnswers503) {
+  const ClosedPort dead;
   ProxyUnderTest proxy(builtin("haproxy", {{"retries", "2"}, {"retry_interval", "100"},
                                            {"timeout_http_keep_alive", "0"}}),
-                       dead_port());
+                       dead.port());
   Fd client = connect_to(proxy.port());
   const auto sent = std::chrono::steady_clock::now();
   ASSERT_TRUE(send_all(client.get(), kUpgrade));
@@ -159,7 +156,8 @@ TEST(UnreachableUpstream, HaproxyRetriesThenAnswers503) {
 }
 
 TEST(UnreachableUpstream, HaproxyTcpClosesWithFinAfterItsRetries) {
-  ProxyUnderTest proxy(builtin("haproxy-tcp", {{"retries", "1"}, {"retry_interval", "200"}}), dead_port());
+  const ClosedPort dead;
+  ProxyUnderTest proxy(builtin("haproxy-tcp", {{"retries", "1"}, {"retry_interval", "200"}}), dead.port());
   Fd client = connect_to(proxy.port());
   const Ending e = wait_end(client.get(), milliseconds(3000));
   EXPECT_EQ(e.how, End::eof);

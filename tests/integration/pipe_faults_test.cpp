@@ -8,8 +8,11 @@
 #include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <time.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <future>
 #include <thread>
@@ -38,25 +41,44 @@ bool stays_quiet(int fd, Ms quiet) {
   return ::poll(&p, 1, static_cast<int>(quiet.count())) == 0;
 }
 
-/// Sends what fits without blocking; returns how much.
-std::size_t send_what_fits(int fd, std::size_t most) {
+/// How a sender that never gives up fared.
+struct Pushed {
+  std::size_t bytes = 0;  ///< taken by the kernel
+  bool blocked = false;   ///< the socket stayed unwritable for the whole `quiet`
+};
+
+/// Sends until `fd` stays unwritable for `quiet` (blocked), `most` bytes went, or 10 s
+/// passed. Waits for room rather than giving up at the first EAGAIN: a kernel may free
+/// room in its queues some time after they filled.
+Pushed push_until_blocked(int fd, std::size_t most, Ms quiet) {
   const std::string junk(64 * 1024, 'j');
-  std::size_t sent = 0;
-  while (sent < most) {
-    const ssize_t w = ::send(fd, junk.data(), std::min(junk.size(), most - sent), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (w <= 0) break;
-    sent += static_cast<std::size_t>(w);
+  const auto deadline = Steady::now() + Ms(10000);
+  Pushed out;
+  while (out.bytes < most && Steady::now() < deadline) {
+    const ssize_t w =
+        ::send(fd, junk.data(), std::min(junk.size(), most - out.bytes), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w > 0) {
+      out.bytes += static_cast<std::size_t>(w);
+      continue;
+    }
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, static_cast<int>(quiet.count())) == 0) {
+      out.blocked = true;
+      break;
+    }
   }
-  return sent;
+  return out;
 }
 
 /// A Pipe on its own io_context thread between a test client and a test server.
 class Rig final : public PipeObserver {
  public:
-  /// `fill_destination`: before the pipe starts, fill the path to the server (which does
-  /// not read yet) so that the pipe's first write blocks; `filled()` says how much.
-  explicit Rig(bool fill_destination = false)
-      : client_(connect_to(in_.port())),
+  /// `queues`: fixed kernel buffers for the client and the pipe's source socket, the
+  /// path a hold stops.
+  explicit Rig(SocketBuffers queues = {})
+      : in_(512, queues),
+        client_(connect_to(in_.port(), true, queues)),
         server_side_(connect_to(out_.port())),
         from_(io_),
         to_(io_),
@@ -71,7 +93,6 @@ class Rig final : public PipeObserver {
       s->set_option(asio::ip::tcp::no_delay(true));
     }
     set_io_timeout(client_.get(), Ms(3000));
-    if (fill_destination) filled_ = send_what_fits(to_.native_handle(), std::size_t{64} << 20);
     asio::co_spawn(io_, pipe_.run(), [this](std::exception_ptr, PipeResult r) { done_.set_value(r); });
     thread_ = std::thread([this] { io_.run(); });
   }
@@ -85,7 +106,14 @@ class Rig final : public PipeObserver {
 
   int client() const { return client_.get(); }
   int server() const { return server_.get(); }
-  std::size_t filled() const { return filled_; }
+  /// The bytes the kernel can queue between the client and a pipe that does not read: the
+  /// client's send buffer and the pipe's receive buffer as granted, twice over for the
+  /// kernel's bookkeeping (gVisor, for one, lets a little more in than it reports).
+  std::size_t held_path_capacity() {
+    std::size_t source = 0;
+    on_io([&] { source = granted_queue(from_.native_handle(), false); });
+    return 2 * (granted_queue(client(), true) + source);
+  }
 
   /// Runs `f` on the io thread and waits for it, as the session calls the pipe.
   template <class F>
@@ -153,7 +181,6 @@ class Rig final : public PipeObserver {
   Fd client_;
   Fd server_side_;
   Fd server_;
-  std::size_t filled_ = 0;
   asio::io_context io_;
   asio::executor_work_guard<asio::io_context::executor_type> guard_{io_.get_executor()};
   asio::ip::tcp::socket from_;
@@ -230,14 +257,18 @@ TEST(PipeFaults, JitterNeverReordersBytes) {
   for (int i = 0; i < 300; ++i) sent += std::to_string(i) + ",";
   std::string got;
   std::thread reader([&] { got = recv_exact(rig.server(), sent.size(), Ms(10000)); });
-  // Small sends a little apart: many chunks, each with its own jittered delay.
+  // Small sends, each only once the pipe has read the one before: every piece is a chunk
+  // of its own with its own jittered delay, however the threads are scheduled.
+  int pieces = 0;
   for (std::size_t off = 0; off < sent.size(); off += 8) {
-    ASSERT_TRUE(send_all(rig.client(), sent.data() + off, std::min<std::size_t>(8, sent.size() - off)));
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
+    const std::size_t n = std::min<std::size_t>(8, sent.size() - off);
+    ASSERT_TRUE(send_all(rig.client(), sent.data() + off, n));
+    ++pieces;
+    ASSERT_TRUE(wait_until([&] { return rig.chunk_bytes == off + n; }, Ms(2000))) << "piece " << pieces;
   }
   reader.join();
   EXPECT_EQ(got, sent);
-  EXPECT_GT(rig.chunks, 10);
+  EXPECT_EQ(rig.chunks, pieces);
 }
 
 TEST(PipeFaults, BandwidthPacesBytesAtTheRate) {
@@ -314,19 +345,37 @@ TEST(PipeFaults, HoldLeavesBytesInTheKernelUntilReleased) {
 }
 
 TEST(PipeFaults, HoldBackpressuresTheSender) {
-  Rig rig;
+  // Fixed buffers on the held path, so the bytes the kernel can queue there are the same
+  // on every machine whatever tcp_rmem/tcp_wmem say; and a server that reads all along, so
+  // that nothing but the held pipe can stop the sender. Without the hold the sender would
+  // push all 16 capacities through without pausing.
+  Rig rig(SocketBuffers{64 * 1024, 64 * 1024});
   rig.set_faults(held());
-  // Kernel buffers take a few MB at most; then the sender blocks, as in a partition.
-  std::size_t sent = send_what_fits(rig.client(), std::size_t{256} << 20);
-  EXPECT_LT(sent, std::size_t{64} << 20);
-  std::this_thread::sleep_for(Ms(200));
-  // Still full: nobody reads the other end of the client's connection.
-  const std::size_t more = send_what_fits(rig.client(), 64 * 1024);
-  EXPECT_LT(more, 64u * 1024);
-  sent += more;
-  EXPECT_EQ(rig.chunks, 0);
+  std::atomic<bool> stop{false};
+  std::atomic<std::size_t> received{0};
+  std::thread server([&] {
+    char buf[65536];
+    while (!stop) {
+      pollfd p{rig.server(), POLLIN, 0};
+      if (::poll(&p, 1, 20) <= 0) continue;
+      const ssize_t r = ::recv(rig.server(), buf, sizeof buf, 0);
+      if (r <= 0) break;
+      received += static_cast<std::size_t>(r);
+    }
+  });
+  const std::size_t capacity = rig.held_path_capacity();
+  // The sender blocks, as in a partition: 300 ms without room, with only the held path's
+  // buffers filled.
+  const Pushed pushed = push_until_blocked(rig.client(), 16 * capacity, Ms(300));
+  EXPECT_TRUE(pushed.blocked) << pushed.bytes << " bytes went and the sender never blocked";
+  EXPECT_LE(pushed.bytes, capacity) << "more than the held path's buffers hold";
+  EXPECT_EQ(rig.chunks, 0);  // the pipe read nothing
+  EXPECT_EQ(received, 0u);
   rig.set_faults(DirectionFaults{});
-  EXPECT_EQ(recv_exact(rig.server(), sent, Ms(10000)).size(), sent);
+  EXPECT_TRUE(wait_until([&] { return received == pushed.bytes; }, Ms(10000)))
+      << received << " of " << pushed.bytes << " bytes arrived after the release";
+  stop = true;
+  server.join();
 }
 
 TEST(PipeFaults, HoldStopsAPipeThatIsWaitingForItsNextPiece) {
@@ -476,6 +525,36 @@ Ms cpu_time() {
   return std::chrono::duration_cast<Ms>(us(u.ru_utime) + us(u.ru_stime));
 }
 
+/// CPU time the calling thread has used.
+Ms thread_cpu_time() {
+  timespec t{};
+  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return std::chrono::duration_cast<Ms>(std::chrono::seconds(t.tv_sec) + std::chrono::nanoseconds(t.tv_nsec));
+}
+
+/// CPU time this process used during `wall`, not counting a reference thread that spins
+/// for that time beside it; and the CPU time the spinner got. A thread spinning in the
+/// process would get about as much as the spinner, whatever else loads the machine.
+struct CpuUse {
+  Ms others{0};
+  Ms spinner{0};
+};
+CpuUse cpu_use_beside_a_spinner(Ms wall) {
+  std::promise<Ms> spun;
+  const Ms before = cpu_time();
+  std::thread spinner([&] {
+    const Ms start = thread_cpu_time();
+    const auto until = Steady::now() + wall;
+    while (Steady::now() < until) {
+    }
+    spun.set_value(thread_cpu_time() - start);
+  });
+  spinner.join();
+  const Ms total = cpu_time() - before;
+  const Ms mine = spun.get_future().get();
+  return {total - mine, mine};
+}
+
 /// Held, with the source's socket shut both ways (the client sent FIN and the session
 /// forwarded the other direction's FIN to it): a lasting condition the pipe must not
 /// spin on. Then released (true) or closed by the session (false).
@@ -488,9 +567,9 @@ TEST_P(HeldAfterBothHalvesShut, DoesNotSpinAndStillEnds) {
   shutdown_write(rig.client());
   rig.shut_source_send();
   std::this_thread::sleep_for(Ms(50));
-  const Ms cpu_before = cpu_time();
-  std::this_thread::sleep_for(Ms(500));
-  EXPECT_LT(cpu_time() - cpu_before, Ms(60));
+  // A spinning pipe would get about what the spinner gets; an idle one next to nothing.
+  const CpuUse cpu = cpu_use_beside_a_spinner(Ms(500));
+  EXPECT_LT(cpu.others, std::max(cpu.spinner / 4, Ms(20))) << "the spinner got " << cpu.spinner.count() << " ms";
   const auto start = Steady::now();
   if (GetParam()) {
     rig.set_faults(DirectionFaults{});

@@ -12,9 +12,11 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <future>
+#include <optional>
 #include <stdexcept>
 
 #include <asio/post.hpp>
@@ -46,20 +48,44 @@ sockaddr_in loopback(std::uint16_t port) {
   return a;
 }
 
+/// Binds `fd` to 127.0.0.1 on a port the kernel picks, listens when `backlog` is set;
+/// the port. Throws on failure, naming `what`.
+std::uint16_t bind_loopback(int fd, std::optional<int> backlog, const char* what) {
+  auto a = loopback(0);
+  socklen_t len = sizeof a;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&a), len) != 0 || (backlog && ::listen(fd, *backlog) != 0) ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
+    throw std::runtime_error(std::string(what) + ": " + std::strerror(errno));
+  }
+  return ntohs(a.sin_port);
+}
+
 }  // namespace
 
-Listener::Listener(int backlog) {
+void set_buffers(int fd, SocketBuffers b) {
+  if (b.send > 0) ::setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &b.send, sizeof b.send);
+  if (b.receive > 0) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &b.receive, sizeof b.receive);
+}
+
+std::size_t granted_queue(int fd, bool send) {
+  int size = 0;
+  socklen_t len = sizeof size;
+  ::getsockopt(fd, SOL_SOCKET, send ? SO_SNDBUF : SO_RCVBUF, &size, &len);
+  return static_cast<std::size_t>(std::max(size, 0));
+}
+
+Listener::Listener(int backlog, SocketBuffers buffers) {
   fd_ = Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
   int one = 1;
   ::setsockopt(fd_.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  auto a = loopback(0);
-  socklen_t len = sizeof a;
-  if (::bind(fd_.get(), reinterpret_cast<sockaddr*>(&a), len) != 0 || ::listen(fd_.get(), backlog) != 0 ||
-      ::getsockname(fd_.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    throw std::runtime_error(std::string("listener: ") + std::strerror(errno));
-  }
-  port_ = ntohs(a.sin_port);
+  set_buffers(fd_.get(), buffers);
+  port_ = bind_loopback(fd_.get(), backlog, "listener");
 }
+
+ClosedPort::ClosedPort()
+    : fd_(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)),
+      // No SO_REUSEADDR: nobody else may bind the port while it is held.
+      port_(bind_loopback(fd_.get(), std::nullopt, "closed port")) {}
 
 Fd Listener::accept(Ms timeout) {
   pollfd p{fd_.get(), POLLIN, 0};
@@ -67,8 +93,9 @@ Fd Listener::accept(Ms timeout) {
   return Fd(::accept4(fd_.get(), nullptr, nullptr, SOCK_CLOEXEC));
 }
 
-Fd connect_to(std::uint16_t port, bool nodelay) {
+Fd connect_to(std::uint16_t port, bool nodelay, SocketBuffers buffers) {
   Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  set_buffers(fd.get(), buffers);
   auto a = loopback(port);
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
     throw std::runtime_error(std::string("connect: ") + std::strerror(errno));

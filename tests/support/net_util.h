@@ -45,10 +45,24 @@ class Fd {
   int fd_ = -1;
 };
 
-/// A listening socket on 127.0.0.1 with an ephemeral port.
+/// Fixed kernel queue sizes for a test's own socket (0 leaves that one to the kernel).
+/// Set explicitly, a size turns autotuning off for that socket, so the bytes a stalled
+/// peer can queue no longer depend on net.ipv4.tcp_rmem / tcp_wmem; the kernel grants
+/// about twice the size asked (see granted_queue()).
+struct SocketBuffers {
+  int send = 0;     ///< SO_SNDBUF
+  int receive = 0;  ///< SO_RCVBUF; before connect() or listen(): the window scale is fixed then
+};
+/// Applies `b` to `fd`.
+void set_buffers(int fd, SocketBuffers b);
+/// What the kernel granted `fd`: SO_SNDBUF when `send`, else SO_RCVBUF.
+std::size_t granted_queue(int fd, bool send);
+
+/// A listening socket on 127.0.0.1 with an ephemeral port; accepted sockets inherit
+/// `buffers`.
 class Listener {
  public:
-  explicit Listener(int backlog = 512);
+  explicit Listener(int backlog = 512, SocketBuffers buffers = {});
   std::uint16_t port() const { return port_; }
   /// Accepts one connection within `timeout`; invalid Fd on timeout.
   Fd accept(Ms timeout = Ms(2000));
@@ -59,9 +73,22 @@ class Listener {
   std::uint16_t port_ = 0;
 };
 
-/// Connects to 127.0.0.1:port (blocking), with TCP_NODELAY unless `nodelay` is false;
-/// throws on failure.
-Fd connect_to(std::uint16_t port, bool nodelay = true);
+/// A port on 127.0.0.1 that is bound and held but not listening: a connect to it is
+/// refused, and no other socket (another test's listener, an outgoing connection) can take
+/// the port while this object lives, as one bound and closed at once could be.
+class ClosedPort {
+ public:
+  ClosedPort();
+  std::uint16_t port() const { return port_; }
+
+ private:
+  Fd fd_;
+  std::uint16_t port_ = 0;
+};
+
+/// Connects to 127.0.0.1:port (blocking), with TCP_NODELAY unless `nodelay` is false and
+/// `buffers` set before the handshake; throws on failure.
+Fd connect_to(std::uint16_t port, bool nodelay = true, SocketBuffers buffers = {});
 /// Disables Nagle on `fd` (TCP_NODELAY).
 void set_nodelay(int fd);
 /// Bounds every blocking send and recv on `fd` to `timeout` (SO_SNDTIMEO, SO_RCVTIMEO).
