@@ -163,7 +163,6 @@ class Rig final : public PipeObserver {
   std::atomic<int> chunks{0};              ///< on_chunk calls
   std::atomic<std::size_t> chunk_bytes{0};  ///< bytes passed to on_chunk
   std::atomic<Steady::time_point> first_chunk_at{};
-  std::function<void()> on_blocked;  ///< called on the io thread at each on_write_blocked
 
  private:
   Verdict on_chunk(Direction, std::span<const char> bytes) override {
@@ -171,9 +170,7 @@ class Rig final : public PipeObserver {
     chunk_bytes += bytes.size();
     return {};
   }
-  void on_write_blocked(Direction, std::size_t) override {
-    if (on_blocked) on_blocked();
-  }
+  void on_write_blocked(Direction, std::size_t) override {}
   void on_write_progress(Direction, std::size_t) override {}
 
   Listener in_;
