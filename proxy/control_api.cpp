@@ -214,6 +214,17 @@ asio::awaitable<HttpResponse> ControlApi::route(const HttpRequest& request, cons
       j["toxiproxy"] = kToxiproxyVersion;
       co_return json_response(200, j);
     }
+    if (n == 2 && at(1, "capacity")) {
+      allow(m, {"GET"});
+      const CapacityStats c = runtime_.capacity();
+      Json j;
+      j["max_sessions"] = c.max_sessions;  // 0: no cap
+      j["open_sessions"] = c.open_sessions;
+      j["accepting"] = c.accepting;
+      j["accept_pauses"] = c.pauses;
+      j["descriptor_limit"] = c.descriptor_limit;
+      co_return json_response(200, j);
+    }
     if (n == 2 && at(1, "profiles")) {
       allow(m, {"GET"});
       co_return profiles(std::nullopt);

@@ -22,6 +22,7 @@
 #include "profile_yaml.h"
 #include "proxy.h"
 #include "runtime.h"
+#include "session_budget.h"
 #include "toxiproxy_flags.h"
 
 namespace {
@@ -68,6 +69,7 @@ struct RunArgs {
   bool proxy_metrics = false;
   bool runtime_metrics = false;
   bool toxiproxy_version = false;
+  std::size_t max_sessions = 0;  ///< 0: derived from the descriptor limit
   std::uint64_t seed = 0;
   bool seed_given = false;
   int drain_code = 1001;
@@ -156,6 +158,16 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
     throw std::invalid_argument("nothing to run: give --upstream (one proxy), --config FILE, or the API (drop --no-api)");
   }
   settle_api_address(args);
+  // Two descriptors a session: the cap keeps some back so that the API always answers.
+  const dropsim::DescriptorLimit fds = dropsim::raise_descriptor_limit();
+  const std::size_t capacity = dropsim::session_capacity(fds.soft, dropsim::kDescriptorReserve);
+  const std::size_t max_sessions = args.max_sessions > 0 ? args.max_sessions : capacity;
+  log.event(spdlog::level::info, 0, "limits",
+            fmt::format("file descriptors: {}{} (hard limit {}); up to {} sessions at once{}", fds.soft,
+                        fds.soft != fds.before ? fmt::format(", raised from {}", fds.before) : "", fds.hard,
+                        max_sessions,
+                        max_sessions > capacity ? fmt::format(" (more than the {} the descriptors allow)", capacity)
+                                                : ""));
   asio::io_context io(1);
   dropsim::RuntimeOptions options;
   options.seed = args.seed;
@@ -163,6 +175,8 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
   options.drain_reason = args.drain_reason;
   options.toxiproxy_metrics = args.proxy_metrics;
   options.process_metrics = args.runtime_metrics;
+  options.max_sessions = max_sessions;
+  options.descriptor_limit = fds.soft;
   dropsim::Runtime runtime(io, log, options);
   std::unique_ptr<dropsim::ApiServer> api;
   std::exception_ptr failed;
@@ -286,6 +300,10 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1000, 4999))
       ->capture_default_str();
   run->add_option("--drain-reason", run_args.drain_reason, "Close reason of the drain")->capture_default_str();
+  run->add_option("--max-sessions", run_args.max_sessions,
+                  "Sessions open at once over every proxy; at the cap new clients wait in the listen backlog "
+                  "(default: from the descriptor limit, two per session after a reserve)")
+      ->check(CLI::PositiveNumber);
 
   ProfileArgs show_args;
   auto* profiles = app.add_subcommand("profiles", "List built-in profiles, or print one resolved as YAML");

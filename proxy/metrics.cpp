@@ -45,6 +45,16 @@ constexpr Family kFrames{"dropsim_websocket_frames_total", "counter",
                          "WebSocket frames, by direction and kind (data: text, binary and continuation)."};
 constexpr Family kTimerFirings{"dropsim_timer_firings_total", "counter", "Timers that fired, by the profile's name."};
 constexpr Family kFaults{"dropsim_faults_applied_total", "counter", "Faults applied to a session, by toxic type."};
+constexpr Family kAcceptErrors{"dropsim_accept_errors_total", "counter",
+                               "Accepts that failed (out of descriptors or memory); each retried after 100 ms."};
+
+// The process's capacity (SessionBudget).
+constexpr Family kMaxSessions{"dropsim_max_sessions", "gauge", "Sessions the process holds at most (--max-sessions)."};
+constexpr Family kOpenSessions{"dropsim_open_sessions", "gauge", "Sessions holding descriptors now, every proxy."};
+constexpr Family kAccepting{"dropsim_accepting", "gauge",
+                            "1, or 0 while new clients wait in the listen backlog at the session cap."};
+constexpr Family kAcceptPauses{"dropsim_accept_pauses_total", "counter", "Times accepting stopped at the session cap."};
+constexpr Family kDescriptorLimit{"dropsim_descriptor_limit", "gauge", "The soft RLIMIT_NOFILE."};
 
 // Toxiproxy's (collectors/proxy.go): namespace toxiproxy, subsystem proxy.
 constexpr Family kToxiproxyReceived{"toxiproxy_proxy_received_bytes_total", "counter",
@@ -113,6 +123,14 @@ class Writer {
     fmt::format_to(std::back_inserter(out_), "{} {}\n", labels.size() ? "}" : "", value);
   }
 
+  /// Families of one unlabelled sample each, in the order given.
+  void unlabelled(std::initializer_list<std::pair<const Family*, double>> families) {
+    for (const auto& [family, value] : families) {
+      begin(*family);
+      series(*family, {}, value);
+    }
+  }
+
   /// A family whose samples are one map of each proxy's counters, keyed by `label`.
   template <class Map>
   void by_key(const Family& f, std::string_view label, std::span<const MetricsSample> samples,
@@ -157,6 +175,18 @@ std::string render_prometheus(std::span<const MetricsSample> samples) {
   }
   w.by_key(kTimerFirings, "timer", samples, &ProxyMetrics::timer_firings);
   w.by_key(kFaults, "type", samples, &ProxyMetrics::faults_applied);
+  w.begin(kAcceptErrors);
+  for (const MetricsSample& s : samples) w.sample(kAcceptErrors, s.proxy, {}, s.counters->accept_errors);
+  return w.take();
+}
+
+std::string render_capacity_prometheus(const CapacityStats& stats) {
+  Writer w;
+  w.unlabelled({{&kMaxSessions, static_cast<double>(stats.max_sessions)},
+                {&kOpenSessions, static_cast<double>(stats.open_sessions)},
+                {&kAccepting, stats.accepting ? 1.0 : 0.0},
+                {&kAcceptPauses, static_cast<double>(stats.pauses)},
+                {&kDescriptorLimit, static_cast<double>(stats.descriptor_limit)}});
   return w.take();
 }
 
@@ -182,18 +212,12 @@ std::string render_toxiproxy_prometheus(std::span<const MetricsSample> samples) 
 
 std::string render_process_prometheus(const ProcessStats& stats) {
   Writer w;
-  const std::pair<const Family*, double> values[] = {
-      {&kProcessCpu, stats.cpu_seconds},
-      {&kProcessOpenFds, static_cast<double>(stats.open_fds)},
-      {&kProcessMaxFds, static_cast<double>(stats.max_fds)},
-      {&kProcessVirtual, static_cast<double>(stats.virtual_bytes)},
-      {&kProcessResident, static_cast<double>(stats.resident_bytes)},
-      {&kProcessStart, stats.start_time_seconds},
-  };
-  for (const auto& [family, value] : values) {
-    w.begin(*family);
-    w.series(*family, {}, value);
-  }
+  w.unlabelled({{&kProcessCpu, stats.cpu_seconds},
+                {&kProcessOpenFds, static_cast<double>(stats.open_fds)},
+                {&kProcessMaxFds, static_cast<double>(stats.max_fds)},
+                {&kProcessVirtual, static_cast<double>(stats.virtual_bytes)},
+                {&kProcessResident, static_cast<double>(stats.resident_bytes)},
+                {&kProcessStart, stats.start_time_seconds}});
   return w.take();
 }
 

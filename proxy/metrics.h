@@ -18,6 +18,7 @@ namespace dropsim {
 /// One proxy's counters. Plain data: sessions add to it on the io thread.
 struct ProxyMetrics {
   std::uint64_t sessions_total = 0;                   ///< accepted since the proxy started
+  std::uint64_t accept_errors = 0;                    ///< failed accepts (out of descriptors)
   std::array<std::uint64_t, 2> bytes{};               ///< read from the source, by Direction
   std::array<std::uint64_t, 2> sent{};                ///< written to the destination, by Direction
   std::array<std::array<std::uint64_t, 4>, 2> frames{};  ///< WebSocket frames, by Direction then FrameKind
@@ -34,6 +35,15 @@ struct MetricsSample {
   const ProxyMetrics* counters;   ///< the proxy's counters; never null
   std::string listener;           ///< Toxiproxy's `listener` label: the listen address
   std::string upstream;           ///< Toxiproxy's `upstream` label: as given
+};
+
+/// The process's session capacity (SessionBudget) and descriptors.
+struct CapacityStats {
+  std::uint64_t max_sessions = 0;      ///< the cap (--max-sessions)
+  std::uint64_t open_sessions = 0;     ///< sessions holding descriptors now, every proxy
+  bool accepting = true;               ///< false while the proxies wait at the cap
+  std::uint64_t pauses = 0;            ///< times accepting stopped at the cap
+  std::uint64_t descriptor_limit = 0;  ///< the soft RLIMIT_NOFILE
 };
 
 /// The process's own numbers (Prometheus's standard process_* families).
@@ -61,6 +71,7 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 ///   dropsim_websocket_frames_total          counter  direction, kind (every pair, from 0)
 ///   dropsim_timer_firings_total             counter  timer
 ///   dropsim_faults_applied_total            counter  type
+///   dropsim_accept_errors_total             counter  (failed accepts: out of descriptors)
 std::string render_prometheus(std::span<const MetricsSample> samples);
 
 /// Toxiproxy 2.12's proxy families (toxiproxy-server -proxy-metrics), with its names and
@@ -69,6 +80,11 @@ std::string render_prometheus(std::span<const MetricsSample> samples);
 ///   toxiproxy_proxy_sent_bytes_total      counter  direction, listener, proxy, upstream
 /// Toxiproxy adds a link's bytes when the link closes; dropsim as they pass.
 std::string render_toxiproxy_prometheus(std::span<const MetricsSample> samples);
+
+/// The capacity families, unlabelled: dropsim_max_sessions, dropsim_open_sessions,
+/// dropsim_accepting (1, or 0 while clients wait in the listen backlog at the cap),
+/// dropsim_accept_pauses_total, dropsim_descriptor_limit.
+std::string render_capacity_prometheus(const CapacityStats& stats);
 
 /// Prometheus's standard process families (-runtime-metrics): process_cpu_seconds_total,
 /// process_start_time_seconds, process_resident_memory_bytes,

@@ -13,10 +13,13 @@
 #include <fmt/format.h>
 
 #include "address.h"
+#include "duration.h"
 #include "session.h"
 
 namespace dropsim {
 namespace {
+
+constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// Connection ids are unique in the process, so chained proxies never share a "C7".
 std::atomic<std::uint64_t> next_connection_id{1};
@@ -24,7 +27,12 @@ std::atomic<std::uint64_t> next_connection_id{1};
 }  // namespace
 
 Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Clock& clock)
-    : io_(io), options_(std::move(options)), log_(log), acceptor_(io), context_(std::make_shared<SessionContext>()) {
+    : io_(io),
+      options_(std::move(options)),
+      log_(log),
+      acceptor_(io),
+      room_(io),
+      context_(std::make_shared<SessionContext>()) {
   context_->proxy_name = options_.name;
   context_->profile = std::make_shared<const Profile>(options_.profile);
   context_->upstream_label = options_.upstream;
@@ -33,11 +41,13 @@ Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Cl
   context_->seed = options_.seed;
   context_->toxics = options_.toxics;
   if (options_.metrics) context_->metrics = options_.metrics;
+  context_->budget = options_.budget;
   context_->resolver = std::make_shared<const Resolver>(io_.get_executor(), options_.lookup);
 }
 
 Proxy::~Proxy() {
   *alive_ = false;
+  if (context_->budget) context_->budget->forget(room_);
   // Sessions still unwinding keep the context; they must not call back into a dead proxy.
   context_->on_closed = nullptr;
 }
@@ -67,23 +77,49 @@ asio::awaitable<void> Proxy::accept_loop() {
   // The Runtime may delete this proxy while an accept is pending: the loop then resumes
   // (aborted) after `this` is gone, so it checks its own copy of the flag first.
   const std::shared_ptr<const bool> alive = alive_;
+  const std::shared_ptr<SessionBudget> budget = context_->budget;
   asio::steady_timer backoff(io_);
+  // One episode of failing accepts (out of descriptors): a warning when it starts, one
+  // line with the count when it ends, not a line every 100 ms.
+  std::uint64_t failures = 0;
+  TimePoint failing_since{};
   while (*alive && !stopped_) {
-    auto [ec, client] = co_await acceptor_.async_accept(asio::experimental::as_tuple(asio::use_awaitable));
+    if (budget && !budget->has_room()) {
+      // At the cap: clients wait in the listen backlog until a session ends.
+      room_.expires_at(asio::steady_timer::time_point::max());
+      budget->wait_with(room_);
+      co_await room_.async_wait(kAwait);
+      if (!*alive) co_return;
+      budget->forget(room_);
+      continue;
+    }
+    auto [ec, client] = co_await acceptor_.async_accept(kAwait);
     if (!*alive || stopped_ || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // Out of descriptors or memory: back off rather than spin, and keep serving.
-      log_.event(spdlog::level::warn, 0, "accept_error",
-                 fmt::format("{}: accept failed ({}), retrying in 100ms", options_.name, ec.message()));
+      ++context_->metrics->accept_errors;
+      if (failures++ == 0) {
+        failing_since = std::chrono::steady_clock::now();
+        log_.event(spdlog::level::warn, 0, "accept_error",
+                   fmt::format("{}: accept failed ({}); retrying every 100ms, logged again when it recovers",
+                               options_.name, ec.message()));
+      }
       backoff.expires_after(std::chrono::milliseconds(100));
-      co_await backoff.async_wait(asio::experimental::as_tuple(asio::use_awaitable));
+      co_await backoff.async_wait(kAwait);
       continue;
+    }
+    if (failures > 0) {
+      log_.event(spdlog::level::info, 0, "accept_recovered",
+                 fmt::format("{}: accepting again after {} failed accept(s) in {}", options_.name, failures,
+                             format_seconds(std::chrono::steady_clock::now() - failing_since)));
+      failures = 0;
     }
     const std::uint64_t id = next_connection_id.fetch_add(1);
     auto session = std::make_shared<Session>(id, std::move(client), context_);
     sessions_.emplace(id, session);
     ++total_;
     ++context_->metrics->sessions_total;
+    if (budget) budget->take();
     session->start();
   }
 }
@@ -93,6 +129,7 @@ void Proxy::stop() {
   stopped_ = true;
   std::error_code ec;
   acceptor_.close(ec);
+  room_.cancel();  // an accept loop waiting for room at the cap ends too
   for (auto& s : open_sessions()) s->shut_down("proxy stopping");
 }
 

@@ -13,12 +13,14 @@
 #include <asio/awaitable.hpp>
 #include <asio/io_context.hpp>
 #include <asio/ip/tcp.hpp>
+#include <asio/steady_timer.hpp>
 
 #include "clock.h"
 #include "event_log.h"
 #include "metrics.h"
 #include "profile.h"
 #include "resolver.h"
+#include "session_budget.h"
 #include "session_control.h"
 #include "toxic.h"
 
@@ -41,6 +43,8 @@ struct ProxyOptions {
   std::shared_ptr<ProxyMetrics> metrics;
   /// How upstream names are looked up; empty: Asio's resolver (tests pass a slow one).
   Resolver::Lookup lookup;
+  /// The process-wide session cap, shared by every proxy; null: none.
+  std::shared_ptr<SessionBudget> budget;
 };
 
 /// Accepts clients on one address and proxies each to the upstream under a profile.
@@ -94,6 +98,7 @@ class Proxy {
   ProxyOptions options_;
   EventLog& log_;
   asio::ip::tcp::acceptor acceptor_;
+  asio::steady_timer room_;  ///< the accept loop's wait for room at the session cap
   std::shared_ptr<SessionContext> context_;
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_;
   std::uint64_t total_ = 0;

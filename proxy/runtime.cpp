@@ -54,7 +54,12 @@ struct Runtime::Entry {
 };
 
 Runtime::Runtime(asio::io_context& io, EventLog& log, RuntimeOptions options, const Clock& clock)
-    : io_(io), log_(log), options_(std::move(options)), clock_(clock), resolver_(io.get_executor(), options_.lookup) {}
+    : io_(io),
+      log_(log),
+      options_(std::move(options)),
+      clock_(clock),
+      resolver_(io.get_executor(), options_.lookup),
+      budget_(options_.max_sessions > 0 ? std::make_shared<SessionBudget>(options_.max_sessions) : nullptr) {}
 
 Runtime::~Runtime() { stop_all(); }
 
@@ -382,8 +387,20 @@ std::string Runtime::metrics() const {
   }
   std::string text = render_prometheus(samples);
   if (options_.toxiproxy_metrics) text += render_toxiproxy_prometheus(samples);
+  if (budget_) text += render_capacity_prometheus(capacity());
   if (options_.process_metrics) text += render_process_prometheus(read_process_stats());
   return text;
+}
+
+CapacityStats Runtime::capacity() const {
+  CapacityStats c;
+  c.descriptor_limit = options_.descriptor_limit;
+  if (!budget_) return c;
+  c.max_sessions = budget_->cap();
+  c.open_sessions = budget_->open();
+  c.accepting = budget_->has_room();
+  c.pauses = budget_->pauses();
+  return c;
 }
 
 void Runtime::stop_all() {
@@ -418,6 +435,7 @@ void Runtime::start_listening(Entry& e) {
   o.seed = options_.seed;
   o.metrics = e.metrics;
   o.lookup = options_.lookup;
+  o.budget = budget_;
   auto proxy = std::make_unique<Proxy>(io_, std::move(o), log_, clock_);
   try {
     proxy->start();

@@ -23,6 +23,7 @@
 #include "metrics.h"
 #include "profile_yaml.h"
 #include "resolver.h"
+#include "session_budget.h"
 #include "session_control.h"
 #include "toxic.h"
 
@@ -102,6 +103,11 @@ struct RuntimeOptions {
   bool toxiproxy_metrics = false;
   /// /metrics also serves the process_* families (toxiproxy-server -runtime-metrics).
   bool process_metrics = false;
+  /// Sessions open at once over every proxy (--max-sessions); at the cap the proxies stop
+  /// accepting until one ends. 0: no cap.
+  std::size_t max_sessions = 0;
+  /// The soft RLIMIT_NOFILE the cap was derived from, for /metrics (0: not known).
+  std::uint64_t descriptor_limit = 0;
 };
 
 /// The registry of proxies. Lives on the io_context thread; every method is called there.
@@ -166,6 +172,8 @@ class Runtime {
   bool heal(const std::string& proxy);
   /// Prometheus text of every proxy.
   std::string metrics() const;
+  /// The session cap and what holds it now (GET /dropsim/capacity).
+  CapacityStats capacity() const;
 
   // Process life.
 
@@ -202,6 +210,7 @@ class Runtime {
   RuntimeOptions options_;
   const Clock& clock_;
   Resolver resolver_;
+  std::shared_ptr<SessionBudget> budget_;  ///< null without a cap
   std::map<std::string, std::unique_ptr<Entry>> proxies_;
 };
 

@@ -590,6 +590,8 @@ void Session::maybe_done() {
     if (s.is_open()) return;
   }
   done_ = true;
+  // Its descriptors are free: a proxy waiting at the session cap may accept again.
+  if (context_->budget) context_->budget->give_back();
   if (context_->on_closed) context_->on_closed(id_);
 }
 

@@ -33,6 +33,7 @@
 #include "policy.h"
 #include "profile.h"
 #include "resolver.h"
+#include "session_budget.h"
 #include "session_control.h"
 #include "toxic.h"
 
@@ -54,6 +55,7 @@ struct SessionContext {
   std::shared_ptr<ProxyMetrics> metrics = std::make_shared<ProxyMetrics>();  ///< the proxy's counters
   std::uint64_t seed = 0;                            ///< toxicity rolls and jitter (`--seed`)
   std::vector<Toxic> toxics;                         ///< the proxy's toxics; new sessions get these
+  std::shared_ptr<SessionBudget> budget;             ///< the process's session cap (null: none)
 };
 
 /// One client connection and its upstream.

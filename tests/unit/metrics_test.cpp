@@ -196,7 +196,7 @@ Exposition render(const std::vector<MetricsSample>& samples) {
 const std::vector<std::string> kFamilies{
     "dropsim_active_sessions",     "dropsim_sessions_total",         "dropsim_closes_total",
     "dropsim_websocket_closes_total", "dropsim_bytes_total",         "dropsim_websocket_frames_total",
-    "dropsim_timer_firings_total", "dropsim_faults_applied_total"};
+    "dropsim_timer_firings_total", "dropsim_faults_applied_total",   "dropsim_accept_errors_total"};
 
 // ---------------------------------------------------------------------------------------
 // The reader itself: each rule it enforces rejects a text that breaks it.

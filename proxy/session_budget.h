@@ -1,0 +1,74 @@
+#pragma once
+// How many sessions the process may hold open at once, shared by every proxy: each
+// session costs two descriptors, and a process out of descriptors cannot accept, connect
+// upstream, or even answer its own control API. At the cap the proxies stop accepting:
+// new clients wait in the kernel's listen backlog, as with HAProxy's maxconn, and are
+// accepted as soon as a session ends. No accept-fail loop.
+//
+//   Proxy accept loop ──has_room? ─ no ─► wait (a timer give_back() cancels) ──┐
+//          │ yes                                                               │
+//          ▼                                                                   │
+//   take() ── Session ── every socket closed ──► give_back() ──────────────────┘
+//
+// Lives on the io thread; no locks.
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include <asio/steady_timer.hpp>
+
+namespace dropsim {
+
+/// The soft RLIMIT_NOFILE after raising it to the hard limit, and the sessions it allows.
+struct DescriptorLimit {
+  std::uint64_t before = 0;  ///< the soft limit found at start
+  std::uint64_t soft = 0;    ///< the soft limit now
+  std::uint64_t hard = 0;
+};
+
+/// Raises the soft RLIMIT_NOFILE to the hard limit (as nginx's worker_rlimit_nofile does
+/// by hand), and says what it found and set.
+DescriptorLimit raise_descriptor_limit();
+
+/// The sessions `descriptors` allow: two each, after `reserve` for everything else (the
+/// listeners, the control API and its connections, logs, the event loop). At least 1.
+std::size_t session_capacity(std::uint64_t descriptors, std::uint64_t reserve);
+
+/// The descriptors session_capacity keeps back by default: the API's connections (64),
+/// the proxies' listeners and the process's own (epoll, timers, stdio, files).
+inline constexpr std::uint64_t kDescriptorReserve = 96;
+
+/// The process-wide count of open sessions against a cap.
+class SessionBudget {
+ public:
+  explicit SessionBudget(std::size_t cap) : cap_(cap) {}
+  SessionBudget(const SessionBudget&) = delete;
+  SessionBudget& operator=(const SessionBudget&) = delete;
+
+  std::size_t cap() const { return cap_; }
+  /// Sessions holding descriptors now.
+  std::size_t open() const { return open_; }
+  bool has_room() const { return open_ < cap_; }
+  /// A session was accepted.
+  void take();
+  /// A session closed its last socket: wakes every proxy waiting for room.
+  void give_back();
+
+  /// `timer` waits for room: give_back() cancels it. Call forget() before it goes.
+  void wait_with(asio::steady_timer& timer);
+  void forget(asio::steady_timer& timer);
+
+  /// Times accepting stopped at the cap (counted once per stop, not per proxy).
+  std::uint64_t pauses() const { return pauses_; }
+  /// True while accepting is stopped at the cap.
+  bool paused() const { return open_ >= cap_; }
+
+ private:
+  std::size_t cap_;
+  std::size_t open_ = 0;
+  std::uint64_t pauses_ = 0;
+  std::vector<asio::steady_timer*> waiting_;
+};
+
+}  // namespace dropsim
