@@ -20,6 +20,42 @@ std::shared_ptr<spdlog::logger> make_stderr_logger(LogFormat format,
   return logger;
 }
 
+/// One UTF-8 sequence at the start of a text.
+struct Utf8Run {
+  std::size_t length;  ///< bytes it takes (at least 1)
+  bool valid;          ///< well-formed; else `length` is its maximal subpart
+};
+
+/// The sequence at the start of `text` (not empty, first byte >= 0x80) by Unicode's table
+/// of well-formed byte sequences (Table 3-7): the second byte's range depends on the lead,
+/// which rules out overlongs (E0 80..9F, F0 80..8F), surrogates (ED A0..BF) and code
+/// points past U+10FFFF (F4 90..); C0, C1 and F5..FF never lead.
+Utf8Run utf8_run(std::string_view text) {
+  const auto byte = [&text](std::size_t i) { return static_cast<unsigned char>(text[i]); };
+  const unsigned char lead = byte(0);
+  std::size_t continuations = 0;
+  unsigned char low = 0x80, high = 0xBF;
+  if (lead >= 0xC2 && lead <= 0xDF) {
+    continuations = 1;
+  } else if (lead >= 0xE0 && lead <= 0xEF) {
+    continuations = 2;
+    if (lead == 0xE0) low = 0xA0;
+    if (lead == 0xED) high = 0x9F;
+  } else if (lead >= 0xF0 && lead <= 0xF4) {
+    continuations = 3;
+    if (lead == 0xF0) low = 0x90;
+    if (lead == 0xF4) high = 0x8F;
+  } else {
+    return {1, false};
+  }
+  for (std::size_t i = 1; i <= continuations; ++i) {
+    if (i >= text.size() || byte(i) < low || byte(i) > high) return {i, false};
+    low = 0x80;
+    high = 0xBF;
+  }
+  return {continuations + 1, true};
+}
+
 }  // namespace
 
 std::optional<LogFormat> parse_log_format(std::string_view text) {
@@ -86,7 +122,22 @@ void EventLog::unsubscribe(std::uint64_t id) { taps_.erase(id); }
 std::string json_escape(std::string_view text) {
   std::string out;
   out.reserve(text.size() + 8);
-  for (const char c : text) {
+  for (std::size_t i = 0; i < text.size();) {
+    const char c = text[i];
+    if (static_cast<unsigned char>(c) >= 0x80) {
+      // A JSON string holds characters, not bytes, so an ill-formed part has no faithful
+      // spelling. \ufffd (one per maximal subpart, Unicode's recommended practice, as
+      // WHATWG's decoder and Python's errors="replace" do) says "bytes here were not text";
+      // \u00XX would decode to a real character (byte E9 as "é") the client never sent.
+      const Utf8Run run = utf8_run(text.substr(i));
+      if (run.valid) {
+        out.append(text.substr(i, run.length));
+      } else {
+        out += "\\ufffd";
+      }
+      i += run.length;
+      continue;
+    }
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;
@@ -100,6 +151,7 @@ std::string json_escape(std::string_view text) {
           out += c;
         }
     }
+    ++i;
   }
   return out;
 }

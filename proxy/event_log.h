@@ -63,7 +63,9 @@ class EventLog {
   std::uint64_t next_tap_ = 1;
 };
 
-/// `text` escaped as the inside of a JSON string.
+/// `text` escaped as the inside of a JSON string, always valid UTF-8: well-formed UTF-8
+/// passes through, each ill-formed part (a stray byte, an overlong form, a surrogate, a
+/// truncated sequence) becomes \ufffd.
 std::string json_escape(std::string_view text);
 
 }  // namespace dropsim
