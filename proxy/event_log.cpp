@@ -1,16 +1,63 @@
 #include "event_log.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <future>
+#include <thread>
+
+#include <spdlog/async_logger.h>
+#include <spdlog/details/thread_pool.h>
+#include <spdlog/sinks/ansicolor_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
 namespace dropsim {
 namespace {
 
-std::shared_ptr<spdlog::logger> make_stderr_logger(LogFormat format,
-                                                   spdlog::level::level_enum level) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  auto logger = std::make_shared<spdlog::logger>("dropsim", sink);
+/// spdlog's colour sink on a FILE of its own over a copy of descriptor 2, closed with it.
+/// Not `stderr` itself: the writer thread holds a FILE's lock while write() blocks, and
+/// the exit flushes `stderr` (std::cerr's teardown): on a stalled pipe the exit would wait
+/// for that lock forever. Only the writer thread writes, so no console mutex either.
+class StderrCopySink final : public spdlog::sinks::ansicolor_sink<spdlog::details::console_nullmutex> {
+ public:
+  /// Takes `file`, unbuffered: a line is one write() when not in colour, and the exit's
+  /// flush of every FILE finds nothing pending here that it would wait to write.
+  explicit StderrCopySink(FILE* file) : ansicolor_sink(file, spdlog::color_mode::automatic), file_(file) {}
+  ~StderrCopySink() override { std::fclose(file_); }
+
+ private:
+  FILE* file_;
+};
+
+/// The sink the stderr log writes to.
+spdlog::sink_ptr make_stderr_sink() {
+  const int fd = ::fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3);
+  FILE* file = fd >= 0 ? ::fdopen(fd, "w") : nullptr;
+  if (!file) {
+    if (fd >= 0) ::close(fd);
+    return std::make_shared<spdlog::sinks::stderr_color_sink_mt>();  // no descriptor to spare: stderr itself
+  }
+  std::setvbuf(file, nullptr, _IONBF, 0);
+  return std::make_shared<StderrCopySink>(file);
+}
+
+// One writer thread of our own (not spdlog's global pool), so that finish() can wait for
+// exactly these lines.
+std::shared_ptr<spdlog::details::thread_pool> make_queue(std::size_t lines) {
+  return std::make_shared<spdlog::details::thread_pool>(lines, 1);
+}
+
+std::shared_ptr<spdlog::logger> make_async_logger(spdlog::sink_ptr sink,
+                                                  const std::shared_ptr<spdlog::details::thread_pool>& queue,
+                                                  LogFormat format, spdlog::level::level_enum level) {
+  // overrun_oldest: a full queue drops its oldest line and counts it
+  // (thread_pool::overrun_counter); a line is never waited for.
+  auto logger = std::make_shared<spdlog::async_logger>("dropsim", std::move(sink), queue,
+                                                       spdlog::async_overflow_policy::overrun_oldest);
   logger->set_level(level);
-  // A line per event is the contract; flush each so a killed process loses none.
+  // Flushed by the writer thread after each line (it never queues a flush): a line per
+  // event is the contract.
   logger->flush_on(spdlog::level::trace);
   if (format == LogFormat::json) {
     logger->set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%f%z","level":"%l",%v})");
@@ -65,10 +112,48 @@ std::optional<LogFormat> parse_log_format(std::string_view text) {
 }
 
 EventLog::EventLog(LogFormat format, spdlog::level::level_enum level)
-    : logger_(make_stderr_logger(format, level)), format_(format) {}
+    : EventLog(make_stderr_sink(), format, level, kLogQueueLines) {}
+
+EventLog::EventLog(spdlog::sink_ptr sink, LogFormat format, spdlog::level::level_enum level,
+                   std::size_t queue_lines)
+    : queue_(make_queue(queue_lines)),
+      queue_lines_(queue_lines),
+      logger_(make_async_logger(std::move(sink), queue_, format, level)),
+      format_(format) {}
 
 EventLog::EventLog(std::shared_ptr<spdlog::logger> logger, LogFormat format)
     : logger_(std::move(logger)), format_(format) {}
+
+EventLog::~EventLog() { finish(); }
+
+std::uint64_t EventLog::dropped_lines() const { return queue_ ? queue_->overrun_counter() : dropped_; }
+
+void EventLog::finish(std::chrono::milliseconds wait) {
+  if (!queue_) return;
+  taps_.clear();  // their streams may be gone by now; the count is for stderr
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  // Room for the count first, or its own line would push one more out and make it wrong.
+  while (queue_->queue_size() >= queue_lines_ && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  dropped_ = dropped_lines();
+  if (dropped_ > 0) {
+    event(spdlog::level::warn, 0, "log_dropped", fmt::format("{} log lines dropped: stderr was not read", dropped_),
+          {{"dropped", static_cast<std::int64_t>(dropped_)}});
+  }
+  // Nothing is queued after this, so the logger never meets a queue that is gone.
+  logger_->set_level(spdlog::level::off);
+  // The pool's destructor queues a stop behind the last line and joins the writer. It runs
+  // on a thread of its own: with a stderr nobody reads it never returns, and this thread
+  // waits for it only `wait`, then leaves it (and the lines) to the process's exit.
+  auto done = std::make_shared<std::promise<void>>();
+  auto finished = done->get_future();
+  std::thread([queue = std::move(queue_), done]() mutable {
+    queue.reset();
+    done->set_value();
+  }).detach();
+  finished.wait_until(deadline);
+}
 
 void EventLog::event(spdlog::level::level_enum level, std::uint64_t conn,
                      std::string_view event, std::string_view message,

@@ -46,6 +46,10 @@ constexpr Family kFrames{"dropsim_websocket_frames_total", "counter",
 constexpr Family kTimerFirings{"dropsim_timer_firings_total", "counter", "Timers that fired, by the profile's name."};
 constexpr Family kFaults{"dropsim_faults_applied_total", "counter", "Faults applied to a session, by toxic type."};
 
+constexpr Family kLogLinesDropped{
+    "dropsim_log_lines_dropped_total", "counter",
+    "Log lines dropped because their reader (stderr) was slower than they came; the data path never waits for it."};
+
 // Toxiproxy's (collectors/proxy.go): namespace toxiproxy, subsystem proxy.
 constexpr Family kToxiproxyReceived{"toxiproxy_proxy_received_bytes_total", "counter",
                                     "Bytes received on a proxy link in a direction (read from its source)."};
@@ -157,6 +161,13 @@ std::string render_prometheus(std::span<const MetricsSample> samples) {
   }
   w.by_key(kTimerFirings, "timer", samples, &ProxyMetrics::timer_firings);
   w.by_key(kFaults, "type", samples, &ProxyMetrics::faults_applied);
+  return w.take();
+}
+
+std::string render_log_prometheus(std::uint64_t dropped_lines) {
+  Writer w;
+  w.begin(kLogLinesDropped);
+  w.series(kLogLinesDropped, {}, dropped_lines);
   return w.take();
 }
 

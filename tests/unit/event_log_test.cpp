@@ -5,8 +5,12 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 #include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/sinks/sink.h>
 
+#include <condition_variable>
+#include <mutex>
 #include <sstream>
+#include <vector>
 
 namespace dropsim {
 namespace {
@@ -134,6 +138,92 @@ TEST(EventLogTest, JsonEscapeAlwaysGivesValidJsonAndKeepsValidText) {
       }
     }
   }
+}
+
+/// A sink whose writes block until release(): a stderr pipe nobody reads.
+class StalledSink final : public spdlog::sinks::sink {
+ public:
+  void log(const spdlog::details::log_msg& msg) override {
+    std::unique_lock lock(mutex_);
+    ++arrived_;
+    changed_.notify_all();
+    changed_.wait(lock, [this] { return released_; });
+    lines_.emplace_back(msg.payload.data(), msg.payload.size());
+  }
+  void flush() override {}
+  void set_pattern(const std::string&) override {}
+  void set_formatter(std::unique_ptr<spdlog::formatter>) override {}
+
+  /// Waits until the writer is blocked in its first write.
+  void wait_stalled() {
+    std::unique_lock lock(mutex_);
+    changed_.wait(lock, [this] { return arrived_ > 0; });
+  }
+  /// Lets every write through from now on.
+  void release() {
+    std::lock_guard lock(mutex_);
+    released_ = true;
+    changed_.notify_all();
+  }
+  /// The lines written so far.
+  std::vector<std::string> lines() {
+    std::lock_guard lock(mutex_);
+    return lines_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  int arrived_ = 0;
+  bool released_ = false;
+  std::vector<std::string> lines_;
+};
+
+// The caller never waits for the output: with the writer stuck, 20 more lines into a queue
+// of 8 return at once, the 12 oldest are dropped and counted, and finish() writes the rest
+// and the count.
+TEST(EventLogTest, AFullQueueDropsTheOldestLinesAndCountsThem) {
+  auto sink = std::make_shared<StalledSink>();
+  EventLog log(sink, LogFormat::text, spdlog::level::info, 8);
+  log.event(spdlog::level::info, 1, "open", "first");
+  sink->wait_stalled();
+  for (int i = 0; i < 20; ++i) log.event(spdlog::level::info, 1, "x", fmt::format("line {}", i));
+  EXPECT_EQ(log.dropped_lines(), 12u);
+  sink->release();
+  log.finish(std::chrono::seconds(10));
+  std::vector<std::string> want = {"[C1] first"};
+  for (int i = 12; i < 20; ++i) want.push_back(fmt::format("[C1] line {}", i));
+  want.push_back("12 log lines dropped: stderr was not read");
+  EXPECT_EQ(sink->lines(), want);
+  EXPECT_EQ(log.dropped_lines(), 12u) << "still counted after finish()";
+  log.event(spdlog::level::warn, 1, "late", "after finish: neither queued nor printed");
+  EXPECT_EQ(sink->lines().size(), want.size());
+}
+
+// An exit is not held by a stderr nobody reads: finish() gives up after its wait.
+TEST(EventLogTest, FinishGivesUpOnAWriterThatNeverReturns) {
+  auto sink = std::make_shared<StalledSink>();
+  {
+    EventLog log(sink, LogFormat::json, spdlog::level::info, 8);
+    log.event(spdlog::level::info, 1, "open", "first");
+    sink->wait_stalled();
+    const auto start = std::chrono::steady_clock::now();
+    log.finish(std::chrono::milliseconds(50));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(5));
+  }
+  sink->release();  // the writer, left running, ends now
+}
+
+// A queue that is never full drops nothing and, at finish(), says nothing about it.
+TEST(EventLogTest, NothingDroppedNothingSaid) {
+  auto sink = std::make_shared<StalledSink>();
+  sink->release();
+  EventLog log(sink, LogFormat::text, spdlog::level::info, 64);
+  for (int i = 0; i < 10; ++i) log.event(spdlog::level::info, 2, "x", fmt::format("line {}", i));
+  EXPECT_EQ(log.dropped_lines(), 0u);
+  log.finish(std::chrono::seconds(10));
+  EXPECT_EQ(sink->lines().size(), 10u);
+  EXPECT_EQ(sink->lines().back(), "[C2] line 9");
 }
 
 TEST(EventLogTest, ParsesFormats) {
