@@ -222,6 +222,13 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
   return 0;
 }
 
+/// Prints a configuration error after the lines logged before it; returns kExitConfig.
+int config_error(dropsim::EventLog& log, const std::exception& e) {
+  log.finish();  // the queued lines first, so the error is the last line on stderr
+  std::cerr << "dropsim: " << e.what() << "\n";
+  return kExitConfig;
+}
+
 int list_profiles() {
   for (const auto& p : dropsim::embedded_profiles()) {
     const auto profile = dropsim::load_profile(p.text, std::string(p.path));
@@ -353,14 +360,11 @@ int main(int argc, char** argv) {
     if (*check) return check_files(check_args);
     if (*demo) return dropsim::run_demo(demo_options, std::cout, log);
   } catch (const dropsim::ProfileError& e) {
-    std::cerr << "dropsim: " << e.what() << "\n";
-    return kExitConfig;
+    return config_error(log, e);
   } catch (const std::invalid_argument& e) {
-    std::cerr << "dropsim: " << e.what() << "\n";
-    return kExitConfig;
+    return config_error(log, e);
   } catch (const std::system_error& e) {
-    std::cerr << "dropsim: " << e.what() << "\n";
-    return kExitConfig;
+    return config_error(log, e);
   }
   return 0;
 }

@@ -56,6 +56,10 @@ constexpr Family kAccepting{"dropsim_accepting", "gauge",
 constexpr Family kAcceptPauses{"dropsim_accept_pauses_total", "counter", "Times accepting stopped at the session cap."};
 constexpr Family kDescriptorLimit{"dropsim_descriptor_limit", "gauge", "The soft RLIMIT_NOFILE."};
 
+constexpr Family kLogLinesDropped{
+    "dropsim_log_lines_dropped_total", "counter",
+    "Log lines dropped because their reader (stderr) was slower than they came; the data path never waits for it."};
+
 // Toxiproxy's (collectors/proxy.go): namespace toxiproxy, subsystem proxy.
 constexpr Family kToxiproxyReceived{"toxiproxy_proxy_received_bytes_total", "counter",
                                     "Bytes received on a proxy link in a direction (read from its source)."};
@@ -187,6 +191,13 @@ std::string render_capacity_prometheus(const CapacityStats& stats) {
                 {&kAccepting, stats.accepting ? 1.0 : 0.0},
                 {&kAcceptPauses, static_cast<double>(stats.pauses)},
                 {&kDescriptorLimit, static_cast<double>(stats.descriptor_limit)}});
+  return w.take();
+}
+
+std::string render_log_prometheus(std::uint64_t dropped_lines) {
+  Writer w;
+  w.begin(kLogLinesDropped);
+  w.series(kLogLinesDropped, {}, dropped_lines);
   return w.take();
 }
 

@@ -74,6 +74,10 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 ///   dropsim_accept_errors_total             counter  (failed accepts: out of descriptors)
 std::string render_prometheus(std::span<const MetricsSample> samples);
 
+/// The process's log families, unlabelled:
+///   dropsim_log_lines_dropped_total         counter  lines the log's full queue dropped (EventLog)
+std::string render_log_prometheus(std::uint64_t dropped_lines);
+
 /// Toxiproxy 2.12's proxy families (toxiproxy-server -proxy-metrics), with its names and
 /// labels, so that dashboards and scripts written for Toxiproxy keep working:
 ///   toxiproxy_proxy_received_bytes_total  counter  direction, listener, proxy, upstream

@@ -386,6 +386,7 @@ std::string Runtime::metrics() const {
                        e->spec.upstream});
   }
   std::string text = render_prometheus(samples);
+  text += render_log_prometheus(log_.dropped_lines());
   if (options_.toxiproxy_metrics) text += render_toxiproxy_prometheus(samples);
   if (budget_) text += render_capacity_prometheus(capacity());
   if (options_.process_metrics) text += render_process_prometheus(read_process_stats());

@@ -120,16 +120,20 @@ bool ChildProcess::wait_err(const std::string& needle, std::chrono::milliseconds
 
 void ChildProcess::signal(int signo) { ::kill(pid_, signo); }
 
-int ChildProcess::wait(std::chrono::milliseconds timeout) {
+int ChildProcess::wait(std::chrono::milliseconds timeout, bool read_err) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
     int status = 0;
     if (::waitpid(pid_, &status, WNOHANG) == pid_) {
       exited_ = true;
-      drain(50);
+      if (read_err) drain(50);
       return decode(status);
     }
-    drain(10);
+    if (read_err) {
+      drain(10);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
   }
   return -1;
 }

@@ -29,8 +29,9 @@ class ChildProcess {
   const std::string& err() const { return err_; }
   /// Sends `signo`.
   void signal(int signo);
-  /// Waits up to `timeout` for the exit; returns the exit code, or -1 (then kills it).
-  int wait(std::chrono::milliseconds timeout);
+  /// Waits up to `timeout` for the exit, reading stderr meanwhile unless `read_err` is
+  /// false (a pipe left unread); returns the exit code, or -1 (then kills it).
+  int wait(std::chrono::milliseconds timeout, bool read_err = true);
 
  private:
   void drain(int timeout_ms);

@@ -384,5 +384,13 @@ TEST(ProcessMetrics, PrometheusStandardNames) {
   EXPECT_GT(self.max_fds, 0u);
 }
 
+// The process's one log counter: a bare name, no proxy label; there at 0 from the start.
+TEST(LogMetrics, DroppedLinesIsAnUnlabelledCounter) {
+  EXPECT_EQ(render_log_prometheus(0).substr(render_log_prometheus(0).find("# TYPE")),
+            "# TYPE dropsim_log_lines_dropped_total counter\ndropsim_log_lines_dropped_total 0\n");
+  EXPECT_NE(render_log_prometheus(1234).find("\ndropsim_log_lines_dropped_total 1234\n"), std::string::npos);
+  EXPECT_EQ(render_log_prometheus(0).rfind("# HELP dropsim_log_lines_dropped_total ", 0), 0u);
+}
+
 }  // namespace
 }  // namespace dropsim
