@@ -6,7 +6,7 @@
 // escapes and libFuzzer reports it, as it does a sanitizer's finding.
 //
 // A proxy's profile may be a file, read relative to the config's directory. The config
-// "lives" in a fresh temporary directory holding two profile files (mine.yaml and
+// "lives" in a temporary directory holding two profile files (mine.yaml and
 // sub/nginx.yaml, copies of built-ins), and an input naming an absolute path or one with
 // ".." is skipped before it is loaded, so the fuzzer reads nothing outside that directory.
 // Telling which scalars a config holds takes a YAML parse of its own (yaml-cpp, as the
@@ -14,7 +14,6 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -30,19 +29,15 @@ namespace {
 
 using namespace dropsim;
 
-/// The temporary directory the config is said to live in; removed at exit.
+/// The directory the config is said to live in: $TMPDIR/dropsim-config-fuzz, written
+/// afresh by each run (libFuzzer ends with _Exit, so a directory of its own per run would
+/// be left behind every time; this one is, once).
 const std::filesystem::path& config_dir() {
   static const std::filesystem::path dir = [] {
-    std::string pattern = (std::filesystem::temp_directory_path() / "dropsim-config-fuzz-XXXXXX").string();
-    if (mkdtemp(pattern.data()) == nullptr) std::abort();
-    const std::filesystem::path d(pattern);
-    std::filesystem::create_directory(d / "sub");
-    std::ofstream(d / "mine.yaml") << find_profile_text("tcp").text;
-    std::ofstream(d / "sub" / "nginx.yaml") << find_profile_text("nginx").text;
-    std::atexit([] {
-      std::error_code ec;
-      std::filesystem::remove_all(config_dir(), ec);
-    });
+    const std::filesystem::path d = std::filesystem::temp_directory_path() / "dropsim-config-fuzz";
+    std::filesystem::create_directories(d / "sub");
+    std::ofstream(d / "mine.yaml", std::ios::trunc) << find_profile_text("tcp").text;
+    std::ofstream(d / "sub" / "nginx.yaml", std::ios::trunc) << find_profile_text("nginx").text;
     return d;
   }();
   return dir;
