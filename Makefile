@@ -50,7 +50,10 @@ bench: build
 	$(BUILD)/bench/dropsim_bench
 
 # libFuzzer targets (fuzz/*_fuzz.cpp) in a clang tree of their own, each run for
-# FUZZ_SECONDS on a corpus kept in $(FUZZ_BUILD)/corpus/<name>. Not part of `make test`.
+# FUZZ_SECONDS on a corpus kept in $(FUZZ_BUILD)/corpus/<name>, seeded from the committed
+# fuzz/corpus/<name> when there is one; FUZZ_ARGS adds libFuzzer flags (-runs=1000000).
+# Not part of `make test`.
+FUZZ_ARGS ?=
 .PHONY: fuzz
 fuzz:
 	@scripts/deps.sh --fuzz
@@ -61,8 +64,9 @@ fuzz:
 	  [ -x "$$bin" ] || continue; name=$$(basename "$$bin"); \
 	  mkdir -p $(FUZZ_BUILD)/corpus/$$name $(FUZZ_BUILD)/artifacts; \
 	  echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-	  "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$name- $(FUZZ_BUILD)/corpus/$$name; \
+	  seeds=; if [ -d fuzz/corpus/$$name ]; then seeds=fuzz/corpus/$$name; fi; \
+	  "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $(FUZZ_ARGS) \
+	    -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$name- $(FUZZ_BUILD)/corpus/$$name $$seeds; \
 	done
 
 clean:

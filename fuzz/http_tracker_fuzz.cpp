@@ -5,6 +5,7 @@
 //   data[1]: responses only, two bits per queued request method (GET, HEAD, CONNECT, POST)
 //   rest:    the bytes, as they would arrive from a socket
 
+#include "chunks.h"
 #include "http_tracker.h"
 
 #include <cstddef>
@@ -15,14 +16,12 @@
 
 namespace {
 
+using dropsim::fuzz::check;
+using dropsim::fuzz::next_chunk;
 using dropsim::HttpHead;
 using dropsim::HttpObserver;
 using dropsim::HttpTracker;
 using Status = HttpTracker::Result::Status;
-
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
 
 /// Bytes a head takes as the tracker counts them toward its 64 KiB limit.
 std::size_t counted_bytes(const HttpHead& h) {
@@ -70,23 +69,6 @@ struct Checker : HttpObserver {
     open = false;
   }
 };
-
-/// The next chunk size for `pattern`, from a tiny deterministic generator.
-std::size_t next_chunk(unsigned pattern, std::uint32_t& state, std::size_t left) {
-  state = state * 1103515245u + 12345u;
-  std::size_t n = left;
-  switch (pattern) {
-    case 0: n = left; break;                            // all at once
-    case 1: n = 1; break;                               // byte by byte
-    case 2: n = 2; break;
-    case 3: n = 1 + (state >> 16) % 7; break;           // small random
-    case 4: n = 1 + (state >> 16) % 64; break;          // medium random
-    case 5: n = 1 + (state >> 16) % 4096; break;        // large random
-    case 6: n = (state >> 16) % 3 == 0 ? 0 : 13; break;  // empty feeds between odd ones
-    default: n = 1 + left / 2; break;                   // halves
-  }
-  return n < left ? n : left;
-}
 
 }  // namespace
 

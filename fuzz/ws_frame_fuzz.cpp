@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "chunks.h"
 #include "ws_frame.h"
 
 namespace {
@@ -20,9 +21,7 @@ using dropsim::FrameEvent;
 using dropsim::FrameTracker;
 using dropsim::Opcode;
 
-void check(bool ok) {
-  if (!ok) __builtin_trap();
-}
+using dropsim::fuzz::check;
 
 bool is_control(Opcode op) { return op == Opcode::close || op == Opcode::ping || op == Opcode::pong; }
 

@@ -452,6 +452,10 @@ Duration strict_partition(const Json& body) {
   const Json* d = strict_field(body, "duration_ms");
   if (d == nullptr) return Duration{0};
   if (!d->is_number_integer()) strict_type_error("duration_ms", "a non-negative integer", *d);
+  // As a toxic's times: a larger one would overflow in nanoseconds.
+  if (d->is_number_unsigned() && d->get<std::uint64_t>() > static_cast<std::uint64_t>(kMaxToxicMs)) {
+    throw ApiError(kBadRequest, fmt::format("field \"duration_ms\" must be at most {}, got {}", kMaxToxicMs, d->dump()));
+  }
   if (d->get<std::int64_t>() < 0) {
     throw ApiError(kBadRequest, fmt::format("field \"duration_ms\" must not be negative, got {}", d->dump()));
   }

@@ -1036,14 +1036,23 @@ HalfClosePolicy Loader::read_half_close(const YAML::Node& n) const {
   return h;
 }
 
-/// Multiplies every duration of `p` by `factor` (--time-scale).
+/// Multiplies every duration of `p` by `factor` (--time-scale); a ProfileError when one
+/// would no longer fit in nanoseconds (about 292 years).
 void scale_durations(Profile& p, double factor) {
-  p.connect.timeout = scale(p.connect.timeout, factor);
-  p.connect.keepalive = scale(p.connect.keepalive, factor);
-  p.connect.retry_interval = scale(p.connect.retry_interval, factor);
+  const auto scaled = [factor](Duration d, std::string_view what) {
+    if (static_cast<long double>(d.count()) * factor > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
+      throw ProfileError("--time-scale", 0, 0,
+                         fmt::format("time scale {} makes {} ({}) too long to count: use a smaller time scale",
+                                     factor, what, format_duration(d)));
+    }
+    return scale(d, factor);
+  };
+  p.connect.timeout = scaled(p.connect.timeout, "connect.timeout");
+  p.connect.keepalive = scaled(p.connect.keepalive, "connect.keepalive");
+  p.connect.retry_interval = scaled(p.connect.retry_interval, "connect.retry_interval");
   for (TimerSpec& t : p.timers) {
-    if (t.timeout) t.timeout = scale(*t.timeout, factor);
-    t.rearm_granularity = scale(t.rearm_granularity, factor);
+    if (t.timeout) t.timeout = scaled(*t.timeout, "timer " + t.name);
+    t.rearm_granularity = scaled(t.rearm_granularity, "timer " + t.name);
   }
 }
 

@@ -138,6 +138,11 @@ std::string validate(const Toxic& t) {
   const auto specs = attributes_of(t.type);
   for (std::size_t i = 0; i < specs.size() && i < t.values.size(); ++i) {
     if (t.values[i] < 0) return fmt::format("{} must not be negative, got {}", specs[i].name, t.values[i]);
+    // Times become nanoseconds (Duration): a larger one would overflow.
+    const std::int64_t max_time = specs[i].unit == "ms" ? kMaxToxicMs : specs[i].unit == "us" ? kMaxToxicMs * 1000 : 0;
+    if (max_time > 0 && t.values[i] > max_time) {
+      return fmt::format("{} must be at most {} {}, got {}", specs[i].name, max_time, specs[i].unit, t.values[i]);
+    }
   }
   if (t.type == ToxicType::slicer && t.get("size_variation") > t.get("average_size")) {
     return "size_variation must not exceed average_size";

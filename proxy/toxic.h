@@ -73,8 +73,12 @@ struct Toxic {
   std::string describe() const;
 };
 
-/// Why `t` is invalid ("" when it is valid): a negative attribute, toxicity outside 0..1,
-/// a slicer without an average size.
+/// The longest time a toxic's attribute may give, in ms (about 115 days; INT32_MAX ms, a
+/// common "forever", fits): every sum of such times, in nanoseconds, stays far from overflow.
+inline constexpr std::int64_t kMaxToxicMs = 10'000'000'000;
+
+/// Why `t` is invalid ("" when it is valid): a negative attribute, a time over kMaxToxicMs,
+/// toxicity outside 0..1, a slicer without an average size.
 std::string validate(const Toxic& t);
 
 /// What one direction's pipe must do to the bytes it moves, from every toxic active on it.

@@ -240,6 +240,12 @@ TEST(StrictBodies, ProfileChangeAndPartition) {
             "400 field \"duration_ms\" must not be negative, got -1");
   EXPECT_EQ(error_of([] { strict_partition(Json::parse(R"({"duration_ms":1.5})")); }),
             "400 field \"duration_ms\" must be a non-negative integer, got a number");
+  // api_json_fuzz: {"duration_ms": 9223372036854775807} overflowed turning into nanoseconds.
+  EXPECT_EQ(error_of([] { strict_partition(Json::parse(R"({"duration_ms":9223372036854775807})")); }),
+            "400 field \"duration_ms\" must be at most 10000000000, got 9223372036854775807");
+  EXPECT_EQ(error_of([] { strict_partition(Json::parse(R"({"duration_ms":18446744073709551615})")); }),
+            "400 field \"duration_ms\" must be at most 10000000000, got 18446744073709551615");
+  EXPECT_EQ(strict_partition(Json::parse(R"({"duration_ms":10000000000})")), std::chrono::milliseconds(kMaxToxicMs));
 }
 
 TEST(ApiJsonShapes, ErrorBody) { EXPECT_EQ(error_json(404, "proxy not found").dump(), R"({"error":"proxy not found","status":404})"); }

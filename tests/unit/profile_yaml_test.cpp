@@ -490,6 +490,16 @@ TEST(ProfileYamlErrorTest, TimeScaleMustBePositive) {
                "time_scale '0' must be a positive number");
 }
 
+// profile_yaml_fuzz: profiles/tcp.yaml with `#scale 1e12` (an API client may send any
+// finite time_scale) scaled connect.timeout past 2^63 ns, and to_yaml negated INT64_MIN.
+TEST(ProfileYamlErrorTest, TimeScaleThatOverflowsADurationIsRefused) {
+  expect_error(load_error("name: t\nmode: tcp\nconnect: {timeout: 10s}\n", {}, 1e12), "--time-scale: ",
+               "time scale 1000000000000 makes connect.timeout (10s) too long to count: use a smaller time scale");
+  expect_error(load_error("name: t\nmode: tcp\n", {}, 1e300), "--time-scale: ", "connect.timeout");
+  EXPECT_EQ(load_profile("name: t\nmode: tcp\nconnect: {timeout: 10s}\n", "t.yaml", {}, 1e6).connect.timeout,
+            std::chrono::seconds(10'000'000));
+}
+
 TEST(ProfileYamlErrorTest, ErrorCarriesItsParts) {
   const ProfileError e = load_error("name: t\nmode: udp\n");
   EXPECT_EQ(e.file(), "t.yaml");

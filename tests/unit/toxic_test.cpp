@@ -1,5 +1,7 @@
 #include "toxic.h"
 
+#include <cstdint>
+
 #include <gtest/gtest.h>
 
 namespace dropsim {
@@ -58,6 +60,26 @@ TEST(Toxic, ValidateNamesTheProblem) {
   s.set("average_size", 10);
   s.set("size_variation", 20);
   EXPECT_EQ(validate(s), "size_variation must not exceed average_size");
+}
+
+// api_json_fuzz: {"type":"latency","attributes":{"latency":9223372036854775807}} passed
+// validate, and pipe_faults overflowed turning it into nanoseconds (UBSan).
+TEST(Toxic, ValidateRefusesTimesThatOverflowNanoseconds) {
+  Toxic t = Toxic::make(ToxicType::latency);
+  t.set("latency", INT64_MAX);
+  EXPECT_EQ(validate(t), "latency must be at most 10000000000 ms, got 9223372036854775807");
+  Toxic s = Toxic::make(ToxicType::slicer);
+  s.set("average_size", 10);
+  s.set("delay", kMaxToxicMs * 1000 + 1);
+  EXPECT_EQ(validate(s), "delay must be at most 10000000000000 us, got 10000000000001");
+  // INT32_MAX ms, a common "forever", is fine; so are sizes beyond any time bound.
+  t.set("latency", INT32_MAX);
+  EXPECT_EQ(validate(t), "");
+  const Toxic* active[] = {&t};
+  EXPECT_EQ(pipe_faults(active, Direction::downstream).latency, milliseconds(INT32_MAX));
+  Toxic l = Toxic::make(ToxicType::limit_data);
+  l.set("bytes", INT64_MAX);
+  EXPECT_EQ(validate(l), "");
 }
 
 TEST(Toxic, PipeFaultsCombineAChainPerDirection) {
