@@ -17,6 +17,7 @@
 #include "api_server.h"
 #include "builtin_profiles.h"
 #include "config_yaml.h"
+#include "control_api.h"
 #include "demo.h"
 #include "event_log.h"
 #include "profile_yaml.h"
@@ -114,10 +115,9 @@ void settle_api_address(RunArgs& args) {
   if (!args.host_or_port_given) return;
   const bool v6 = args.host.find(':') != std::string::npos;
   args.api = v6 ? fmt::format("[{}]:{}", args.host, args.port) : fmt::format("{}:{}", args.host, args.port);
-  const dropsim::HostPort where = dropsim::parse_host_port(args.api);
-  const auto literal = where.literal();
-  const bool loopback = where.host == "localhost" || (literal && literal->is_loopback());
-  if (!loopback) args.api_allow_remote = true;
+  dropsim::parse_host_port(args.api);  // a bad -port is a usage error now, before anything starts
+  // Loopback as the API's Host guard means it (localhost, *.localhost, 127.0.0.0/8, ::1).
+  if (!dropsim::ControlApi::is_loopback_host(args.api)) args.api_allow_remote = true;
 }
 
 /// Creates every proxy and the API, looking host names up without blocking the io thread;
