@@ -179,6 +179,11 @@ struct Profile {
   HandshakePolicy handshake;  ///< http mode: what happens to a WebSocket upgrade request
   MessageLimits limits;       ///< http mode: frame/message size limits after the upgrade
   std::vector<TimerSpec> timers;
+  /// A blackholed side (a forgotten flow) is held open and silent until its peer sends
+  /// something, which meets RST; a peer that never does is released silently after this,
+  /// as the real one would have given up retransmitting or been reaped. Bounds the
+  /// descriptors a dead peer can pin.
+  Duration blackhole_hold = std::chrono::minutes(15);
   std::vector<Setting> settings;
   double time_scale = 1.0;  ///< already applied to every duration above
 };

@@ -430,7 +430,7 @@ const Literal<std::uint32_t> kCount{"a count", SettingType::count, parse_count, 
 // The keys each mapping accepts, in the order the format documents them.
 constexpr std::string_view kTopKeys[] = {"name",     "description", "source",     "mode",
                                          "time_scale", "settings",  "connect",    "half_close",
-                                         "handshake", "limits",     "timers"};
+                                         "blackhole_hold", "handshake", "limits",   "timers"};
 constexpr std::string_view kSettingKeys[] = {"type", "default", "unit", "aliases", "doc"};
 constexpr std::string_view kConnectKeys[] = {"timeout", "on_failure", "http_status", "timeout_status",
                                              "keepalive", "retries", "retry_interval"};
@@ -1050,6 +1050,7 @@ void scale_durations(Profile& p, double factor) {
   p.connect.timeout = scaled(p.connect.timeout, "connect.timeout");
   p.connect.keepalive = scaled(p.connect.keepalive, "connect.keepalive");
   p.connect.retry_interval = scaled(p.connect.retry_interval, "connect.retry_interval");
+  p.blackhole_hold = scaled(p.blackhole_hold, "blackhole_hold");
   for (TimerSpec& t : p.timers) {
     if (t.timeout) t.timeout = scaled(*t.timeout, "timer " + t.name);
     t.rearm_granularity = scaled(t.rearm_granularity, "timer " + t.name);
@@ -1074,6 +1075,7 @@ Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>&
   p.mode = eval(require(root, "mode", "the profile", "add mode: tcp or mode: http"), "mode", kMode);
   p.connect = read_connect(child(root, "connect"), p.mode);
   p.half_close = read_half_close(child(root, "half_close"));
+  p.blackhole_hold = field_or(root, "blackhole_hold", kDurationLiteral, p.blackhole_hold);
   p.handshake = read_handshake(root, p.mode);
   p.limits = read_limits(root, p.mode);
   p.timers = read_timers(child(root, "timers"), p.mode);
@@ -1240,6 +1242,7 @@ std::string to_yaml(const Profile& p) {
     out << YAML::Key << "server_fin" << YAML::Value << std::string(to_string(p.half_close.server_fin));
     out << YAML::EndMap;
   }
+  out << YAML::Key << "blackhole_hold" << YAML::Value << format_duration(p.blackhole_hold);
   if (p.mode == Mode::http) {  // the loader refuses both in mode tcp
     emit_handshake(out, p.handshake);
     emit_limits(out, p.limits);

@@ -1034,6 +1034,7 @@ void expect_round_trip(const Profile& p) {
   EXPECT_EQ(q.connect.timeout, p.connect.timeout);
   EXPECT_EQ(q.connect.on_failure, p.connect.on_failure);
   EXPECT_EQ(q.half_close, p.half_close);
+  EXPECT_EQ(q.blackhole_hold, p.blackhole_hold);
   EXPECT_EQ(q.handshake, p.handshake);
   EXPECT_EQ(q.limits, p.limits);
   EXPECT_EQ(q.time_scale, p.time_scale);
@@ -1437,6 +1438,32 @@ TEST(ProfileBuiltinTest, AzureLbDropsSilentlyOrResetsWithTcpReset) {
   EXPECT_EQ(timer(builtin("azure-lb", {{"enable_tcp_reset", "on"}}), "idle_timeout_in_minutes").on_expiry, kRstBoth);
   EXPECT_EQ(timer(builtin("azure-lb", {{"IdleTimeoutInMinutes", "30"}}), "idle_timeout_in_minutes").timeout,
             minutes(30)) << "a bare number is minutes, as Azure writes it";
+}
+
+// --- blackhole_hold -----------------------------------------------------------------------
+
+TEST(ProfileBlackholeHoldTest, DefaultsToFifteenMinutesScaledByTimeScale) {
+  EXPECT_EQ(load("name: a\nmode: tcp\ntimers: []\n").blackhole_hold, std::chrono::minutes(15));
+  // Profile time: --time-scale 0.01 holds a forgotten flow 9 s of real time.
+  EXPECT_EQ(builtin("nlb", {}, 0.01).blackhole_hold, std::chrono::seconds(9));
+}
+
+TEST(ProfileBlackholeHoldTest, TakesALiteralOrASetting) {
+  EXPECT_EQ(load("name: a\nmode: tcp\nblackhole_hold: 2m\ntimers: []\n").blackhole_hold, std::chrono::minutes(2));
+  const Profile p = load(
+      "name: a\nmode: tcp\nsettings:\n  hold: {type: duration, default: 30s}\nblackhole_hold: $hold\ntimers: []\n");
+  EXPECT_EQ(p.blackhole_hold, std::chrono::seconds(30));
+  EXPECT_EQ(to_yaml(p).find("blackhole_hold: 30s") != std::string::npos, true) << to_yaml(p);
+}
+
+TEST(ProfileBlackholeHoldTest, RefusesANonDurationWithItsPlace) {
+  try {
+    load("name: a\nmode: tcp\nblackhole_hold: forever\ntimers: []\n");
+    FAIL() << "accepted 'forever'";
+  } catch (const ProfileError& e) {
+    EXPECT_EQ(e.line(), 3);
+    EXPECT_NE(std::string(e.what()).find("'forever' is not a duration"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace
