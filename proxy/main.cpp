@@ -19,6 +19,7 @@
 #include "config_yaml.h"
 #include "control_api.h"
 #include "demo.h"
+#include "duration.h"
 #include "event_log.h"
 #include "profile_yaml.h"
 #include "proxy.h"
@@ -75,6 +76,7 @@ struct RunArgs {
   bool seed_given = false;
   int drain_code = 1001;
   std::string drain_reason = "going away";
+  std::string drain_timeout = "2s";
 };
 
 /// What to start: one proxy from the flags, a config file's proxies, or none (API only).
@@ -173,6 +175,7 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
   options.seed = args.seed;
   options.drain_code = static_cast<std::uint16_t>(args.drain_code);
   options.drain_reason = args.drain_reason;
+  options.drain_timeout = *dropsim::parse_duration(args.drain_timeout);  // checked by CLI11
   options.toxiproxy_metrics = args.proxy_metrics;
   options.process_metrics = args.runtime_metrics;
   options.max_sessions = max_sessions;
@@ -197,26 +200,51 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
   };
   report.async_wait(on_report);
 
-  // SIGTERM drains as a restarting server does (close 1001 to WebSockets, FIN to the
-  // rest); SIGINT (Ctrl-C) closes everything with FIN.
+  // SIGTERM drains as a restarting server does: the listeners close, WebSockets get close
+  // 1001 and the rest FIN, and the process waits (up to --drain-timeout) for every peer
+  // to answer and close, so that each close completes cleanly. SIGINT (Ctrl-C), or a
+  // second signal during the drain, closes everything with FIN at once.
   asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const std::error_code& ec, int signo) {
-    if (ec) return;
-    std::size_t open = 0;
-    for (const auto& p : runtime.proxies()) open += p.active_sessions;
-    if (signo == SIGTERM) {
-      log.event(spdlog::level::info, 0, "shutdown",
-                fmt::format("SIGTERM: draining {} session(s) with close {} \"{}\", then stopping", open,
-                            args.drain_code, args.drain_reason));
-      runtime.drain_all();
-    } else {
-      log.event(spdlog::level::info, 0, "shutdown", fmt::format("SIGINT: stopping, closing {} session(s)", open));
-      runtime.stop_all();
-    }
+  const auto stop = [&] {
     if (api) api->stop();
     report.cancel();
+    signals.cancel();
     io.stop();
-  });
+  };
+  bool draining = false;
+  std::function<void(const std::error_code&, int)> on_signal = [&](const std::error_code& ec, int signo) {
+    if (ec) return;
+    const std::size_t open = runtime.open_sessions();
+    if (signo == SIGTERM && !draining) {
+      draining = true;
+      log.event(spdlog::level::info, 0, "shutdown",
+                fmt::format("SIGTERM: draining {} session(s) with close {} \"{}\", waiting up to {} for peers "
+                            "to close", open, args.drain_code, args.drain_reason,
+                            dropsim::format_seconds(options.drain_timeout)));
+      runtime.drain([&](const dropsim::DrainOutcome& o) {
+        log.event(spdlog::level::info, 0, "drained",
+                  o.timed_out == 0
+                      ? fmt::format("drain: {} session(s) closed cleanly in {}", o.sessions,
+                                    dropsim::format_seconds(o.took))
+                      : fmt::format("drain: {} of {} session(s) closed cleanly; {} closed at the {} drain timeout "
+                                    "(a peer did not answer the close and hang up)",
+                                    o.sessions - o.timed_out, o.sessions, o.timed_out,
+                                    dropsim::format_seconds(options.drain_timeout)),
+                  {{"sessions", static_cast<std::int64_t>(o.sessions)},
+                   {"timed_out", static_cast<std::int64_t>(o.timed_out)},
+                   {"took_s", std::chrono::duration<double>(o.took).count()}});
+        stop();
+      });
+      signals.async_wait(on_signal);
+      return;
+    }
+    log.event(spdlog::level::info, 0, "shutdown",
+              fmt::format("{}{}: stopping, closing {} session(s)", signo == SIGTERM ? "SIGTERM" : "SIGINT",
+                          draining ? " during the drain" : "", open));
+    runtime.stop_all();
+    stop();
+  };
+  signals.async_wait(on_signal);
   io.run();
   if (failed) std::rethrow_exception(failed);
   return 0;
@@ -307,6 +335,17 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1000, 4999))
       ->capture_default_str();
   run->add_option("--drain-reason", run_args.drain_reason, "Close reason of the drain")->capture_default_str();
+  run->add_option("--drain-timeout", run_args.drain_timeout,
+                  "SIGTERM waits this long for peers to answer the close and hang up before closing the rest "
+                  "(also how long any close frame waits for its reply)")
+      ->check(CLI::Validator(
+          [](std::string& text) -> std::string {
+            const auto d = dropsim::parse_duration(text);
+            if (d && *d > dropsim::Duration::zero()) return "";
+            return "'" + text + "' is not a duration: write e.g. 2s, 500ms, 1m";
+          },
+          "DURATION"))
+      ->capture_default_str();
   run->add_option("--max-sessions", run_args.max_sessions,
                   "Sessions open at once over every proxy; at the cap new clients wait in the listen backlog "
                   "(default: from the descriptor limit, two per session after a reserve)")

@@ -47,6 +47,14 @@ constexpr Family kTimerFirings{"dropsim_timer_firings_total", "counter", "Timers
 constexpr Family kFaults{"dropsim_faults_applied_total", "counter", "Faults applied to a session, by toxic type."};
 constexpr Family kAcceptErrors{"dropsim_accept_errors_total", "counter",
                                "Accepts that failed (out of descriptors or memory); each retried after 100 ms."};
+constexpr Family kBlackholed{"dropsim_blackholed_sockets", "gauge",
+                             "Sockets of blackholed (forgotten) flows held open and silent now, until their peer "
+                             "sends (RST) or the profile's blackhole_hold passes."};
+constexpr Family kBlackholeExpired{"dropsim_blackhole_expired_total", "counter",
+                                   "Blackholed sockets released after blackhole_hold without a word from their peer."};
+constexpr Family kUnansweredCloses{"dropsim_close_unanswered_total", "counter",
+                                   "Sessions in which a peer did not hang up within --drain-timeout of dropsim's close "
+                                   "frame (closed then)."};
 
 // The process's capacity (SessionBudget).
 constexpr Family kMaxSessions{"dropsim_max_sessions", "gauge", "Sessions the process holds at most (--max-sessions)."};
@@ -181,6 +189,12 @@ std::string render_prometheus(std::span<const MetricsSample> samples) {
   w.by_key(kFaults, "type", samples, &ProxyMetrics::faults_applied);
   w.begin(kAcceptErrors);
   for (const MetricsSample& s : samples) w.sample(kAcceptErrors, s.proxy, {}, s.counters->accept_errors);
+  w.begin(kBlackholed);
+  for (const MetricsSample& s : samples) w.sample(kBlackholed, s.proxy, {}, s.counters->blackholed);
+  w.begin(kBlackholeExpired);
+  for (const MetricsSample& s : samples) w.sample(kBlackholeExpired, s.proxy, {}, s.counters->blackhole_expired);
+  w.begin(kUnansweredCloses);
+  for (const MetricsSample& s : samples) w.sample(kUnansweredCloses, s.proxy, {}, s.counters->unanswered_closes);
   return w.take();
 }
 

@@ -19,6 +19,9 @@ namespace dropsim {
 struct ProxyMetrics {
   std::uint64_t sessions_total = 0;                   ///< accepted since the proxy started
   std::uint64_t accept_errors = 0;                    ///< failed accepts (out of descriptors)
+  std::uint64_t blackholed = 0;          ///< sockets of forgotten flows held open now (a gauge)
+  std::uint64_t blackhole_expired = 0;   ///< of those, released after the profile's blackhole_hold
+  std::uint64_t unanswered_closes = 0;   ///< sessions whose peer did not close within close_wait of dropsim's close frame
   std::array<std::uint64_t, 2> bytes{};               ///< read from the source, by Direction
   std::array<std::uint64_t, 2> sent{};                ///< written to the destination, by Direction
   std::array<std::array<std::uint64_t, 4>, 2> frames{};  ///< WebSocket frames, by Direction then FrameKind

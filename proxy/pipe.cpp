@@ -185,6 +185,11 @@ void Pipe::set_faults(const DirectionFaults& faults, std::uint64_t seed) {
   s.timer.cancel();
 }
 
+void Pipe::stop() {
+  stopped_ = true;
+  if (shaping_) shaping_->timer.cancel();
+}
+
 const DirectionFaults& Pipe::faults() const {
   static const DirectionFaults none;
   return shaping_ ? shaping_->shaper.faults() : none;
@@ -194,6 +199,7 @@ std::size_t Pipe::backlog() const { return shaping_ ? shaping_->backlog.size() :
 
 asio::awaitable<PipeResult> Pipe::run() {
   for (;;) {
+    if (stopped_) co_return PipeResult{};
     if (shaping_) {
       // (A bool, not the result: it keeps this frame, which every idle pipe holds, small.)
       if (co_await run_shaped()) co_return *shaping_->result;
@@ -201,7 +207,7 @@ asio::awaitable<PipeResult> Pipe::run() {
     }
     // Wait for readability before borrowing a chunk: an idle pipe holds no buffer.
     auto [wait_ec] = co_await from_.async_wait(asio::socket_base::wait_read, kAwait);
-    if (wait_ec == asio::error::operation_aborted || !from_.is_open()) co_return PipeResult{};
+    if (stopped_ || wait_ec == asio::error::operation_aborted || !from_.is_open()) co_return PipeResult{};
     if (wait_ec) co_return PipeResult{End::failed, source(direction_), wait_ec};
     if (shaping_) continue;  // faults arrived while it waited
 
@@ -215,7 +221,9 @@ asio::awaitable<PipeResult> Pipe::run() {
       // poll) before it goes on. Without this, 64 bulk streams held an API call 281 ms.
       if (std::chrono::steady_clock::now() - turn > kTurn) {
         co_await asio::post(from_.get_executor(), asio::use_awaitable);
-        if (!from_.is_open()) co_return PipeResult{};
+        // The session may have ended meanwhile, and a cancel() (blackhole, close frame)
+        // leaves the sockets open: the flag is what says so.
+        if (stopped_ || !from_.is_open()) co_return PipeResult{};
         if (shaping_) break;
         turn = std::chrono::steady_clock::now();
       }
@@ -238,7 +246,7 @@ asio::awaitable<bool> Pipe::run_shaped() {
   using namespace asio::experimental::awaitable_operators;
   Shaping& s = *shaping_;
   for (;;) {
-    if (!from_.is_open() || !to_.is_open()) co_return s.end(PipeResult{});
+    if (stopped_ || !from_.is_open() || !to_.is_open()) co_return s.end(PipeResult{});
     const DirectionFaults& f = s.shaper.faults();
     if (s.replan) s.start_over();
 
@@ -346,7 +354,7 @@ PipeResult Pipe::read_failed(const std::error_code& ec) const {
 }
 
 PipeResult Pipe::write_failed(const std::error_code& ec) const {
-  if (ec == asio::error::operation_aborted || !to_.is_open()) return PipeResult{};
+  if (stopped_ || ec == asio::error::operation_aborted || !to_.is_open()) return PipeResult{};
   return PipeResult{End::failed, destination(direction_), ec};
 }
 
@@ -366,6 +374,7 @@ asio::awaitable<std::error_code> Pipe::write_all(const char* data, std::size_t n
       observer_.on_write_blocked(direction_, n - done);
     }
     auto [wait_ec] = co_await to_.async_wait(asio::socket_base::wait_write, kAwait);
+    if (stopped_) co_return asio::error::operation_aborted;  // the rest of the chunk is never written
     if (wait_ec) co_return wait_ec;
   }
   co_return std::error_code{};

@@ -85,6 +85,17 @@ class Pipe {
   const DirectionFaults& faults() const;
   /// Bytes read but not yet written (0 without faults): a close frame must wait for them.
   std::size_t backlog() const;
+  /// The session decided that this direction is over (an expiry, an action, a fault, a
+  /// drain, the other side failing): from its next resumption on, run() neither reads nor
+  /// writes another byte and returns `stopped`. Call it before closing or cancelling the
+  /// sockets, which is what wakes a run() waiting on them; a shaped pipe's timer is
+  /// cancelled here. Every way a session ends goes through this one flag, checked after
+  /// every suspension point of run(), so a pipe that was parked in a yield, a wait or a
+  /// partial write cannot touch a socket that was closed, blackholed or sent its close
+  /// frame.
+  void stop();
+  /// stop() was called.
+  bool stopped() const { return stopped_; }
   /// Which way this pipe moves bytes.
   Direction direction() const { return direction_; }
   /// Bytes written to the destination so far.
@@ -115,6 +126,7 @@ class Pipe {
   /// delayed still wait: an idle pipe without faults pays one pointer for them.
   std::unique_ptr<Shaping> shaping_;
   std::uint64_t written_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace dropsim

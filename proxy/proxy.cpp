@@ -42,6 +42,7 @@ Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Cl
   context_->toxics = options_.toxics;
   if (options_.metrics) context_->metrics = options_.metrics;
   context_->budget = options_.budget;
+  context_->close_wait = options_.close_wait;
   context_->resolver = std::make_shared<const Resolver>(io_.get_executor(), options_.lookup);
 }
 
@@ -83,7 +84,7 @@ asio::awaitable<void> Proxy::accept_loop() {
   // line with the count when it ends, not a line every 100 ms.
   std::uint64_t failures = 0;
   TimePoint failing_since{};
-  while (*alive && !stopped_) {
+  while (*alive && !stopped_ && acceptor_.is_open()) {
     if (budget && !budget->has_room()) {
       // At the cap: clients wait in the listen backlog until a session ends.
       room_.expires_at(asio::steady_timer::time_point::max());
@@ -127,10 +128,14 @@ asio::awaitable<void> Proxy::accept_loop() {
 void Proxy::stop() {
   if (stopped_) return;
   stopped_ = true;
+  stop_accepting();
+  for (auto& s : open_sessions()) s->shut_down("proxy stopping");
+}
+
+void Proxy::stop_accepting() {
   std::error_code ec;
   acceptor_.close(ec);
   room_.cancel();  // an accept loop waiting for room at the cap ends too
-  for (auto& s : open_sessions()) s->shut_down("proxy stopping");
 }
 
 std::vector<std::shared_ptr<Session>> Proxy::open_sessions() const {

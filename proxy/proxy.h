@@ -45,6 +45,8 @@ struct ProxyOptions {
   Resolver::Lookup lookup;
   /// The process-wide session cap, shared by every proxy; null: none.
   std::shared_ptr<SessionBudget> budget;
+  /// After a close frame, how long a session waits for the peer's reply (--drain-timeout).
+  Duration close_wait = std::chrono::seconds(2);
 };
 
 /// Accepts clients on one address and proxies each to the upstream under a profile.
@@ -62,6 +64,9 @@ class Proxy {
   void start();
   /// Stops accepting and closes every session with FIN.
   void stop();
+  /// Stops accepting; open sessions go on (a drain's first step). New clients are refused
+  /// by the kernel, as by a server that closed its listener.
+  void stop_accepting();
   /// Logs one line per live session (what SIGUSR1 asks for).
   void report();
   /// The address actually bound (the real port when listening on port 0).

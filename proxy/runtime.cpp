@@ -4,7 +4,10 @@
 #include <cctype>
 #include <system_error>
 
+#include <asio/co_spawn.hpp>
+#include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
+#include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
 #include "address.h"
@@ -411,14 +414,52 @@ void Runtime::stop_all() {
   }
 }
 
-std::size_t Runtime::drain_all() {
+std::size_t Runtime::open_sessions() const {
+  std::size_t n = 0;
+  for (const auto& [name, e] : proxies_) n += e->proxy ? e->proxy->active_sessions() : 0;
+  return n;
+}
+
+void Runtime::drain(std::function<void(const DrainOutcome&)> done) {
+  const auto started = std::chrono::steady_clock::now();
+  // A restarting server first closes its listeners: new clients are refused, not accepted
+  // into a process that is leaving.
+  for (auto& [name, e] : proxies_) {
+    e->cancel_timers();
+    if (e->proxy) e->proxy->stop_accepting();
+  }
+  DrainOutcome outcome;
+  outcome.sessions = open_sessions();
+  const auto unanswered = [this] {
+    std::uint64_t n = 0;
+    for (const auto& [name, e] : proxies_) n += e->metrics->unanswered_closes;
+    return n;
+  };
+  const std::uint64_t unanswered_before = unanswered();
   ActionRequest drain;
   drain.action = SessionAction::drain;
   drain.code = options_.drain_code;
   drain.reason = options_.drain_reason;
-  const std::size_t n = act_all("", drain);
-  stop_all();
-  return n;
+  act_all("", drain);
+  // Sessions end on their own as peers answer (a WebSocket's close reply and EOF) or at
+  // once (FIN); this only watches the count, so a 10 ms tick is plenty.
+  asio::co_spawn(
+      io_,
+      [this, started, outcome, unanswered, unanswered_before, done = std::move(done)]() mutable
+      -> asio::awaitable<void> {
+        asio::steady_timer tick(io_);
+        const auto deadline = started + options_.drain_timeout;
+        while (open_sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
+          tick.expires_after(std::chrono::milliseconds(10));
+          co_await tick.async_wait(asio::use_awaitable);
+        }
+        outcome.timed_out = std::min<std::size_t>(outcome.sessions,
+                                                  open_sessions() + (unanswered() - unanswered_before));
+        outcome.took = std::chrono::steady_clock::now() - started;
+        stop_all();
+        done(outcome);
+      },
+      asio::detached);
 }
 
 Proxy* Runtime::find(const std::string& name) const {
@@ -437,6 +478,7 @@ void Runtime::start_listening(Entry& e) {
   o.metrics = e.metrics;
   o.lookup = options_.lookup;
   o.budget = budget_;
+  o.close_wait = options_.drain_timeout;
   auto proxy = std::make_unique<Proxy>(io_, std::move(o), log_, clock_);
   try {
     proxy->start();

@@ -108,6 +108,18 @@ struct RuntimeOptions {
   std::size_t max_sessions = 0;
   /// The soft RLIMIT_NOFILE the cap was derived from, for /metrics (0: not known).
   std::uint64_t descriptor_limit = 0;
+  /// A drain (SIGTERM) waits this long for every peer to answer its close frame and
+  /// close; a session's close frame (drain, ws_close) waits as long for its peer's reply.
+  Duration drain_timeout = std::chrono::seconds(2);
+};
+
+/// How a drain (Runtime::drain) ended.
+struct DrainOutcome {
+  std::size_t sessions = 0;  ///< open when it began
+  /// Closed at the drain timeout: still open then, or a peer that never answered the
+  /// close frame (a session's own wait for the reply is as long as the drain's).
+  std::size_t timed_out = 0;
+  Duration took{0};          ///< from the start to the last session closing (or the timeout)
 };
 
 /// The registry of proxies. Lives on the io_context thread; every method is called there.
@@ -179,8 +191,13 @@ class Runtime {
 
   /// Stops every proxy (FIN to every session).
   void stop_all();
-  /// Closes every session as a restart does (RuntimeOptions::drain_code), stops listening.
-  std::size_t drain_all();
+  /// A restart's drain (SIGTERM): stops every listener, sends every session its close
+  /// (drain_all), then waits until every session has closed or drain_timeout passed, closes
+  /// what remains and calls `done` with the outcome. Not the API's drain, which leaves the
+  /// listeners open.
+  void drain(std::function<void(const DrainOutcome&)> done);
+  /// Sessions open now over every proxy.
+  std::size_t open_sessions() const;
   /// The proxy named `name`, nullptr when none (tests and embedders).
   Proxy* find(const std::string& name) const;
   /// Called after every change made through this class, with a one-line description

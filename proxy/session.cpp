@@ -4,10 +4,13 @@
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/detached.hpp>
-#include <asio/write.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <random>
@@ -36,6 +39,44 @@ std::string error_text(const std::error_code& ec) {
 
 asio::ip::tcp::socket make_socket_like(asio::ip::tcp::socket& s) {
   return asio::ip::tcp::socket(s.get_executor());
+}
+
+bool would_block(const std::error_code& ec) {
+  return ec == asio::error::would_block || ec == asio::error::try_again;
+}
+
+/// What write_within did: bytes written and, when short, why (timed_out: no room in time).
+struct Written {
+  std::size_t bytes = 0;
+  std::error_code error;
+};
+
+/// Writes `bytes` to the non-blocking `sock`, waiting for room for at most `limit`: the
+/// io thread never blocks on a peer that does not read.
+asio::awaitable<Written> write_within(asio::ip::tcp::socket& sock, std::string_view bytes, Duration limit) {
+  using namespace asio::experimental::awaitable_operators;
+  Written w;
+  asio::steady_timer deadline(sock.get_executor());
+  deadline.expires_after(limit);
+  while (w.bytes < bytes.size()) {
+    std::error_code ec;
+    w.bytes += sock.write_some(asio::buffer(bytes.data() + w.bytes, bytes.size() - w.bytes), ec);
+    if (w.bytes == bytes.size()) break;
+    if (ec && !would_block(ec)) {
+      w.error = ec;
+      break;
+    }
+    auto r = co_await (sock.async_wait(asio::socket_base::wait_write, kAwait) || deadline.async_wait(kAwait));
+    if (r.index() == 1) {
+      w.error = asio::error::timed_out;
+      break;
+    }
+    if (const auto [wait_ec] = std::get<0>(r); wait_ec) {
+      w.error = wait_ec;
+      break;
+    }
+  }
+  co_return w;
 }
 
 }  // namespace
@@ -74,6 +115,10 @@ asio::awaitable<void> Session::run() {
                         {"proxy", context_->proxy_name},
                         {"upstream", context_->upstream_label},
                         {"profile", profile_->name}});
+  // Every write to a peer is non-blocking from the first (an HTTP status to a client
+  // that does not read must not stall the thread).
+  std::error_code nb_ec;
+  socket(Side::client).non_blocking(true, nb_ec);
   if (!co_await connect_upstream()) co_return;
 
   for (auto& s : sockets_) {
@@ -205,7 +250,18 @@ asio::awaitable<void> Session::answer_unreachable(const std::string& why, int st
   // nginx and HAProxy answer with keep-alive: the client may send its next request.
   auto& sock = socket(Side::client);
   std::error_code ec;
-  asio::write(sock, asio::buffer(status_response(status, {}, /*keep_alive=*/true)), ec);
+  const std::string response = status_response(status, {}, /*keep_alive=*/true);
+  const Written w = co_await write_within(sock, response, context_->close_wait);
+  if (ending_) co_return;
+  if (w.bytes < response.size()) {
+    SideActions cut;
+    // Part of a response then FIN would read as a complete one.
+    if (w.bytes > 0) cut.client = CloseAction::rst;
+    end(fmt::format("closed: {}; the client took {} of the {} bytes of the {} in {}", unreachable, w.bytes,
+                    response.size(), status, format_seconds(context_->close_wait)),
+        cut, "upstream_unreachable", Side::client);
+    co_return;
+  }
   const TimePoint answered = now();
   context_->log->event(spdlog::level::info, id_, "status",
                        fmt::format("{}: {} {} to client; keep-alive for up to {}", unreachable, status,
@@ -241,12 +297,8 @@ asio::awaitable<void> Session::pump(Direction d) {
 
 void Session::on_problem() {
   const Problem& p = *inspector_.problem();
-  if (!p.reply_to_client.empty()) {
-    // A refused handshake answers the client before closing, as Envoy's 403 does.
-    std::error_code ec;
-    asio::write(socket(Side::client), asio::buffer(p.reply_to_client), ec);
-  }
-  end("closed: " + p.reason, p.actions, p.cause);
+  // A refused handshake answers the client before closing, as Envoy's 403 does.
+  end("closed: " + p.reason, p.actions, p.cause, std::nullopt, p.reply_to_client);
 }
 
 asio::awaitable<void> Session::watchdog() {
@@ -329,6 +381,7 @@ void Session::end_direction(const Expiry& e, Direction d) {
   policy_.on_fired(t);
   policy_.on_finished(d, now());
   direction_ended_[index(d)] = true;
+  pipes_[index(d)].stop();
   std::error_code ec;
   socket(source(d)).shutdown(asio::socket_base::shutdown_receive, ec);
   socket(destination(d)).shutdown(asio::socket_base::shutdown_send, ec);
@@ -379,14 +432,19 @@ void Session::on_expiry(const Expiry& e) {
 }
 
 void Session::end(const std::string& what, const SideActions& actions, std::string_view cause,
-                  std::optional<Side> describe_only) {
+                  std::optional<Side> describe_only, std::string client_reply) {
   if (ending_) return;
   ending_ = true;
   timer_.cancel();
+  // First, before any socket is touched: a pipe parked anywhere (a yield between chunks,
+  // half a write) wakes to a stopped pipe and moves no further byte.
+  for (Pipe& p : pipes_) p.stop();
   const TimePoint at = now();
   const bool websocket = inspector_.websocket();
   std::array<SideClose, 2> closed;
-  for (Side s : kSides) closed[index(s)] = close_side(s, actions);
+  for (Side s : kSides) {
+    closed[index(s)] = close_side(s, actions, s == Side::client ? std::move(client_reply) : std::string());
+  }
   const SideClose& client = closed[index(Side::client)];
   const SideClose& upstream = closed[index(Side::upstream)];
   count_metrics();
@@ -454,39 +512,40 @@ void Session::report() {
   context_->log->event(spdlog::level::info, id_, "report", line);
 }
 
-SideClose Session::close_side(Side s, const SideActions& actions) {
+SideClose Session::close_side(Side s, const SideActions& actions, std::string reply) {
   SideClose c;
   c.action = actions[s];
   auto& sock = socket(s);
   if (!sock.is_open()) return c;
   std::error_code ec;
+  // The pipes are stopped; this ends their waits on the socket (and any other), so that
+  // what follows is the only thing that writes to it.
+  sock.cancel(ec);
   switch (c.action) {
-    case CloseAction::ws_close:
+    case CloseAction::ws_close: {
       c.action = CloseAction::fin;
-      c.fallback = send_close_frame(s, actions.ws_code, actions.ws_reason);
-      if (!c.fallback.empty()) {
+      std::string frame = close_frame(s, actions.ws_code, actions.ws_reason, c.fallback);
+      if (frame.empty()) {
         sock.close(ec);
         break;
       }
-      c.ws_code = actions.ws_code;
       // RFC 6455 §7.1.1: FIN after the close frame, then read the peer's close frame
       // before closing; closing at once would answer that reply with RST (and browsers
       // would report wasClean false).
-      sock.cancel(ec);
-      sock.shutdown(asio::socket_base::shutdown_send, ec);
-      asio::co_spawn(timer_.get_executor(), [self = shared_from_this(), s] { return self->linger_closed(s); },
-                     asio::detached);
+      c.fallback = write_then_close(s, std::move(frame), CloseAction::ws_close);
+      if (c.fallback.empty()) c.ws_code = actions.ws_code;
       break;
+    }
     case CloseAction::http_status:
       c.action = CloseAction::fin;
       if (s == Side::client && !inspector_.response_started()) {
         // Before any response byte: the client reads a status, as from nginx's 504.
-        asio::write(sock, asio::buffer(status_response(actions.http_status)), ec);
-        if (!ec) c.http_status = actions.http_status;
+        c.fallback = write_then_close(s, status_response(actions.http_status), CloseAction::fin);
+        if (c.fallback.empty()) c.http_status = actions.http_status;
       } else {
         c.fallback = s == Side::client ? "a response had already begun, so no status" : "a status goes only to the client";
+        sock.close(ec);
       }
-      sock.close(ec);
       break;
     case CloseAction::fin:
     case CloseAction::half_close:  // never reaches here (end_direction); closing is the safe reading
@@ -494,11 +553,18 @@ SideClose Session::close_side(Side s, const SideActions& actions) {
       // close() sends FIN after the queued bytes (or RST if unread input is pending,
       // exactly as it does for nginx and HAProxy).
       c.action = CloseAction::fin;
-      sock.close(ec);
+      if (!reply.empty()) {
+        write_then_close(s, std::move(reply), CloseAction::fin);
+      } else {
+        sock.close(ec);
+      }
       break;
     case CloseAction::rst:
-      sock.set_option(asio::socket_base::linger(true, 0), ec);
-      sock.close(ec);
+      if (!reply.empty()) {
+        write_then_close(s, std::move(reply), CloseAction::rst);
+      } else {
+        close_after_write(s, CloseAction::rst);
+      }
       break;
     case CloseAction::fin_rst:
       // HAProxy shuts the write side, then closes abortively: the peer reads EOF, then RST.
@@ -507,7 +573,9 @@ SideClose Session::close_side(Side s, const SideActions& actions) {
       sock.close(ec);
       break;
     case CloseAction::blackhole:
-      sock.cancel(ec);  // the pipes stop; the socket stays open and silent
+      // The pipes are stopped and the socket stays open and silent.
+      held_[index(s)] = true;
+      ++context_->metrics->blackholed;
       asio::co_spawn(timer_.get_executor(),
                      [self = shared_from_this(), s] { return self->hold_blackholed(s); },
                      asio::detached);
@@ -516,15 +584,19 @@ SideClose Session::close_side(Side s, const SideActions& actions) {
   return c;
 }
 
-std::string Session::send_close_frame(Side s, std::uint16_t code, const std::string& reason) {
-  if (!inspector_.websocket()) return "no WebSocket to close";
+std::string Session::close_frame(Side s, std::uint16_t code, const std::string& reason, std::string& why_not) const {
+  if (!inspector_.websocket()) {
+    why_not = "no WebSocket to close";
+    return {};
+  }
   const Direction toward = sent_by(s == Side::client ? Side::upstream : Side::client);
   // A close frame written inside another frame, or behind bytes still queued in the pipe,
   // would corrupt the stream: then the side gets a plain FIN instead.
   // Bytes a fault delays (latency, bandwidth, slices) are queued too.
   if (!inspector_.at_frame_boundary_toward(s) || policy_.activity(toward).pending_bytes > 0 ||
       pipes_[index(toward)].backlog() > 0) {
-    return "mid-frame, no close frame possible";
+    why_not = "mid-frame, no close frame possible";
+    return {};
   }
   std::optional<std::uint32_t> mask;
   if (s == Side::upstream) {
@@ -533,28 +605,124 @@ std::string Session::send_close_frame(Side s, std::uint16_t code, const std::str
     mask = static_cast<std::uint32_t>(rng());
   }
   const auto frame = encode_close_frame(code, reason, mask);
+  return std::string(frame.begin(), frame.end());
+}
+
+std::string Session::write_then_close(Side s, std::string bytes, CloseAction then) {
+  auto& sock = socket(s);
   std::error_code ec;
-  asio::write(socket(s), asio::buffer(frame), ec);
-  return ec ? "the close frame could not be written: " + ec.message() : "";
+  std::size_t done = 0;
+  while (done < bytes.size()) {
+    done += sock.write_some(asio::buffer(bytes.data() + done, bytes.size() - done), ec);
+    if (ec) break;
+  }
+  if (done == bytes.size()) {
+    close_after_write(s, then);
+    return "";
+  }
+  if (!would_block(ec)) {
+    std::error_code close_ec;
+    sock.close(close_ec);
+    return "it could not be written: " + error_text(ec);
+  }
+  // The peer's receive window is full: the rest goes as it drains, FIN only after it.
+  asio::co_spawn(timer_.get_executor(),
+                 [self = shared_from_this(), s, rest = bytes.substr(done), total = bytes.size(), then] {
+                   return self->flush_then_close(s, rest, total, then);
+                 },
+                 asio::detached);
+  return "";
+}
+
+asio::awaitable<void> Session::flush_then_close(Side s, std::string rest, std::size_t total, CloseAction then) {
+  auto& sock = socket(s);
+  const Written w = co_await write_within(sock, rest, context_->close_wait);
+  if (!sock.is_open()) {  // shut down meanwhile
+    maybe_done();
+    co_return;
+  }
+  if (w.bytes == rest.size()) {
+    close_after_write(s, then);
+  } else {
+    const std::size_t sent = total - rest.size() + w.bytes;
+    const bool part = sent > 0;
+    context_->log->event(spdlog::level::info, id_, "close_write",
+                         fmt::format("{} took {} of the {} bytes dropsim had to send before closing ({}): {}",
+                                     to_string(s), sent, total, error_text(w.error),
+                                     part ? "RST, as a cut-short frame or response followed by FIN would "
+                                            "read as a whole one"
+                                          : "FIN"),
+                         {{"side", to_string(s)}, {"bytes", static_cast<std::int64_t>(sent)}});
+    close_after_write(s, part ? CloseAction::rst : CloseAction::fin);
+  }
+  maybe_done();
+}
+
+void Session::close_after_write(Side s, CloseAction then) {
+  auto& sock = socket(s);
+  std::error_code ec;
+  switch (then) {
+    case CloseAction::ws_close:
+      sock.shutdown(asio::socket_base::shutdown_send, ec);
+      asio::co_spawn(timer_.get_executor(), [self = shared_from_this(), s] { return self->linger_closed(s); },
+                     asio::detached);
+      return;
+    case CloseAction::rst:
+      sock.set_option(asio::socket_base::linger(true, 0), ec);
+      sock.close(ec);
+      return;
+    default:
+      sock.close(ec);
+      return;
+  }
 }
 
 asio::awaitable<void> Session::hold_blackholed(Side s) {
+  using namespace asio::experimental::awaitable_operators;
   auto& sock = socket(s);
   // Like an NLB that forgot the flow: whatever that side sends next (data or FIN) is
-  // answered with RST.
-  // Readable, an error, or aborted because shut_down() closed it: only the last ends quietly.
-  co_await sock.async_wait(asio::socket_base::wait_read, kAwait);
-  if (!sock.is_open()) co_return;
+  // answered with RST. A peer that never sends would pin the descriptors for ever: after
+  // blackhole_hold (profile time; its retransmissions would have given up by then) the
+  // socket is let go without a packet.
+  asio::steady_timer hold(timer_.get_executor());
+  hold.expires_after(profile_->blackhole_hold);
+  auto woke = co_await (sock.async_wait(asio::socket_base::wait_read, kAwait) || hold.async_wait(kAwait));
+  if (!held_[index(s)] || !sock.is_open()) co_return;  // released meanwhile (a drain, shutdown)
+  if (woke.index() == 1) {
+    ++context_->metrics->blackhole_expired;
+    release_blackholed(s, fmt::format("after {} (blackhole_hold) without a word from it",
+                                      clock_.seconds(profile_->blackhole_hold)));
+    maybe_done();
+    co_return;
+  }
   std::error_code avail_ec;
   const std::size_t pending = sock.available(avail_ec);
   context_->log->event(spdlog::level::info, id_, "blackhole_rst",
                        fmt::format("blackholed {} sent {} after the flow was forgotten: RST",
                                    to_string(s), pending > 0 ? fmt::format("{} bytes", pending) : "FIN"),
                        {{"side", to_string(s)}, {"bytes", static_cast<std::int64_t>(pending)}});
-  SideActions rst;
-  rst.client = rst.upstream = CloseAction::rst;
-  close_side(s, rst);
+  held_[index(s)] = false;
+  --context_->metrics->blackholed;
+  close_after_write(s, CloseAction::rst);
   maybe_done();
+}
+
+void Session::release_blackholed(Side s, std::string_view why) {
+  if (!held_[index(s)]) return;
+  held_[index(s)] = false;
+  --context_->metrics->blackholed;
+  auto& sock = socket(s);
+  int on = 1;
+  // In repair mode the kernel drops the connection on close() without FIN or RST.
+  const bool silent = ::setsockopt(sock.native_handle(), IPPROTO_TCP, TCP_REPAIR, &on, sizeof on) == 0;
+  std::error_code ec;
+  if (!silent) sock.set_option(asio::socket_base::linger(true, 0), ec);
+  sock.close(ec);
+  context_->log->event(spdlog::level::info, id_, "blackhole_release",
+                       fmt::format("blackholed {} released {}: {}", to_string(s), why,
+                                   silent ? "silently (no packet)"
+                                          : "with RST (a silent release needs CAP_NET_ADMIN for TCP_REPAIR)"),
+                       {{"side", to_string(s)}, {"silent", silent}});
 }
 
 asio::awaitable<void> Session::linger_closed(Side s) {
@@ -562,11 +730,15 @@ asio::awaitable<void> Session::linger_closed(Side s) {
   auto& sock = socket(s);
   asio::steady_timer limit(timer_.get_executor());
   // Long enough for any live peer to answer; a dead one does not hold the session.
-  limit.expires_after(std::chrono::seconds(1));
+  limit.expires_after(context_->close_wait);
   char sink[4096];
   while (sock.is_open()) {
     auto r = co_await (sock.async_read_some(asio::buffer(sink), kAwait) || limit.async_wait(kAwait));
-    if (r.index() == 1) break;                    // no EOF in time
+    if (r.index() == 1) {  // no EOF in time
+      if (!unanswered_) ++context_->metrics->unanswered_closes;
+      unanswered_ = true;
+      break;
+    }
     if (std::get<0>(std::get<0>(r))) break;       // EOF, reset, or closed by shut_down()
   }
   std::error_code ec;
@@ -576,8 +748,10 @@ asio::awaitable<void> Session::linger_closed(Side s) {
 
 void Session::shut_down(std::string_view why) {
   end(fmt::format("closed: {}", why), SideActions{}, "shutdown");
-  // A blackholed side is still open; the process is going away, so close it too.
+  // The process is going away: a blackholed side is let go as it would be after its
+  // hold, and what lingers or waits to be written is closed now.
   for (Side s : kSides) {
+    release_blackholed(s, "at shutdown");
     std::error_code ec;
     socket(s).close(ec);
   }
@@ -741,6 +915,14 @@ void Session::count_metrics() {
 }
 
 void Session::act(const ActionRequest& request) {
+  if (ending_) {
+    // Ended already; a drain still lets go of a forgotten flow's held sockets.
+    if (request.action == SessionAction::drain) {
+      for (Side s : kSides) release_blackholed(s, "by a drain");
+      maybe_done();
+    }
+    return;
+  }
   SideActions actions;
   std::string what = fmt::format("closed by the API: {}", to_string(request.action));
   switch (request.action) {

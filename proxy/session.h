@@ -56,6 +56,9 @@ struct SessionContext {
   std::uint64_t seed = 0;                            ///< toxicity rolls and jitter (`--seed`)
   std::vector<Toxic> toxics;                         ///< the proxy's toxics; new sessions get these
   std::shared_ptr<SessionBudget> budget;             ///< the process's session cap (null: none)
+  /// After dropsim's close frame: how long it waits for the peer's reply and EOF, and for
+  /// a socket that cannot take the frame at once to drain (--drain-timeout).
+  Duration close_wait = std::chrono::seconds(2);
 };
 
 /// One client connection and its upstream.
@@ -74,7 +77,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   /// The proxy's toxics are now `toxics`: new ones are rolled for (toxicity) and start
   /// acting now, on this already-open connection too; removed ones stop (held bytes flow).
   void apply_toxics(const std::vector<Toxic>& toxics);
-  /// Does what the API asked: RST, FIN, blackhole, a close frame, a drain.
+  /// Does what the API asked: RST, FIN, blackhole, a close frame, a drain. A drain of a
+  /// session already ended lets go of its blackholed sides (silently where possible).
   void act(const ActionRequest& request);
   /// What the API shows of this session.
   SessionInfo info() const;
@@ -95,10 +99,30 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   asio::awaitable<bool> read_request_head(std::string& buffer, Duration limit);
   asio::awaitable<void> pump(Direction d);
   asio::awaitable<void> watchdog();
+  /// Holds blackholed side `s` open and silent until its peer sends (answered with RST)
+  /// or the profile's blackhole_hold passes (released silently).
   asio::awaitable<void> hold_blackholed(Side s);
-  /// After our close frame and FIN to `s`: reads (and drops) until its EOF, at most 1 s,
-  /// then closes, so the closing handshake ends cleanly rather than with RST.
+  /// Lets go of blackholed side `s` without a packet where the kernel allows it: TCP_REPAIR
+  /// (CAP_NET_ADMIN) makes close() send nothing, as the load balancer that forgot the flow
+  /// sends nothing; without that right, RST, which the peer's next packet would have met.
+  /// `why` goes in the log line. No-op when `s` is not held.
+  void release_blackholed(Side s, std::string_view why);
+  /// After our close frame and FIN to `s`: reads (and drops) until its EOF, at most
+  /// context close_wait, then closes, so the closing handshake ends cleanly rather than
+  /// with RST.
   asio::awaitable<void> linger_closed(Side s);
+  /// Writes `bytes` (a close frame, an HTTP status) to side `s` whole, then closes it as
+  /// `then` says: ws_close (FIN, then linger_closed), rst, or FIN for anything else. Never
+  /// blocks the thread: what the socket does not take at once is written as it drains,
+  /// for at most close_wait. Returns "" when the bytes went out or are on their way, else
+  /// why not (the side was then closed with FIN).
+  std::string write_then_close(Side s, std::string bytes, CloseAction then);
+  /// The part of write_then_close that waits: writes `rest`, then closes as `then` says;
+  /// out of time, a side that took part of the bytes gets RST (a truncated frame followed
+  /// by FIN would read as complete), one that took none a FIN.
+  asio::awaitable<void> flush_then_close(Side s, std::string rest, std::size_t total, CloseAction then);
+  /// Closes `s` as `then` says, its bytes written (see write_then_close).
+  void close_after_write(Side s, CloseAction then);
 
   // PipeObserver
   Verdict on_chunk(Direction d, std::span<const char> bytes) override;
@@ -115,14 +139,17 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   void end_direction(const Expiry& e, Direction d);
   /// A peer sent something the inspector refuses (a bad frame, a refused upgrade).
   void on_problem();
-  /// Stops forwarding, closes each side as `actions` says, and logs the close line:
-  /// `what` then what each side observed (only `describe_only`'s, when given).
+  /// The one way a session ends: stops both pipes (no byte moves after this), closes each
+  /// side as `actions` says, and logs the close line: `what` then what each side observed
+  /// (only `describe_only`'s, when given). `client_reply` goes to the client first (a
+  /// refused handshake's status).
   void end(const std::string& what, const SideActions& actions, std::string_view cause,
-           std::optional<Side> describe_only = std::nullopt);
-  /// Sends `s` a close frame when that is possible; returns why not otherwise ("" when sent).
-  std::string send_close_frame(Side s, std::uint16_t code, const std::string& reason);
-  /// Closes one side the way `actions` says for it; returns what it actually got.
-  SideClose close_side(Side s, const SideActions& actions);
+           std::optional<Side> describe_only = std::nullopt, std::string client_reply = {});
+  /// The close frame for `s`, or "" with `why_not` set when none is possible.
+  std::string close_frame(Side s, std::uint16_t code, const std::string& reason, std::string& why_not) const;
+  /// Closes one side the way `actions` says for it, `reply` written first; returns what it
+  /// actually got.
+  SideClose close_side(Side s, const SideActions& actions, std::string reply = {});
   /// Wakes the watchdog if the policy's next deadline moved earlier than its timer.
   void reschedule();
   /// A toxic that got this session, with where it started counting.
@@ -160,6 +187,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   std::array<bool, 2> direction_ended_{};  ///< by a half_close expiry, indexed by Direction
   bool done_ = false;    ///< on_closed was called
   bool watching_ = false;  ///< the watchdog runs (the upstream is connected): the timer is its own
+  std::array<bool, 2> held_{};  ///< blackholed and still held, indexed by Side
+  bool unanswered_ = false;     ///< a peer did not hang up within close_wait of our close frame
   std::vector<ActiveToxic> toxics_;
   std::array<std::uint64_t, 2> counted_bytes_{};                 ///< already in the metrics
   std::array<std::uint64_t, 2> counted_sent_{};                  ///< already in the metrics

@@ -1,6 +1,7 @@
 // Drives close-codes.html in headless Chromium through dropsim and checks the close code the
 // browser reports: 1006 for an idle drop under `alb`, 1001 for a drain through the control
-// API, 1009 for a message over API Gateway's 32 KiB frame quota. Ends with a screenshot.
+// API, 1009 for a message over API Gateway's 32 KiB frame quota, 1001 with wasClean true when
+// dropsim itself gets SIGTERM (and then exits 0). Ends with a screenshot.
 //
 // Usage: node close_codes_test.mjs DROPSIM OUT_DIR   (run.sh installs the npm packages first)
 // Environment: CHROMIUM (default /usr/bin/chromium).
@@ -98,6 +99,25 @@ const scenarios = [
       await page.evaluate((id) => closeCodes.send(id, 'send 65536'), id);
     },
   },
+  {
+    // Last: dropsim is gone afterwards. The drain sends 1001, then waits (--drain-timeout)
+    // for the browser's reply and its hang-up before exiting, so the close is clean.
+    proxy: 'alb-sigterm', profile: 'alb', settings: {},
+    label: 'alb: SIGTERM to dropsim, as a restarting server',
+    expect: { code: 1001, reason: 'going away', wasClean: true }, seconds: [0.3, 1.5],
+    act: async (page, id) => {
+      await sleep(300);
+      await page.evaluate((id) => closeCodes.note(id, 'the test: kill -TERM dropsim'), id);
+      dropsim.kill('SIGTERM');
+    },
+    after: async () => {
+      const e = await within(5000, dropsimExit, 'dropsim exiting after SIGTERM');
+      if (e.code !== 0) throw new Error(`dropsim exited ${JSON.stringify(e)} after SIGTERM`);
+      if (!dropsimLog.some((l) => l.includes('drain: 1 session(s) closed cleanly')))
+        throw new Error(`dropsim did not log a clean drain:\n${dropsimLog.join('\n')}`);
+      say('  dropsim exited 0 after draining cleanly');
+    },
+  },
 ];
 
 // Asks the server for 16 KiB (under API Gateway's 32 KiB frame quota) and waits until it came.
@@ -177,6 +197,7 @@ try {
     } else {
       say(`  ok: ${line}`);
     }
+    if (s.after) await s.after();
   }
 } catch (e) {
   failures.push(e.stack || String(e));

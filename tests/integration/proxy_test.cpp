@@ -146,6 +146,58 @@ TEST(Proxy, BlackholedUpstreamGetsRstWhenItSpeaks) {
   EXPECT_TRUE(proxy.wait_idle());
 }
 
+/// Whether this process may put a socket in TCP_REPAIR mode (CAP_NET_ADMIN), which is what
+/// lets dropsim release a blackholed socket without a packet.
+bool can_repair() {
+  Listener l;
+  Fd c = connect_to(l.port());
+  Fd s = l.accept();
+  int on = 1;
+  const bool ok = ::setsockopt(s.get(), IPPROTO_TCP, TCP_REPAIR, &on, sizeof on) == 0;
+  if (ok) {
+    int off = 0;
+    ::setsockopt(s.get(), IPPROTO_TCP, TCP_REPAIR, &off, sizeof off);
+  }
+  return ok;
+}
+
+TEST(Proxy, BlackholedSocketsAreReleasedAfterBlackholeHold) {
+  Listener server;
+  Profile p = idle_profile(milliseconds(200), DirectionSet::both(), {CloseAction::blackhole, CloseAction::blackhole});
+  p.blackhole_hold = milliseconds(300);
+  ProxyUnderTest proxy(p, server.port());
+  Fd client = connect_to(proxy.port());
+  Fd conn = server.accept();
+  ASSERT_TRUE(conn.valid());
+  ASSERT_TRUE(proxy.wait_log("closed by test_idle_timeout"));
+  std::uint64_t held = 0;
+  proxy.on_io([&] { held = proxy.proxy().metrics().blackholed; });
+  EXPECT_EQ(held, 2u) << "both sides held";
+  // Neither peer speaks: after the hold both sockets are let go and the session ends.
+  EXPECT_TRUE(proxy.wait_idle(milliseconds(2000))) << proxy.logs();
+  std::uint64_t expired = 0;
+  proxy.on_io([&] {
+    held = proxy.proxy().metrics().blackholed;
+    expired = proxy.proxy().metrics().blackhole_expired;
+  });
+  EXPECT_EQ(held, 0u);
+  EXPECT_EQ(expired, 2u);
+  if (can_repair()) {
+    EXPECT_TRUE(proxy.wait_log("blackholed client released after 0.300s (blackhole_hold) without a word from it: "
+                               "silently"))
+        << proxy.logs();
+    // Nothing at all reached the peers, as from a load balancer that forgot the flow...
+    EXPECT_EQ(wait_end(client.get(), milliseconds(200)).how, End::timeout);
+    EXPECT_EQ(wait_end(conn.get(), milliseconds(50)).how, End::timeout);
+    // ...and their next packet meets the RST of a host that has no such connection.
+    ASSERT_TRUE(send_all(client.get(), "still there?"));
+    EXPECT_EQ(wait_end(client.get(), milliseconds(2000)).how, End::reset);
+  } else {
+    EXPECT_TRUE(proxy.wait_log("released after 0.300s (blackhole_hold) without a word from it: with RST")) << proxy.logs();
+    EXPECT_EQ(wait_end(client.get(), milliseconds(2000)).how, End::reset);
+  }
+}
+
 struct ResetCase {
   const char* name;
   DirectionSet reset_by;

@@ -37,9 +37,9 @@ STEP = 2.0           # one exchange through the proxy; generous for a loaded 2-c
 class Dropsim:
     """One `dropsim run` subprocess. Its stderr is drained into `lines` as it comes."""
 
-    def __init__(self, profile, upstream_port, settings=(), time_scale=None, api=False):
+    def __init__(self, profile, upstream_port, settings=(), time_scale=None, api=False, extra=()):
         self.args = [BINARY, "run", "--profile", profile, "--listen", "127.0.0.1:0",
-                     "--upstream", f"127.0.0.1:{upstream_port}"]
+                     "--upstream", f"127.0.0.1:{upstream_port}", *extra]
         self.args += ["--api", "127.0.0.1:0"] if api else ["--no-api"]
         for s in settings:
             self.args += ["--set", s]
@@ -172,8 +172,20 @@ class DropsimCase(unittest.IsolatedAsyncioTestCase):
         self._servers.append(server)
         return server.sockets[0].getsockname()[1]
 
-    async def dropsim(self, profile, upstream_port, *settings, time_scale=None, api=False):
-        d = Dropsim(profile, upstream_port, settings, time_scale, api)
+    async def server_close(self, with_reason=False):
+        """An echo server that records the close code it receives (and its reason)."""
+        async def handler(ws, path=None):
+            try:
+                async for message in ws:
+                    await ws.send(message)
+            except ConnectionClosed:
+                pass
+            await ws.wait_closed()
+            await self.server_events.put((ws.close_code, ws.close_reason) if with_reason else ws.close_code)
+        return await self.ws_server(handler)
+
+    async def dropsim(self, profile, upstream_port, *settings, time_scale=None, api=False, extra=()):
+        d = Dropsim(profile, upstream_port, settings, time_scale, api, extra)
         await d.start()
         self._dropsims.append(d)
         return d
@@ -258,16 +270,6 @@ class Messages(DropsimCase):
 class RuntimeControl(DropsimCase):
     """The control API acting on live WebSocket sessions, seen by a real client and server."""
 
-    async def server_close(self):
-        """A server that records the close code it receives."""
-        async def handler(ws, path=None):
-            try:
-                async for message in ws:
-                    await ws.send(message)
-            except ConnectionClosed:
-                pass
-            await self.server_events.put(ws.close_code)
-        return await self.ws_server(handler)
 
     async def test_drain_through_the_api_closes_both_sides_with_1001(self):
         port = await self.server_close()
@@ -319,6 +321,63 @@ class RuntimeControl(DropsimCase):
         # It exits by itself (0); teardown must not send a second SIGTERM to a process
         # that is already unwinding (that one would kill it).
         self.assertEqual(await asyncio.wait_for(d.proc.wait(), 5.0), 0, d.log())
+
+
+class Drain(DropsimCase):
+    """SIGTERM as a restarting server: close 1001 both ways, a clean closing handshake,
+    then exit 0; a peer that never answers is closed at --drain-timeout."""
+
+    async def test_sigterm_close_completes_cleanly_on_both_sides(self):
+        port = await self.server_close(with_reason=True)
+        d = await self.dropsim("alb", port, extra=("--drain-timeout", "3s"))
+        async with connect(d.uri()) as ws:
+            await ws.send("hi")
+            self.assertEqual(await asyncio.wait_for(ws.recv(), STEP), "hi")
+            sent_at = time.monotonic()
+            d.proc.send_signal(signal.SIGTERM)
+            try:
+                await asyncio.wait_for(ws.recv(), STEP)
+                self.fail("a message arrived instead of the drain's close")
+            except websockets.exceptions.ConnectionClosedOK as e:
+                closed = e
+            # The closing handshake completed: 1001 received, our reply sent, then the
+            # TCP connection closed by dropsim (not a timeout, not a RST).
+            await asyncio.wait_for(ws.wait_closed(), STEP)
+        self.assertEqual((closed.rcvd.code, closed.rcvd.reason), (1001, "going away"), d.log())
+        self.assertIsNotNone(closed.sent, "the client's close reply")
+        self.assertTrue(closed.rcvd_then_sent)
+        # The server got dropsim's (masked) close frame as a client's, and finished cleanly too.
+        self.assertEqual(await asyncio.wait_for(self.server_events.get(), STEP), (1001, "going away"))
+        self.assertEqual(await asyncio.wait_for(d.proc.wait(), 5.0), 0, d.log())
+        took = time.monotonic() - sent_at
+        self.assertLess(took, 2.5, "the drain waited for its timeout although every peer answered")
+        await d.wait_for_log("drain: 1 session(s) closed cleanly in")
+
+    async def test_sigterm_closes_a_peer_that_never_answers_at_the_drain_timeout(self):
+        port = await self.ws_server()
+        d = await self.dropsim("alb", port, extra=("--drain-timeout", "500ms"))
+        # A raw client that upgrades, then never reads, answers or closes.
+        reader, writer = await asyncio.open_connection("127.0.0.1", d.port)
+        key = base64.b64encode(os.urandom(16)).decode()
+        writer.write((f"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                      f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n").encode())
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
+        self.assertTrue(head.startswith(b"HTTP/1.1 101"), head)
+        await d.wait_for_log("upgraded to WebSocket")
+        sent_at = time.monotonic()
+        d.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(await asyncio.wait_for(d.proc.wait(), 5.0), 0, d.log())
+        took = time.monotonic() - sent_at
+        self.assertGreaterEqual(took, 0.45, d.log())
+        self.assertLess(took, 2.5, d.log())
+        await d.wait_for_log("drain: 0 of 1 session(s) closed cleanly; 1 closed at the 0.500s drain timeout")
+        # What the silent client had been sent: the close frame 1001, then the end.
+        rest = await asyncio.wait_for(reader.read(), STEP)
+        self.assertEqual(rest[:2], b"\x88\x0c", rest)
+        self.assertEqual(struct.unpack("!H", rest[2:4])[0], 1001)
+        self.assertEqual(rest[4:], b"going away")
+        writer.close()
 
 
 class ApiGateway(DropsimCase):

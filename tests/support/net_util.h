@@ -186,6 +186,8 @@ class ProxyUnderTest {
   /// Runs `fn` on the proxy's io thread and waits for it (at most 1 s).
   void on_io(const std::function<void()>& fn);
   std::uint16_t port() const { return port_; }
+  /// The proxy itself; touch it only inside on_io.
+  Proxy& proxy() { return *proxy_; }
   /// The bound address ("[::]:40123" for a wildcard listen).
   const std::string& address() const { return address_; }
   /// Everything logged so far.

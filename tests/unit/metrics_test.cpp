@@ -196,7 +196,8 @@ Exposition render(const std::vector<MetricsSample>& samples) {
 const std::vector<std::string> kFamilies{
     "dropsim_active_sessions",     "dropsim_sessions_total",         "dropsim_closes_total",
     "dropsim_websocket_closes_total", "dropsim_bytes_total",         "dropsim_websocket_frames_total",
-    "dropsim_timer_firings_total", "dropsim_faults_applied_total",   "dropsim_accept_errors_total"};
+    "dropsim_timer_firings_total", "dropsim_faults_applied_total",   "dropsim_accept_errors_total",
+    "dropsim_blackholed_sockets",  "dropsim_blackhole_expired_total", "dropsim_close_unanswered_total"};
 
 // ---------------------------------------------------------------------------------------
 // The reader itself: each rule it enforces rejects a text that breaks it.
@@ -251,6 +252,9 @@ TEST(Metrics, EveryCounterOfTwoProxies) {
   alb.closes_by_code = {{1006, 4}, {1000, 2}};
   alb.timer_firings = {{"idle_timeout", 4}};
   alb.faults_applied = {{"reset_peer", 1}, {"latency", 6}};
+  alb.blackholed = 2;
+  alb.blackhole_expired = 5;
+  alb.unanswered_closes = 3;
   ProxyMetrics nginx;
   nginx.sessions_total = 3;
   nginx.bytes = {5, 6};
@@ -287,6 +291,10 @@ TEST(Metrics, EveryCounterOfTwoProxies) {
   EXPECT_EQ(value(e, "dropsim_timer_firings_total", {{"proxy", "nginx"}, {"timer", "proxy_read_timeout"}}), 3u);
   EXPECT_EQ(value(e, "dropsim_faults_applied_total", {{"proxy", "alb"}, {"type", "latency"}}), 6u);
   EXPECT_EQ(value(e, "dropsim_faults_applied_total", {{"proxy", "alb"}, {"type", "reset_peer"}}), 1u);
+  EXPECT_EQ(value(e, "dropsim_blackholed_sockets", {{"proxy", "alb"}}), 2u);
+  EXPECT_EQ(value(e, "dropsim_blackholed_sockets", {{"proxy", "nginx"}}), 0u);
+  EXPECT_EQ(value(e, "dropsim_blackhole_expired_total", {{"proxy", "alb"}}), 5u);
+  EXPECT_EQ(value(e, "dropsim_close_unanswered_total", {{"proxy", "alb"}}), 3u);
   EXPECT_EQ(count(e, "dropsim_faults_applied_total"), 2u);
 }
 
