@@ -49,6 +49,14 @@ demo: build
 bench: build
 	$(BUILD)/bench/dropsim_bench
 
+# 1,000 clients through a tcp proxy under `ulimit -n 256`: the cap, the API meanwhile, the
+# descriptors after (bench/capacity.py; LIMIT= and CLIENTS= change the figures).
+LIMIT ?= 256
+CLIENTS ?= 1000
+.PHONY: bench-capacity
+bench-capacity: build
+	/usr/bin/python3 bench/capacity.py --dropsim $(BUILD)/dropsim --limit $(LIMIT) --clients $(CLIENTS)
+
 # libFuzzer targets (fuzz/*_fuzz.cpp) in a clang tree of their own, each run for
 # FUZZ_SECONDS on a corpus kept in $(FUZZ_BUILD)/corpus/<name>, seeded from the committed
 # fuzz/corpus/<name> when there is one; FUZZ_ARGS adds libFuzzer flags (-runs=1000000).
