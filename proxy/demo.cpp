@@ -71,15 +71,19 @@ asio::awaitable<bool> read_head(tcp::socket& s) {
   co_return !ec;
 }
 
-/// Collects the pings of a chunk so that the server can answer them after the feed.
-struct PingCollector final : FrameObserver {
+/// Collects the pings and a close frame of a chunk, for the server to answer after the feed.
+struct ControlCollector final : FrameObserver {
   std::vector<std::string> pings;
+  std::optional<std::uint16_t> close;  ///< the client's close code, when it sent its close frame
   void on_frame(const FrameEvent& f) override {
     if (f.header.opcode == Opcode::ping) pings.emplace_back(f.control_payload);
+    if (f.header.opcode == Opcode::close) close = f.close_code;
   }
 };
 
-/// The demo's application server: accepts the upgrade and answers every ping with a pong.
+/// The demo's application server: accepts the upgrade, answers every ping with a pong and
+/// a close frame with its own, then closes the connection (RFC 6455 §7.1.1: the server
+/// closes TCP first).
 asio::awaitable<void> websocket_server(tcp::acceptor& acceptor) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(kAwait);
@@ -93,13 +97,20 @@ asio::awaitable<void> websocket_server(tcp::acceptor& acceptor) {
                      for (;;) {
                        auto [rec, n] = co_await s.async_read_some(asio::buffer(data), kAwait);
                        if (rec) co_return;
-                       PingCollector pings;
-                       frames.feed({reinterpret_cast<const std::uint8_t*>(data), n}, pings);
-                       for (const std::string& p : pings.pings) {
+                       ControlCollector got;
+                       frames.feed({reinterpret_cast<const std::uint8_t*>(data), n}, got);
+                       for (const std::string& p : got.pings) {
                          const auto pong = encode_frame(
                              Opcode::pong, {reinterpret_cast<const std::uint8_t*>(p.data()), p.size()});
                          auto [wec, w] = co_await asio::async_write(s, asio::buffer(pong), kAwait);
                          if (wec) co_return;
+                       }
+                       if (got.close) {
+                         const auto reply = encode_close_frame(*got.close, "");
+                         co_await asio::async_write(s, asio::buffer(reply), kAwait);
+                         std::error_code ec;
+                         s.close(ec);
+                         co_return;
                        }
                      }
                    },
@@ -158,6 +169,24 @@ asio::awaitable<void> heartbeat_client(tcp::endpoint proxy, Narrator& n, const D
   r.heartbeat_survived = s.is_open();
   n.say(fmt::format("client B (heartbeat) still connected after {:.0f}s, {} idle timeouts' worth",
                     o.run_seconds, o.run_seconds / 60));
+  // The demo is over: B leaves as a well-behaved client does, with a close frame, and
+  // reads the server's answer until the server hangs up.
+  const auto bye = encode_close_frame(1000, "demo over", 0x1234abcdu);
+  auto [bec, bw] = co_await asio::async_write(s, asio::buffer(bye), kAwait);
+  std::string answer;
+  char buf[64];
+  for (int i = 0; i < 16 && !bec; ++i) {
+    auto [rec, got] = co_await s.async_read_some(asio::buffer(buf), kAwait);
+    answer.append(buf, got);
+    if (rec) break;
+  }
+  const bool clean = answer.size() >= 4 && static_cast<unsigned char>(answer[0]) == 0x88 &&
+                     (static_cast<unsigned char>(answer[2]) << 8 | static_cast<unsigned char>(answer[3])) == 1000;
+  std::error_code ec;
+  s.close(ec);
+  r.heartbeat_closed_cleanly = clean;
+  n.say(clean ? "client B (heartbeat) the demo is over: it sends close 1000, the server answers 1000 and hangs up"
+              : "client B (heartbeat) the demo is over: its close frame got no answer");
 }
 
 }  // namespace
@@ -195,12 +224,23 @@ int run_demo(const DemoOptions& options, std::ostream& out, EventLog& log, DemoR
     if (!ec) io.stop();
   });
   int finished = 0;
+  asio::steady_timer settle(io);
   auto done = [&](std::exception_ptr) {
-    if (++finished == 2) {
-      proxy.stop();
-      server.close();
-      guard.cancel();
-    }
+    if (++finished < 2) return;
+    // Let dropsim see the last FIN and log its close line before the proxy stops, so
+    // that no session ends as "proxy stopping" (bounded: 1 s).
+    asio::co_spawn(
+        io,
+        [&]() -> asio::awaitable<void> {
+          for (int i = 0; i < 100 && proxy.active_sessions() > 0; ++i) {
+            settle.expires_after(std::chrono::milliseconds(10));
+            co_await settle.async_wait(kAwait);
+          }
+          proxy.stop();
+          server.close();
+          guard.cancel();
+        },
+        asio::detached);
   };
   asio::co_spawn(io, silent_client(proxy_ep, n, r), done);
   asio::co_spawn(io, heartbeat_client(proxy_ep, n, options, r), done);

@@ -22,6 +22,7 @@ struct DemoResult {
   double silent_dropped_at = -1;    ///< profile seconds when client A saw its connection end; -1: never
   bool silent_saw_eof = false;      ///< client A saw a clean EOF (FIN), not a reset
   bool heartbeat_survived = false;  ///< client B was still connected at the end
+  bool heartbeat_closed_cleanly = false;  ///< and then closed with 1000, answered by the server
   int heartbeat_round_trips = 0;    ///< messages client B got back
 };
 

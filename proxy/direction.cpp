@@ -15,6 +15,10 @@ std::string_view to_string(Direction d) { return name_of(kDirectionNames, d); }
 
 std::string_view to_string(Side s) { return name_of(kSideNames, s); }
 
+std::string_view flow(Direction d) { return d == Direction::upstream ? "client→server" : "server→client"; }
+
+std::string_view peer(Side s) { return s == Side::client ? "client" : "server"; }
+
 std::optional<Direction> parse_direction(std::string_view text) { return value_named(kDirectionNames, text); }
 
 std::string_view to_string(DirectionSet set) {

@@ -49,6 +49,11 @@ constexpr Direction sent_by(Side s) {
 std::string_view to_string(Direction d);
 /// "client" or "upstream".
 std::string_view to_string(Side s);
+/// A direction in a sentence: "client→server" or "server→client". Log lines and
+/// explanations use these, never "upstream", which a reader may take for the server.
+std::string_view flow(Direction d);
+/// A side in a sentence: "client" or "server".
+std::string_view peer(Side s);
 /// Parses "upstream" / "downstream"; nullopt for anything else.
 std::optional<Direction> parse_direction(std::string_view text);
 

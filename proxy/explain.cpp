@@ -21,7 +21,7 @@ std::string Clockface::real_note(Duration real) const {
 }
 
 std::string describe_side(Side s, const SideClose& c) {
-  const std::string_view who = to_string(s);
+  const std::string_view who = peer(s);
   std::string text;
   if (c.ws_code) {
     text = fmt::format("{} to {}, then FIN", describe_close_code(*c.ws_code), who);
@@ -58,22 +58,22 @@ std::string websocket_outcome(const Policy& policy, const SideClose& client, con
   std::string client_part;
   const auto& to_client = policy.activity(Direction::downstream);
   if (client.ws_code) {
-    client_part = fmt::format("client will see {}", *client.ws_code);
+    client_part = fmt::format("the client will see {}", *client.ws_code);
   } else if (to_client.close_code) {
     // The server's close frame already reached the client: its API reports that code.
-    client_part = fmt::format("client will see {} (the server's close frame)", *to_client.close_code == 0 ? 1005 : *to_client.close_code);
+    client_part = fmt::format("the client will see {} (the server's close frame)", *to_client.close_code == 0 ? 1005 : *to_client.close_code);
   } else {
-    client_part = fmt::format("client will see 1006 ({})", wire(client.action));
+    client_part = fmt::format("the client will see 1006 ({})", wire(client.action));
     // A close frame was asked for but could not go out: say why.
     if (!client.fallback.empty()) client_part += fmt::format(" because {}", client.fallback);
   }
   std::string upstream_part;
   if (upstream.ws_code) {
-    upstream_part = fmt::format("upstream sees close {}, then FIN", *upstream.ws_code);
+    upstream_part = fmt::format("the server sees close {}, then FIN", *upstream.ws_code);
   } else if (upstream.action == CloseAction::blackhole) {
-    upstream_part = "upstream hears nothing (RST when it next sends)";
+    upstream_part = "the server hears nothing (RST when it next sends)";
   } else {
-    upstream_part = fmt::format("upstream sees {}", describe(upstream.action));
+    upstream_part = fmt::format("the server sees {}", describe(upstream.action));
   }
   return client_part + ", " + upstream_part;
 }
@@ -84,7 +84,7 @@ std::string frame_story(const Policy& policy, TimePoint now, const Clockface& cl
     const DirectionActivity& a = policy.activity(d);
     const FrameStats& data = a.of(FrameKind::data);
     const FrameStats& pings = a.of(FrameKind::ping);
-    std::string part = std::string(to_string(d)) + " ";
+    std::string part = std::string(flow(d)) + ": ";
     part += data.last ? fmt::format("last data {} ago", clock.short_seconds(now - *data.last)) : "no data";
     if (pings.count == 0) {
       part += ", no pings";
@@ -114,6 +114,35 @@ std::optional<std::pair<FrameKind, Duration>> heartbeat_of(const DirectionActivi
 
 std::string_view plural(FrameKind k) { return k == FrameKind::ping ? "pings" : "messages"; }
 
+/// The advice for a direction with no heartbeat: ping at half the shortest idle timer that
+/// pings in that direction would reset (2x margin), or that no timer counts it.
+std::string no_heartbeat(const Profile& profile, Direction d, const std::vector<HeartbeatCheck>& checks) {
+  const TimerSpec* shortest = nullptr;
+  Duration limit{};
+  for (const TimerSpec& t : profile.timers) {
+    if (t.kind != TimerKind::idle || !t.timeout || !t.reset_by.contains(d) || !t.reset_on.contains(FrameKind::ping)) {
+      continue;
+    }
+    const Duration effective = *t.timeout - t.rearm_granularity;
+    if (!shortest || effective < limit) {
+      shortest = &t;
+      limit = effective;
+    }
+  }
+  if (!shortest) return fmt::format("{}: no heartbeat, and no idle timer would count one", flow(d));
+  // A timer reset by both directions needs one heartbeat, not two: the other way's may do.
+  for (const HeartbeatCheck& c : checks) {
+    if (c.direction != d && c.timer == shortest->name && c.verdict == "ok") {
+      return fmt::format("{}: no heartbeat, none needed ({} {} reset {})", flow(d), flow(c.direction),
+                         plural(c.kind), c.timer);
+    }
+  }
+  // In the profile's own time, as the user configures their client.
+  const auto seconds = [&](Duration x) { return std::chrono::duration<double>(scale(x, 1.0 / profile.time_scale)).count(); };
+  return fmt::format("{}: no heartbeat: ping at least every {:g}s to survive {} {:g}s", flow(d),
+                     std::floor(seconds(limit) / 2 * 10) / 10, shortest->name, seconds(*shortest->timeout));
+}
+
 }  // namespace
 
 std::vector<HeartbeatCheck> heartbeat_checks(const Profile& profile, const Policy& policy) {
@@ -142,7 +171,7 @@ std::string heartbeat_summary(const Profile& profile, const Policy& policy, cons
     for (const HeartbeatCheck& c : checks) {
       if (c.direction != d) continue;
       judged = true;
-      parts.push_back(fmt::format("{} {} every {} vs {} {:g}s: margin {:.1f}x, {}", to_string(d), plural(c.kind),
+      parts.push_back(fmt::format("{}: {} every {} vs {} {:g}s: margin {:.1f}x, {}", flow(d), plural(c.kind),
                                   clock.short_seconds(c.interval), c.timer,
                                   std::chrono::duration<double>(scale(c.timeout, 1.0 / profile.time_scale)).count(),
                                   c.margin, c.verdict));
@@ -150,10 +179,10 @@ std::string heartbeat_summary(const Profile& profile, const Policy& policy, cons
     if (judged) continue;
     if (const auto beat = heartbeat_of(policy.activity(d))) {
       // The war story's trap: a heartbeat that no timer counts keeps nothing alive.
-      parts.push_back(fmt::format("{} {} every {}, but no idle timer counts them", to_string(d), plural(beat->first),
+      parts.push_back(fmt::format("{}: {} every {}, but no idle timer counts them", flow(d), plural(beat->first),
                                   clock.short_seconds(beat->second)));
     } else {
-      parts.push_back(fmt::format("{}: no regular pings or messages to judge", to_string(d)));
+      parts.push_back(no_heartbeat(profile, d, checks));
     }
   }
   return fmt::format("{}", fmt::join(parts, "; "));

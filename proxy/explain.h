@@ -38,15 +38,15 @@ class Clockface {
   double scale_;
 };
 
-/// "FIN to client", "close 1001 (going away) to upstream, then FIN", ...: what a side got.
+/// "FIN to client", "close 1001 (going away) to server, then FIN", ...: what a side got.
 std::string describe_side(Side s, const SideClose& c);
 
 /// For WebSocket sessions: what each side's application will observe, e.g.
-/// "client will see 1006 (no close frame), upstream sees FIN".
+/// "the client will see 1006 (no close frame), the server sees FIN".
 std::string websocket_outcome(const Policy& policy, const SideClose& client, const SideClose& upstream);
 
-/// For WebSocket sessions: "upstream last data 61.2s ago, no pings; downstream pings
-/// every 30.0s, last 30.0s ago".
+/// For WebSocket sessions: "client→server: last data 61.2s ago, no pings; server→client:
+/// no data, pings every 30.0s, last 30.0s ago".
 std::string frame_story(const Policy& policy, TimePoint now, const Clockface& clock);
 
 /// One heartbeat against one timer.
@@ -63,8 +63,9 @@ struct HeartbeatCheck {
 /// Every (direction with a heartbeat) × (idle timer it resets) pair.
 std::vector<HeartbeatCheck> heartbeat_checks(const Profile& profile, const Policy& policy);
 
-/// "downstream pings every 30.0s vs idle_timeout 60s: margin 2.0x, ok; upstream: no
-/// pings or messages seen" — one sentence for a log line.
+/// "client→server: no heartbeat: ping at least every 30s to survive idle_timeout 60s;
+/// server→client: pings every 30.0s vs idle_timeout 60s: margin 2.0x, ok" — one sentence
+/// for a log line.
 std::string heartbeat_summary(const Profile& profile, const Policy& policy, const Clockface& clock);
 
 }  // namespace dropsim

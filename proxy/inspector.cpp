@@ -90,7 +90,7 @@ Verdict Inspector::inspect_http(Direction d, std::span<const char> bytes) {
     case HttpTracker::Result::Status::error:
       return fail("malformed_http", source(d),
                   fmt::format("malformed HTTP {} from {}: {}", d == Direction::upstream ? "request" : "response",
-                              to_string(source(d)), r.reason),
+                              peer(source(d)), r.reason),
                   SideActions{}, r.offset);
     case HttpTracker::Result::Status::upgrade:
       break;
@@ -167,12 +167,12 @@ Verdict Inspector::inspect_frames(Direction d, std::span<const char> bytes) {
     case FeedResult::Status::ok:
       return {};
     case FeedResult::Status::too_big:
-      return fail("message_too_big", source(d), fmt::format("{} from {}", r.reason, to_string(source(d))),
+      return fail("message_too_big", source(d), fmt::format("{} from {}", r.reason, peer(source(d))),
                   profile_.limits.on_exceed, r.offset);
     case FeedResult::Status::malformed:
       break;
   }
-  return fail("malformed_frame", source(d), fmt::format("malformed frame from {}: {}", to_string(source(d)), r.reason),
+  return fail("malformed_frame", source(d), fmt::format("malformed frame from {}: {}", peer(source(d)), r.reason),
               SideActions{}, r.offset);
 }
 

@@ -349,27 +349,27 @@ void Session::on_finished(Direction d) {
   const Side from = source(d);
   if (profile_->half_close[d] == HalfClose::close_both) {
     end(fmt::format("closed: {} sent FIN and {} closes both sides when the {} half-closes",
-                    to_string(from), profile_->name, to_string(from)),
+                    peer(from), profile_->name, peer(from)),
         SideActions{}, fmt::format("{}_fin", to_string(from)));
     return;
   }
   std::error_code ec;
   socket(destination(d)).shutdown(asio::socket_base::shutdown_send, ec);
-  context_->log->event(spdlog::level::info, id_, "half_close",
-                       fmt::format("{} sent FIN: forwarded to {}, {} still flows", to_string(from),
-                                   to_string(destination(d)), to_string(opposite(d))),
-                       {{"from", to_string(from)}});
   if (policy_.both_finished()) {
-    end("closed: both sides sent FIN", SideActions{}, "both_fin");
+    end(fmt::format("closed: both sides sent FIN, the {} last", peer(from)), SideActions{}, "both_fin");
     return;
   }
+  context_->log->event(spdlog::level::info, id_, "half_close",
+                       fmt::format("{} sent FIN: forwarded to {}, {} still flows", peer(from),
+                                   peer(destination(d)), flow(opposite(d))),
+                       {{"from", to_string(from)}});
   reschedule();
 }
 
 void Session::on_failed(Side s, const std::error_code& ec) {
   const Side other = s == Side::client ? Side::upstream : Side::client;
   SideActions actions;  // the failed socket is dead already; the other one gets a FIN
-  end(fmt::format("closed: {} failed ({})", to_string(s), error_text(ec)), actions,
+  end(fmt::format("closed: {} failed ({})", peer(s), error_text(ec)), actions,
       fmt::format("{}_error", to_string(s)), other);
 }
 
@@ -386,10 +386,9 @@ void Session::end_direction(const Expiry& e, Direction d) {
   socket(source(d)).shutdown(asio::socket_base::shutdown_receive, ec);
   socket(destination(d)).shutdown(asio::socket_base::shutdown_send, ec);
   context_->log->event(spdlog::level::info, id_, "half_close_expiry",
-                       fmt::format("{} expired after {} idle{}: the {} direction ends (FIN to {}); the {} "
-                                   "direction stays open",
-                                   t.name, clock_.seconds(e.idle), clock_.real_note(e.idle), to_string(d),
-                                   to_string(destination(d)), to_string(opposite(d))),
+                       fmt::format("{} expired after {} idle{}: {} ends (FIN to the {}); {} stays open",
+                                   t.name, clock_.seconds(e.idle), clock_.real_note(e.idle), flow(d),
+                                   peer(destination(d)), flow(opposite(d))),
                        {{"timer", t.name}, {"direction", to_string(d)}});
   if (policy_.both_finished()) end("closed: both directions have ended", SideActions{}, t.name);
 }
@@ -409,7 +408,7 @@ void Session::on_expiry(const Expiry& e) {
       what += fmt::format("after {} idle{}", clock_.seconds(e.idle), clock_.real_note(e.idle));
       // A WebSocket session tells its frames instead (see end()).
       if (!inspector_.websocket()) {
-        what += fmt::format(" (upstream idle {}, downstream idle {})",
+        what += fmt::format(" (client→server idle {}, server→client idle {})",
                             clock_.seconds(policy_.idle(Direction::upstream, at)),
                             clock_.seconds(policy_.idle(Direction::downstream, at)));
       }
@@ -418,7 +417,7 @@ void Session::on_expiry(const Expiry& e) {
       const DirectionActivity& a = policy_.activity(t.direction);
       const Duration blocked = at - a.blocked_since.value_or(at);
       what += fmt::format("after a write to {} made no progress for {}{} ({} bytes pending)",
-                          to_string(destination(t.direction)), clock_.seconds(blocked), clock_.real_note(blocked),
+                          peer(destination(t.direction)), clock_.seconds(blocked), clock_.real_note(blocked),
                           a.pending_bytes);
       break;
     }
@@ -501,7 +500,7 @@ void Session::report() {
     line += fmt::format(", WebSocket {}: {}; heartbeat: {}", inspector_.upgrade_request(),
                         frame_story(policy_, at, clock_), heartbeat_summary(*profile_, policy_, clock_));
   } else {
-    line += fmt::format(", upstream idle {}, downstream idle {}", clock_.seconds(policy_.idle(Direction::upstream, at)),
+    line += fmt::format(", client→server idle {}, server→client idle {}", clock_.seconds(policy_.idle(Direction::upstream, at)),
                         clock_.seconds(policy_.idle(Direction::downstream, at)));
   }
   for (std::size_t i = 0; i < profile_->timers.size(); ++i) {
@@ -648,7 +647,7 @@ asio::awaitable<void> Session::flush_then_close(Side s, std::string rest, std::s
     const bool part = sent > 0;
     context_->log->event(spdlog::level::info, id_, "close_write",
                          fmt::format("{} took {} of the {} bytes dropsim had to send before closing ({}): {}",
-                                     to_string(s), sent, total, error_text(w.error),
+                                     peer(s), sent, total, error_text(w.error),
                                      part ? "RST, as a cut-short frame or response followed by FIN would "
                                             "read as a whole one"
                                           : "FIN"),
@@ -699,7 +698,7 @@ asio::awaitable<void> Session::hold_blackholed(Side s) {
   const std::size_t pending = sock.available(avail_ec);
   context_->log->event(spdlog::level::info, id_, "blackhole_rst",
                        fmt::format("blackholed {} sent {} after the flow was forgotten: RST",
-                                   to_string(s), pending > 0 ? fmt::format("{} bytes", pending) : "FIN"),
+                                   peer(s), pending > 0 ? fmt::format("{} bytes", pending) : "FIN"),
                        {{"side", to_string(s)}, {"bytes", static_cast<std::int64_t>(pending)}});
   held_[index(s)] = false;
   --context_->metrics->blackholed;
@@ -719,7 +718,7 @@ void Session::release_blackholed(Side s, std::string_view why) {
   if (!silent) sock.set_option(asio::socket_base::linger(true, 0), ec);
   sock.close(ec);
   context_->log->event(spdlog::level::info, id_, "blackhole_release",
-                       fmt::format("blackholed {} released {}: {}", to_string(s), why,
+                       fmt::format("blackholed {} released {}: {}", peer(s), why,
                                    silent ? "silently (no packet)"
                                           : "with RST (a silent release needs CAP_NET_ADMIN for TCP_REPAIR)"),
                        {{"side", to_string(s)}, {"silent", silent}});
@@ -883,7 +882,7 @@ void Session::on_limited(Direction d) {
     if (bytes > 0 && carried_now - a.bytes_at[index(d)] >= bytes) {
       SideActions rst;
       rst.client = rst.upstream = CloseAction::rst;
-      end(fmt::format("closed by fault {}: reset after {} bytes {}", a.toxic.describe(), bytes, to_string(d)), rst,
+      end(fmt::format("closed by fault {}: reset after {} bytes {}", a.toxic.describe(), bytes, flow(d)), rst,
           "reset_peer");
       return;
     }
@@ -892,7 +891,7 @@ void Session::on_limited(Direction d) {
   for (const ActiveToxic& a : toxics_) {
     if (a.applies && a.toxic.stream == d && a.toxic.type == ToxicType::limit_data) which = a.toxic.describe();
   }
-  end(fmt::format("closed by fault {}: the {} byte limit was reached", which, to_string(d)), SideActions{},
+  end(fmt::format("closed by fault {}: the {} byte limit was reached", which, flow(d)), SideActions{},
       "limit_data");
 }
 

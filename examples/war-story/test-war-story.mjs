@@ -76,8 +76,8 @@ check(a1?.server_close_code === 1006, `act 1: the server saw 1006 too (got ${a1?
 const timerLine = logOf(a1).find((l) => /closed by (idle_timeout|proxy_read_timeout) after (59\.[7-9]|6\d\.)\d*s idle/.test(l));
 check(!!timerLine, "act 1: dropsim's log names the timer that fired (idle_timeout or proxy_read_timeout, after ~60s idle)");
 check(
-  !!timerLine && /upstream last data \d+\.\ds ago, no pings/.test(timerLine) && /downstream last data \d+\.\ds ago, no pings/.test(timerLine),
-  'act 1: ... and says how long each direction was idle (upstream and downstream: last data ~60s ago, no pings)',
+  !!timerLine && /client→server: last data \d+\.\ds ago, no pings/.test(timerLine) && /server→client: last data \d+\.\ds ago, no pings/.test(timerLine),
+  'act 1: ... and says how long each direction was idle (client→server and server→client: last data ~60s ago, no pings)',
 );
 check(!!timerLine && /client will see 1006/.test(timerLine), 'act 1: ... and that the client will see 1006');
 
@@ -87,7 +87,7 @@ check(a2?.opened && !a2.dropped, 'act 2: with a 25 s client ping, the client is 
 check(a2?.client_pongs >= 5, `act 2: its pings came back as pongs through both hops (${a2?.client_pongs}, want >= 5)`);
 check(a2?.close_code === 1000, `act 2: it then closed normally with 1000 (got ${a2?.close_code})`);
 check(
-  logOf(a2, 'alb').some((l) => /heartbeat: upstream pings every 2[45]\.\ds vs idle_timeout 60s: margin 2\.\dx, ok/.test(l)),
+  logOf(a2, 'alb').some((l) => /heartbeat: client→server: pings every 2[45]\.\ds vs idle_timeout 60s: margin 2\.\dx, ok/.test(l)),
   "act 2: dropsim judges the client's heartbeat ok against the ALB's idle_timeout",
 );
 
@@ -101,11 +101,11 @@ check(
 check(a3?.server_pings >= 2 && a3.server_pongs >= 2, `act 3: the server's pings were answered before the drop (${a3?.server_pongs} pongs, want >= 2)`);
 const a3close = logOf(a3, 'alb').find((l) => /closed by idle_timeout after/.test(l));
 check(
-  !!a3close && /upstream last data \d+\.\ds ago, no pings, \d+ pongs?/.test(a3close) && /downstream [^;]*pings every/.test(a3close),
-  "act 3: the ALB's idle_timeout fired, its log showing pongs upstream and pings downstream",
+  !!a3close && /client→server: last data \d+\.\ds ago, no pings, \d+ pongs?/.test(a3close) && /server→client: [^;]*pings every/.test(a3close),
+  "act 3: the ALB's idle_timeout fired, its log showing the client's pongs and the server's pings",
 );
 check(
-  logOf(a3, 'alb').some((l) => /heartbeat: .*downstream pings every [\d.]+s, but no idle timer counts them/.test(l)),
+  logOf(a3, 'alb').some((l) => /heartbeat: .*server→client: pings every [\d.]+s, but no idle timer counts them/.test(l)),
   "act 3: dropsim says no ALB timer counts the server's pings",
 );
 

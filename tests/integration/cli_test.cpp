@@ -143,9 +143,9 @@ TEST_P(CliRun, ExplainsTheDropAndStopsCleanlyOnSignal) {
   ASSERT_NE(port, 0) << child.err();
   Fd client = connect_to(port);  // silent: nginx's proxy_read_timeout drops it
   EXPECT_EQ(wait_end(client.get(), milliseconds(3000)).how, End::eof);
-  ASSERT_TRUE(child.wait_err("FIN to upstream", milliseconds(2000))) << child.err();
+  ASSERT_TRUE(child.wait_err("FIN to server", milliseconds(2000))) << child.err();
   const std::regex close_line(
-      R"(\[C\d+\] closed by proxy_read_timeout after 0\.\d{3}s idle \(upstream idle 0\.\d{3}s, downstream idle 0\.\d{3}s\): FIN to client, FIN to upstream)");
+      R"(\[C\d+\] closed by proxy_read_timeout after 0\.\d{3}s idle \(client→server idle 0\.\d{3}s, server→client idle 0\.\d{3}s\): FIN to client, FIN to server)");
   EXPECT_TRUE(std::regex_search(child.err(), close_line)) << child.err();
 
   Fd open_one = connect_to(port);  // still open when the signal arrives
@@ -168,7 +168,7 @@ TEST(Cli, Sigusr1ReportsEveryLiveSession) {
   ASSERT_TRUE(child.wait_err("connected to upstream", milliseconds(2000)));
   child.signal(SIGUSR1);
   ASSERT_TRUE(child.wait_err("proxy_timeout fires in", milliseconds(2000))) << child.err();
-  EXPECT_TRUE(std::regex_search(child.err(), std::regex(R"(\[C\d+\] live for \d+\.\d{3}s, upstream idle)"))) << child.err();
+  EXPECT_TRUE(std::regex_search(child.err(), std::regex(R"(\[C\d+\] live for \d+\.\d{3}s, client→server idle)"))) << child.err();
   EXPECT_NE(child.err().find("1 live session(s)"), std::string::npos) << child.err();
   child.signal(SIGTERM);
   EXPECT_EQ(child.wait(milliseconds(3000)), 0);

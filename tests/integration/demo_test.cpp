@@ -31,6 +31,11 @@ TEST(Demo, SilentClientDroppedAtSixtySecondsHeartbeatSurvives) {
   EXPECT_TRUE(std::regex_search(
       sink->text(), std::regex(R"(closed by idle_timeout after 6\d\.\d{3}s idle \(real 0\.6\d\ds at time scale 0\.01\))")))
       << sink->text();
+  // It ends as the story says: B closes cleanly, and no session is cut by the demo stopping.
+  EXPECT_TRUE(result.heartbeat_closed_cleanly) << out.str();
+  EXPECT_EQ(sink->text().find("proxy stopping"), std::string::npos) << sink->text();
+  EXPECT_TRUE(std::regex_search(sink->text(), std::regex(R"(the client will see 1000 \(the server's close frame\))")))
+      << sink->text();
 }
 
 }  // namespace

@@ -271,7 +271,7 @@ TEST(HalfClose, CloseBothEndsBothSidesOnAnyFin) {
     EXPECT_EQ(wait_end(other, milliseconds(2000), true).how, End::eof);
     EXPECT_EQ(wait_end(closer, milliseconds(2000), true).how, End::eof) << "the closer is closed too";
     EXPECT_TRUE(proxy.wait_log(std::string("closes both sides when the ") +
-                               (first == Direction::upstream ? "client" : "upstream") + " half-closes"));
+                               (first == Direction::upstream ? "client" : "server") + " half-closes"));
   }
 }
 
@@ -294,7 +294,7 @@ TEST(HalfClose, AsymmetricPolicyForwardsClientFinButClosesBothOnServerFin) {
       EXPECT_EQ(recv_exact(client.get(), 4, milliseconds(2000)), "more") << "the server still talks";
     } else {
       EXPECT_EQ(wait_end(conn.get(), milliseconds(2000), true).how, End::eof) << "the server is closed too";
-      EXPECT_TRUE(proxy.wait_log("closes both sides when the upstream half-closes"));
+      EXPECT_TRUE(proxy.wait_log("closes both sides when the server half-closes"));
     }
   }
 }
@@ -323,7 +323,7 @@ TEST(HalfCloseExpiry, ClientSideTimeoutEndsOnlyTheClientsDirection) {
   EXPECT_EQ(full.how, End::eof);
   EXPECT_GE(full.after.count(), 600);
   EXPECT_TRUE(proxy.wait_log("timeout_client expired after 0."));
-  EXPECT_TRUE(proxy.wait_log("the upstream direction ends (FIN to upstream); the downstream direction stays open"));
+  EXPECT_TRUE(proxy.wait_log("client→server ends (FIN to the server); server→client stays open"));
   EXPECT_TRUE(proxy.wait_log("closed by timeout_server"));
 }
 

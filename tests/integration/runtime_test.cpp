@@ -266,7 +266,7 @@ TEST_F(RuntimeTest, ResetPeerAfterBytesLetsThatManyThroughThenResets) {
   }
   EXPECT_EQ(got, std::string("0123456789").substr(0, got.size())) << "no byte past the limit";
   EXPECT_TRUE(rt.wait_log("closed by fault reset_peer_upstream")) << rt.logs();
-  EXPECT_TRUE(rt.wait_log("reset after 10 bytes upstream")) << rt.logs();
+  EXPECT_TRUE(rt.wait_log("reset after 10 bytes client→server")) << rt.logs();
 }
 
 TEST_F(RuntimeTest, LimitDataClosesWithFinOnceTheLimitHasPassed) {
@@ -278,7 +278,7 @@ TEST_F(RuntimeTest, LimitDataClosesWithFinOnceTheLimitHasPassed) {
   ASSERT_TRUE(send_all(c.get(), "0123456789"));
   EXPECT_EQ(recv_exact(c.get(), 5, milliseconds(2000)), "01234");
   EXPECT_EQ(wait_end(c.get(), milliseconds(2000)).how, End::eof);
-  EXPECT_TRUE(rt.wait_log("the downstream byte limit was reached")) << rt.logs();
+  EXPECT_TRUE(rt.wait_log("the server→client byte limit was reached")) << rt.logs();
 }
 
 TEST_F(RuntimeTest, LatencyAddedToAnOpenConnectionDelaysItsNextReply) {

@@ -419,7 +419,7 @@ class ApiGateway(DropsimCase):
         self.assertEqual(e.rcvd.code, 1009)
         line = await d.wait_for_log("[C1] closed")
         self.assertIn("client will see 1009", line)
-        self.assertIn("from upstream", line)
+        self.assertIn("from server", line)
 
     async def test_idle_close_sends_1001(self):
         port = await self.ws_server()
@@ -483,9 +483,9 @@ class IdleHeartbeats(DropsimCase):
             await ws.close()
         # The heartbeat analysis of that session.
         line = await d.wait_for_log("heartbeat:")
-        self.assertIn("upstream pings every", line)
+        self.assertIn("client→server: pings every", line)
         self.assertIn("margin", line)
-        self.assertRegex(line, r"upstream pings every 0\.\d+s vs idle_timeout 1s: margin [\d.]+x, ok")
+        self.assertRegex(line, r"client→server: pings every 0\.\d+s vs idle_timeout 1s: margin [\d.]+x, ok")
 
     async def test_server_only_pings_drop_client_activity_only_at_t(self):
         port = await self.ws_server(self.server_pinging(self.T / 3))

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "duration.h"
 #include "manual_clock.h"
 
 namespace dropsim {
@@ -26,9 +27,9 @@ TEST(ExplainTest, ClientSees1006WithoutACloseFrame) {
   ManualClock clock;
   Policy policy(p, clock.now());
   EXPECT_EQ(websocket_outcome(policy, {CloseAction::fin}, {CloseAction::fin}),
-            "client will see 1006 (no close frame), upstream sees FIN");
+            "the client will see 1006 (no close frame), the server sees FIN");
   EXPECT_EQ(websocket_outcome(policy, {CloseAction::rst}, {CloseAction::rst}),
-            "client will see 1006 (RST, no close frame), upstream sees RST");
+            "the client will see 1006 (RST, no close frame), the server sees RST");
 }
 
 TEST(ExplainTest, ClientSeesTheCodeItWasSent) {
@@ -36,10 +37,10 @@ TEST(ExplainTest, ClientSeesTheCodeItWasSent) {
   ManualClock clock;
   Policy policy(p, clock.now());
   SideClose client{CloseAction::fin, 1001, 0, ""};
-  EXPECT_EQ(websocket_outcome(policy, client, {CloseAction::fin}), "client will see 1001, upstream sees FIN");
+  EXPECT_EQ(websocket_outcome(policy, client, {CloseAction::fin}), "the client will see 1001, the server sees FIN");
   policy.on_close_frame(Direction::downstream, 1000, "bye");
   EXPECT_EQ(websocket_outcome(policy, {CloseAction::fin}, {CloseAction::fin}),
-            "client will see 1000 (the server's close frame), upstream sees FIN");
+            "the client will see 1000 (the server's close frame), the server sees FIN");
 }
 
 TEST(ExplainTest, FrameStoryTellsDataAndPingsPerDirection) {
@@ -54,7 +55,7 @@ TEST(ExplainTest, FrameStoryTellsDataAndPingsPerDirection) {
   }
   clock.advance(seconds(30));
   EXPECT_EQ(frame_story(policy, clock.now(), Clockface(1.0)),
-            "upstream last data 120.0s ago, no pings; downstream no data, pings every 30.0s, last 30.0s ago");
+            "client→server: last data 120.0s ago, no pings; server→client: no data, pings every 30.0s, last 30.0s ago");
 }
 
 TEST(ExplainTest, FrameStoryInProfileTimeUnderTimeScale) {
@@ -64,7 +65,7 @@ TEST(ExplainTest, FrameStoryInProfileTimeUnderTimeScale) {
   policy.on_frame(Direction::upstream, FrameKind::ping, true, clock.now());
   clock.advance(std::chrono::milliseconds(1500));  // 30 s at time scale 0.05
   EXPECT_EQ(frame_story(policy, clock.now(), Clockface(0.05)),
-            "upstream no data, 1 ping 30.0s ago; downstream no data, no pings");
+            "client→server: no data, 1 ping 30.0s ago; server→client: no data, no pings");
   EXPECT_EQ(Clockface(0.05).seconds(std::chrono::seconds(3)), "60.000s");
   EXPECT_EQ(Clockface(0.05).real_note(std::chrono::seconds(3)), " (real 3.000s at time scale 0.05)");
   EXPECT_EQ(Clockface(1.0).real_note(std::chrono::seconds(3)), "");
@@ -100,8 +101,8 @@ TEST(ExplainTest, HeartbeatIgnoresTimersThePingsDoNotReset) {
   }
   EXPECT_TRUE(heartbeat_checks(p, policy).empty()) << "server pings do not count against this timer";
   EXPECT_EQ(heartbeat_summary(p, policy, Clockface(1.0)),
-            "upstream: no regular pings or messages to judge; downstream pings every 30.0s, but no idle timer "
-            "counts them");
+            "client→server: no heartbeat: ping at least every 30s to survive idle_timeout 60s; "
+            "server→client: pings every 30.0s, but no idle timer counts them");
 }
 
 TEST(ExplainTest, HeartbeatSummarySentence) {
@@ -114,19 +115,50 @@ TEST(ExplainTest, HeartbeatSummarySentence) {
     clock.advance(seconds(30));
   }
   EXPECT_EQ(heartbeat_summary(p, policy, Clockface(1.0)),
-            "upstream: no regular pings or messages to judge; downstream pings every 30.0s vs idle_timeout 60s: "
-            "margin 2.0x, ok");
+            "client→server: no heartbeat, none needed (server→client pings reset idle_timeout); "
+            "server→client: pings every 30.0s vs idle_timeout 60s: margin 2.0x, ok");
+}
+
+TEST(ExplainTest, NoHeartbeatAdviceUsesTheShortestTimerInProfileTime) {
+  Profile p = alb();
+  p.timers[0].reset_by = DirectionSet::only(Direction::upstream);
+  TimerSpec shorter;
+  shorter.name = "proxy_read_timeout";
+  shorter.timeout = seconds(50);
+  shorter.rearm_granularity = std::chrono::milliseconds(300);  // nginx's lazy re-arm shortens it
+  p.timers.push_back(shorter);
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  // The shortest timer counting client→server pings is proxy_read_timeout: 49.7s, so 24.8s.
+  EXPECT_EQ(heartbeat_summary(p, policy, Clockface(1.0)),
+            "client→server: no heartbeat: ping at least every 24.8s to survive proxy_read_timeout 50s; "
+            "server→client: no heartbeat: ping at least every 24.8s to survive proxy_read_timeout 50s");
+  // At --time-scale 0.05 the advice stays in the profile's time.
+  Profile scaled = p;
+  scaled.time_scale = 0.05;
+  for (TimerSpec& t : scaled.timers) {
+    t.timeout = scale(*t.timeout, 0.05);
+    t.rearm_granularity = scale(t.rearm_granularity, 0.05);
+  }
+  Policy scaled_policy(scaled, clock.now());
+  EXPECT_NE(heartbeat_summary(scaled, scaled_policy, Clockface(0.05)).find("every 24.8s to survive proxy_read_timeout 50s"),
+            std::string::npos);
+  // A direction that no timer counts gets no advice to ping.
+  p.timers.erase(p.timers.begin() + 1);
+  Policy one(p, clock.now());
+  EXPECT_NE(heartbeat_summary(p, one, Clockface(1.0)).find("server→client: no heartbeat, and no idle timer would count one"),
+            std::string::npos);
 }
 
 TEST(ExplainTest, DescribeSide) {
   EXPECT_EQ(describe_side(Side::client, {CloseAction::fin}), "FIN to client");
-  EXPECT_EQ(describe_side(Side::upstream, {CloseAction::rst}), "RST to upstream");
+  EXPECT_EQ(describe_side(Side::upstream, {CloseAction::rst}), "RST to server");
   EXPECT_EQ(describe_side(Side::client, {CloseAction::fin, 1001, 0, ""}), "close 1001 (going away) to client, then FIN");
   EXPECT_EQ(describe_side(Side::client, {CloseAction::fin, std::nullopt, 504, ""}), "504 to client, then FIN");
   EXPECT_EQ(describe_side(Side::client, {CloseAction::fin, std::nullopt, 0, "no WebSocket to close"}),
             "FIN to client (no WebSocket to close)");
   EXPECT_EQ(describe_side(Side::upstream, {CloseAction::blackhole}),
-            "upstream blackholed (silence, RST on its next bytes)");
+            "server blackholed (silence, RST on its next bytes)");
 }
 
 }  // namespace
