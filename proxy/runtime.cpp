@@ -76,7 +76,8 @@ namespace {
 
 Profile load_spec_profile(const ProxySpec& spec) {
   try {
-    const ProfileText text = find_profile_text(spec.profile);
+    // The API's field is "profile": a flag name would point an API user at the wrong place.
+    const ProfileText text = find_profile_text(spec.profile, "profile");
     return load_profile(text.text, text.file, spec.settings, spec.time_scale);
   } catch (const ProfileError& e) {
     throw ApiError(400, e.what());

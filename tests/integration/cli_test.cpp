@@ -115,6 +115,8 @@ TEST(Cli, UnknownProfileIsAConfigurationError) {
   const auto r = run_process({kBinary, "run", "--no-api", "--profile", "ngnix", "--upstream", "127.0.0.1:9"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("nginx"), std::string::npos) << r.err;
+  // On the command line the error names the flag; through the API, the field (control_api_test).
+  EXPECT_NE(r.err.find("--profile: no built-in profile 'ngnix'"), std::string::npos) << r.err;
 }
 
 TEST(Cli, MissingRequiredOptionIsAUsageError) {

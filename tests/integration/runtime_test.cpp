@@ -83,6 +83,8 @@ TEST_F(RuntimeTest, AnswersToxiproxysErrors) {
   const auto [bad_status, bad_message] = status_of([bad_profile](Runtime& r) { return r.create_proxy(bad_profile); });
   EXPECT_EQ(bad_status, 400);
   EXPECT_NE(bad_message.find("nginx"), std::string::npos) << "did-you-mean: " << bad_message;
+  // The API's field, not the command line's flag.
+  EXPECT_TRUE(bad_message.starts_with("profile: no built-in profile 'ngnix'")) << bad_message;
 }
 
 TEST_F(RuntimeTest, ResetPeerResetsAConnectionThatWasOpenAndIdleBeforeTheToxic) {
