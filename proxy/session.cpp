@@ -101,12 +101,8 @@ Session::Session(std::uint64_t id, asio::ip::tcp::socket client,
 Session::~Session() = default;
 
 void Session::start() {
-  apply_toxics(context_->toxics);
-  asio::co_spawn(timer_.get_executor(), [self = shared_from_this()] { return self->run(); },
-                 asio::detached);
-}
-
-asio::awaitable<void> Session::run() {
+  // A session's events begin with `open`: the toxics' `fault` events follow it, and an
+  // /events stream filtered by proxy learns the connection from it.
   context_->log->event(spdlog::level::info, id_, "open",
                        fmt::format("accepted {} on {}, connecting to upstream {} (profile {})",
                                    endpoint_text(socket(Side::client)), context_->proxy_name,
@@ -115,6 +111,12 @@ asio::awaitable<void> Session::run() {
                         {"proxy", context_->proxy_name},
                         {"upstream", context_->upstream_label},
                         {"profile", profile_->name}});
+  apply_toxics(context_->toxics);
+  asio::co_spawn(timer_.get_executor(), [self = shared_from_this()] { return self->run(); },
+                 asio::detached);
+}
+
+asio::awaitable<void> Session::run() {
   // Every write to a peer is non-blocking from the first (an HTTP status to a client
   // that does not read must not stall the thread).
   std::error_code nb_ec;
