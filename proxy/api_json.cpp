@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "profile_yaml.h"
+#include "suggest.h"
 
 namespace dropsim {
 namespace {
@@ -345,20 +346,44 @@ Toxic go_toxic_head(const Json& body) {
   const auto stream = parse_direction(lowered);
   if (!stream) throw ApiError(kBadRequest, "stream was invalid, can be either upstream or downstream");
   const auto type = parse_toxic_type(type_text);
-  if (!type) throw ApiError(kBadRequest, "invalid toxic type");
+  if (!type) {
+    // Toxiproxy's words first (clients match them), then what would have been valid.
+    std::vector<std::string> names;
+    for (ToxicType t : all_toxic_types()) names.emplace_back(to_string(t));
+    throw ApiError(kBadRequest, fmt::format("invalid toxic type \"{}\"{}; valid types: {}", type_text,
+                                            did_you_mean(type_text, names), toxic_type_names()));
+  }
   Toxic toxic = Toxic::make(*type, *stream);
   if (!name.empty()) toxic.name = name;
   toxic.toxicity = toxicity;
   return toxic;
 }
 
-void go_toxic_attributes(const Json& body, Toxic& toxic) {
-  const Json* attrs = go_field(body, "attributes");
-  if (attrs == nullptr) return;
-  const std::string owner = fmt::format("ToxicWrapper.attributes");
-  for (const AttributeSpec& spec : attributes_of(toxic.type)) {
-    if (auto v = go_int64(*attrs, spec.name, owner)) toxic.set(spec.name, *v);
+std::vector<std::string> unknown_attribute_warnings(const Json& attributes, ToxicType type) {
+  std::vector<std::string> warnings;
+  if (!attributes.is_object()) return warnings;
+  std::vector<std::string> known;
+  for (const AttributeSpec& spec : attributes_of(type)) known.emplace_back(spec.name);
+  std::string known_list;
+  for (const std::string& k : known) known_list += (known_list.empty() ? "" : ", ") + k;
+  for (auto it = attributes.begin(); it != attributes.end(); ++it) {
+    // Go matches a field case-insensitively when no tag matches exactly: "Rate" is read.
+    const bool read = std::any_of(known.begin(), known.end(), [&](const std::string& k) { return iequals(k, it.key()); });
+    if (read) continue;
+    warnings.push_back(fmt::format("unknown attribute \"{}\" of a {} toxic ignored{}; its attributes: {}", it.key(),
+                                   to_string(type), did_you_mean(it.key(), known),
+                                   known_list.empty() ? "none" : known_list));
   }
+  return warnings;
+}
+
+std::vector<std::string> go_toxic_attributes(const Json& body, Toxic& toxic) {
+  const Json* attrs = go_field(body, "attributes");
+  if (attrs == nullptr) return {};
+  for (const AttributeSpec& spec : attributes_of(toxic.type)) {
+    if (auto v = go_int64(*attrs, spec.name, "ToxicWrapper.attributes")) toxic.set(spec.name, *v);
+  }
+  return unknown_attribute_warnings(*attrs, toxic.type);
 }
 
 ToxicUpdate go_toxic_update(const Json& body, const Toxic& current) {
@@ -370,6 +395,7 @@ ToxicUpdate go_toxic_update(const Json& body, const Toxic& current) {
     for (const AttributeSpec& spec : attributes_of(current.type)) {
       if (auto v = go_int64(*attrs, spec.name, "ToxicWrapper.attributes")) update.attributes.emplace_back(spec.name, *v);
     }
+    update.warnings = unknown_attribute_warnings(*attrs, current.type);
   }
   return update;
 }

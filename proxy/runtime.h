@@ -89,6 +89,7 @@ struct ProxyUpdate {
 struct ToxicUpdate {
   std::optional<double> toxicity;
   std::vector<std::pair<std::string, std::int64_t>> attributes;  ///< by name; unknown names are ignored
+  std::vector<std::string> warnings;  ///< one per unknown attribute name (the API logs and answers them)
 };
 
 /// Process-wide options.

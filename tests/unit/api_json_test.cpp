@@ -157,7 +157,12 @@ TEST(GoDecoder, ToxicDefaultsAndOrderOfChecks) {
   // The stream is checked before the type.
   EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"type":"nope","stream":"sideways"})")); }),
             "400 stream was invalid, can be either upstream or downstream");
-  EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"type":"nope"})")); }), "400 invalid toxic type");
+  // Toxiproxy's words first, then the valid types and the likely one.
+  EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"type":"nope"})")); }),
+            "400 invalid toxic type \"nope\"; valid types: " + toxic_type_names());
+  EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"type":"latancy"})")); }),
+            "400 invalid toxic type \"latancy\" (did you mean 'latency'?); valid types: latency, bandwidth, "
+            "slow_close, timeout, reset_peer, slicer, limit_data, partition");
   EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"stream":""})")); }),
             "400 stream was invalid, can be either upstream or downstream");
   EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"type":"latency","toxicity":"half"})")); }),
@@ -168,9 +173,12 @@ TEST(GoDecoder, ToxicDefaultsAndOrderOfChecks) {
 TEST(GoDecoder, ToxicAttributesAreIntegersAndUnknownOnesIgnored) {
   const Json body = parse_go_body(R"({"type":"latency","attributes":{"latency":100,"Jitter":5,"rate":9}})");
   Toxic t = go_toxic_head(body);
-  go_toxic_attributes(body, t);
+  const std::vector<std::string> warnings = go_toxic_attributes(body, t);
   EXPECT_EQ(t.get("latency"), 100);
   EXPECT_EQ(t.get("jitter"), 5);
+  // "Jitter" is read (Go's case-insensitive match); "rate" is ignored, and said so.
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0], "unknown attribute \"rate\" of a latency toxic ignored; its attributes: latency, jitter");
   const Json fractional = parse_go_body(R"({"type":"latency","attributes":{"latency":1.5}})");
   Toxic f = go_toxic_head(fractional);
   EXPECT_EQ(error_of([&] { go_toxic_attributes(fractional, f); }),
@@ -181,12 +189,26 @@ TEST(GoDecoder, ToxicAttributesAreIntegersAndUnknownOnesIgnored) {
             "type toxics.Toxic");
 }
 
+TEST(GoDecoder, AMistypedAttributeIsAWarningWithASuggestion) {
+  // {"rates":100} used to store rate 0 silently, which stalls every byte.
+  const Json body = parse_go_body(R"({"type":"bandwidth","attributes":{"rates":100}})");
+  Toxic t = go_toxic_head(body);
+  const std::vector<std::string> warnings = go_toxic_attributes(body, t);
+  EXPECT_EQ(t.get("rate"), 0);
+  EXPECT_EQ(warnings, std::vector<std::string>{"unknown attribute \"rates\" of a bandwidth toxic ignored (did you "
+                                               "mean 'rate'?); its attributes: rate"});
+  Toxic clean = go_toxic_head(parse_go_body(R"({"type":"bandwidth"})"));
+  EXPECT_TRUE(go_toxic_attributes(parse_go_body(R"({"attributes":{"rate":1,"RATE":2}})"), clean).empty());
+}
+
 TEST(GoDecoder, ToxicUpdateReadsWithTheCurrentType) {
   const Toxic current = Toxic::make(ToxicType::bandwidth);
   const ToxicUpdate u = go_toxic_update(parse_go_body(R"({"attributes":{"rate":5,"latency":3},"toxicity":0.5})"), current);
   ASSERT_EQ(u.attributes.size(), 1u);
   EXPECT_EQ(u.attributes[0].first, "rate");
   EXPECT_EQ(u.toxicity, 0.5);
+  EXPECT_EQ(u.warnings, std::vector<std::string>{
+                            "unknown attribute \"latency\" of a bandwidth toxic ignored; its attributes: rate"});
   EXPECT_FALSE(go_toxic_update(parse_go_body("{}"), current).toxicity.has_value());
 }
 
