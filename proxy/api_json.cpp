@@ -222,12 +222,25 @@ Json proxy_detail_json(const ProxyInfo& proxy) {
   return j;
 }
 
+namespace {
+
+/// Sets `key` (real seconds, or null) and, when the session's time is scaled, its
+/// "profile_" twin in the profile's seconds: one rule for every duration of the API.
+void put_seconds(Json& j, const std::string& key, std::optional<double> real, double time_scale) {
+  j[key] = real ? Json(*real) : Json(nullptr);
+  if (time_scale != 1.0) j["profile_" + key] = real ? Json(*real / time_scale) : Json(nullptr);
+}
+
+}  // namespace
+
 Json session_json(const SessionInfo& s) {
   Json j;
   j["id"] = s.id;
   j["proxy"] = s.proxy;
   j["client"] = s.client;
-  j["age_s"] = s.age_s;
+  j["state"] = to_string(s.state);
+  put_seconds(j, "age_s", s.age_s, s.time_scale);
+  if (s.time_scale != 1.0) j["time_scale"] = s.time_scale;
   j["connected"] = s.connected;
   j["websocket"] = s.websocket;
   for (Direction d : kDirections) {
@@ -237,14 +250,14 @@ Json session_json(const SessionInfo& s) {
     Json frames;
     for (FrameKind k : kFrameKinds) frames[std::string(to_string(k))] = way.frames[static_cast<std::size_t>(k)];
     w["frames"] = std::move(frames);
-    w["idle_s"] = way.idle_s ? Json(*way.idle_s) : Json(nullptr);
+    put_seconds(w, "idle_s", way.idle_s, s.time_scale);
     j[std::string(to_string(d))] = std::move(w);
   }
   Json timers = Json::array();
   for (const SessionInfo::Timer& t : s.timers) {
     Json tj;
     tj["name"] = t.name;
-    tj["fires_in_s"] = t.fires_in_s ? Json(*t.fires_in_s) : Json(nullptr);
+    put_seconds(tj, "fires_in_s", t.fires_in_s, s.time_scale);
     timers.push_back(std::move(tj));
   }
   j["timers"] = std::move(timers);

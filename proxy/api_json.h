@@ -102,7 +102,7 @@ ActionRequest strict_action(const Json& body, SessionAction default_action, cons
 struct ProfileChange {
   std::optional<std::string> profile;  ///< nullopt: keep the proxy's
   std::vector<SettingOverride> settings;
-  double time_scale = 1.0;
+  std::optional<double> time_scale;  ///< nullopt: the runtime's default (`run --time-scale`)
 };
 ProfileChange strict_profile_change(const Json& body);
 /// {"duration_ms": N} for POST /proxies/{name}/partition; 0 (until healed) when absent.

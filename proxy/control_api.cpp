@@ -67,11 +67,13 @@ std::uint64_t session_id(const std::string& text) {
   return id;
 }
 
-/// {"action": "rst", "sessions": n}: what a session action did.
-HttpResponse acted(const ActionRequest& action, std::size_t sessions) {
+/// {"action": "drain", "sessions": n, "released_blackholed": m}: the sessions the action
+/// acted on, and apart from them the blackholed ones whose held sockets a drain let go.
+HttpResponse acted(const ActionRequest& action, const ActionTally& tally) {
   Json j;
   j["action"] = to_string(action.action);
-  j["sessions"] = sessions;
+  j["sessions"] = tally.acted;
+  j["released_blackholed"] = tally.released;
   return json_response(200, j);
 }
 
@@ -380,8 +382,7 @@ HttpResponse ControlApi::one_session(const std::string& method, const std::strin
   } else {
     action = strict_action(action_body(body), SessionAction::rst, runtime_.options());
   }
-  runtime_.act(id, action);
-  return acted(action, 1);
+  return acted(action, runtime_.act(id, action));
 }
 
 HttpResponse ControlApi::partition(const std::string& method, const std::string& proxy, const std::string& body) {

@@ -176,6 +176,8 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
   asio::io_context io(1);
   dropsim::RuntimeOptions options;
   options.seed = args.seed;
+  // Proxies the API creates replay at the same pace as those from the command line.
+  options.time_scale = args.profile.time_scale;
   options.drain_code = static_cast<std::uint16_t>(args.drain_code);
   options.drain_reason = args.drain_reason;
   options.drain_timeout = *dropsim::parse_duration(args.drain_timeout);  // checked by CLI11

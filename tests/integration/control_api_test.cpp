@@ -303,7 +303,7 @@ TEST_F(ControlApiTest, MassDisconnectActsOnEveryProxy) {
   ASSERT_GE(echo_ms(b.get(), "x"), 0);
   const Reply r = client_.request("POST", "/dropsim/sessions");
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(body_of(r), json::parse(R"({"action":"rst","sessions":2})"));
+  EXPECT_EQ(body_of(r), json::parse(R"({"action":"rst","sessions":2,"released_blackholed":0})"));
   EXPECT_EQ(wait_end(a.get(), Ms(3000)).how, End::reset);
   EXPECT_EQ(wait_end(b.get(), Ms(3000)).how, End::reset);
 }
@@ -380,6 +380,77 @@ TEST_F(ControlApiTest, EventStreamFiltersByProxy) {
   EXPECT_EQ(events.text().find("\"proxy\":\"a\""), std::string::npos) << events.text();
   EXPECT_EQ(events.text().find("event: open"), events.text().rfind("event: open"));  // one open: b's
   EXPECT_EQ(client_.request("GET", "/events?conn=abc").status, 400);
+}
+
+/// The value of the metrics sample that starts with `series` ("name{proxy=\"p\"}"); -1 when absent.
+double metric(const std::string& text, const std::string& series) {
+  const std::size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST_F(ControlApiTest, ABlackholedSessionIsHeldNotOpenAndADrainCountsOnlyWhatItClosed) {
+  // nlb forgets a flow after its idle timeout: 60s at time scale 0.005 is 0.3 s.
+  const std::uint16_t port =
+      listen_port(create("nlb", {{"profile", "nlb"}, {"settings", {{"idle_timeout", "60s"}}}, {"time_scale", 0.005}}));
+  Fd quiet = connect_to(port);
+  ASSERT_GE(echo_ms(quiet.get(), "x"), 0);
+  // Poll (bounded) until the idle timeout has fired and the session is held.
+  json sessions;
+  const bool held = wait_until(
+      [&] {
+        sessions = body_of(client_.request("GET", "/dropsim/sessions"));
+        return sessions.size() == 1 && sessions[0]["state"] == "blackholed";
+      },
+      Ms(3000));
+  ASSERT_TRUE(held) << sessions.dump();
+  // New sessions get a 30 s real idle timeout: the next one stays open however slow the test.
+  ASSERT_EQ(client_.request("PUT", "/proxies/nlb/profile",
+                            R"({"profile":"nlb","settings":{"idle_timeout":"60s"},"time_scale":0.5})")
+                .status,
+            200);
+  Fd busy = connect_to(port);
+  ASSERT_GE(echo_ms(busy.get(), "y"), 0);
+  sessions = body_of(client_.request("GET", "/dropsim/sessions"));
+  ASSERT_EQ(sessions.size(), 2u) << sessions.dump();
+  const json& gone = sessions[0];
+  EXPECT_EQ(gone["state"], "blackholed");
+  EXPECT_EQ(gone["connected"], false) << "it ended: not connected, whatever its sockets";
+  for (const json& t : gone["timers"]) EXPECT_TRUE(t["fires_in_s"].is_null()) << gone.dump();
+  const json& live = sessions[1];
+  EXPECT_EQ(live["state"], "open");
+  EXPECT_EQ(live["connected"], true);
+  ASSERT_FALSE(live["timers"].empty());
+  EXPECT_GE(live["timers"][0]["fires_in_s"].get<double>(), 0.0) << live.dump();
+  // Real seconds, and the profile's beside them.
+  EXPECT_EQ(live["time_scale"], 0.5);
+  EXPECT_NEAR(live["profile_age_s"].get<double>(), live["age_s"].get<double>() / 0.5, 1e-6);
+  EXPECT_LE(live["timers"][0]["fires_in_s"].get<double>(), 30.0);
+  EXPECT_NEAR(live["timers"][0]["profile_fires_in_s"].get<double>(),
+              live["timers"][0]["fires_in_s"].get<double>() / 0.5, 1e-6);
+
+  const std::string metrics = client_.request("GET", "/metrics").body;
+  EXPECT_EQ(metric(metrics, "dropsim_active_sessions{proxy=\"nlb\"}"), 1) << metrics;
+  EXPECT_EQ(metric(metrics, "dropsim_blackholed_sessions{proxy=\"nlb\"}"), 1) << metrics;
+  EXPECT_EQ(metric(metrics, "dropsim_blackholed_sockets{proxy=\"nlb\"}"), 2) << metrics;
+
+  // The drain closes the open session; the blackholed one only has its sockets let go.
+  const json drained = body_of(client_.request("POST", "/proxies/nlb/sessions", R"({"action":"drain"})"));
+  EXPECT_EQ(drained["sessions"], 1) << drained.dump();
+  EXPECT_EQ(drained["released_blackholed"], 1) << drained.dump();
+  EXPECT_NE(api_.logs().find("nlb: drain applied to 1 session(s); released the held sockets of 1 blackholed "
+                             "session(s)"),
+            std::string::npos)
+      << api_.logs();
+  const bool released = wait_until(
+      [&] {
+        return metric(client_.request("GET", "/metrics").body, "dropsim_blackholed_sessions{proxy=\"nlb\"}") == 0;
+      },
+      Ms(3000));
+  EXPECT_TRUE(released);
+  // A second drain finds nothing left to act on.
+  EXPECT_TRUE(wait_until([&] { return body_of(client_.request("GET", "/dropsim/sessions")).empty(); }, Ms(3000)));
+  EXPECT_EQ(body_of(client_.request("POST", "/proxies/nlb/sessions", R"({"action":"drain"})"))["sessions"], 0);
 }
 
 TEST_F(ControlApiTest, AMistypedToxicAttributeIsKeptAt200ButWarnedAbout) {

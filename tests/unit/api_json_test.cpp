@@ -69,6 +69,32 @@ TEST(ApiJsonShapes, SessionHasBothDirections) {
   EXPECT_EQ(j["downstream"]["frames"].dump(), R"({"data":0,"ping":0,"pong":0,"close":0})");
   EXPECT_EQ(j["timers"][0]["fires_in_s"], 58.5);
   EXPECT_TRUE(j["timers"][1]["fires_in_s"].is_null());
+  EXPECT_EQ(j["state"], "connecting");
+  // At time scale 1 real and profile time are one: no twins.
+  EXPECT_FALSE(j.contains("profile_age_s"));
+  EXPECT_FALSE(j.contains("time_scale"));
+  EXPECT_FALSE(j["timers"][0].contains("profile_fires_in_s"));
+}
+
+TEST(ApiJsonShapes, ScaledSessionHasProfileTwinsOfEveryDuration) {
+  // Every field is in real seconds; profile_* gives the profile's seconds beside it.
+  SessionInfo s;
+  s.time_scale = 0.05;
+  s.age_s = 10.5;
+  s.state = SessionState::blackholed;
+  s.ways[index(Direction::downstream)].idle_s = 3.0;
+  s.timers.push_back({"idle_timeout", 1.5});
+  s.timers.push_back({"lifetime", std::nullopt});
+  const Json j = session_json(s);
+  EXPECT_EQ(j["state"], "blackholed");
+  EXPECT_EQ(j["time_scale"], 0.05);
+  EXPECT_EQ(j["age_s"], 10.5);
+  EXPECT_DOUBLE_EQ(j["profile_age_s"].get<double>(), 210.0);
+  EXPECT_DOUBLE_EQ(j["downstream"]["profile_idle_s"].get<double>(), 60.0);
+  EXPECT_TRUE(j["upstream"]["profile_idle_s"].is_null());
+  EXPECT_EQ(j["timers"][0]["fires_in_s"], 1.5);
+  EXPECT_DOUBLE_EQ(j["timers"][0]["profile_fires_in_s"].get<double>(), 30.0);
+  EXPECT_TRUE(j["timers"][1]["profile_fires_in_s"].is_null());
 }
 
 TEST(ApiJsonShapes, ProfileListsSettingsAndYaml) {
@@ -248,7 +274,9 @@ TEST(StrictBodies, Actions) {
 TEST(StrictBodies, ProfileChangeAndPartition) {
   const ProfileChange c = strict_profile_change(Json::parse(R"({"profile":"alb","settings":{"idle_timeout":"3s"}})"));
   EXPECT_EQ(c.profile, "alb");
-  EXPECT_EQ(c.time_scale, 1.0);
+  // None given: the runtime's default (run --time-scale) applies, not 1.
+  EXPECT_FALSE(c.time_scale.has_value());
+  EXPECT_EQ(strict_profile_change(Json::parse(R"({"time_scale":0.5})")).time_scale, 0.5);
   ASSERT_EQ(c.settings.size(), 1u);
   EXPECT_EQ(c.settings[0].name, "idle_timeout");
   EXPECT_FALSE(strict_profile_change(Json::object()).profile.has_value());
