@@ -259,7 +259,7 @@ void bench_memory(int n) {
     HoldServer server;
     std::unique_ptr<ProxyUnderTest> proxy;
     if (path == 1) proxy = std::make_unique<ProxyUnderTest>(plain_profile(), server.port(), spdlog::level::warn);
-    const auto established = [&] { return path == 0 ? server.connections() : proxy->active_sessions(); };
+    const auto established = [&] { return path == 0 ? server.connections() : proxy->live_sessions(); };
     const long before = rss_kb();
     std::vector<Fd> clients;
     try {

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "profile_yaml.h"
+#include "suggest.h"
 
 namespace dropsim {
 namespace {
@@ -221,12 +222,25 @@ Json proxy_detail_json(const ProxyInfo& proxy) {
   return j;
 }
 
+namespace {
+
+/// Sets `key` (real seconds, or null) and, when the session's time is scaled, its
+/// "profile_" twin in the profile's seconds: one rule for every duration of the API.
+void put_seconds(Json& j, const std::string& key, std::optional<double> real, double time_scale) {
+  j[key] = real ? Json(*real) : Json(nullptr);
+  if (time_scale != 1.0) j["profile_" + key] = real ? Json(*real / time_scale) : Json(nullptr);
+}
+
+}  // namespace
+
 Json session_json(const SessionInfo& s) {
   Json j;
   j["id"] = s.id;
   j["proxy"] = s.proxy;
   j["client"] = s.client;
-  j["age_s"] = s.age_s;
+  j["state"] = to_string(s.state);
+  put_seconds(j, "age_s", s.age_s, s.time_scale);
+  if (s.time_scale != 1.0) j["time_scale"] = s.time_scale;
   j["connected"] = s.connected;
   j["websocket"] = s.websocket;
   for (Direction d : kDirections) {
@@ -236,14 +250,14 @@ Json session_json(const SessionInfo& s) {
     Json frames;
     for (FrameKind k : kFrameKinds) frames[std::string(to_string(k))] = way.frames[static_cast<std::size_t>(k)];
     w["frames"] = std::move(frames);
-    w["idle_s"] = way.idle_s ? Json(*way.idle_s) : Json(nullptr);
+    put_seconds(w, "idle_s", way.idle_s, s.time_scale);
     j[std::string(to_string(d))] = std::move(w);
   }
   Json timers = Json::array();
   for (const SessionInfo::Timer& t : s.timers) {
     Json tj;
     tj["name"] = t.name;
-    tj["fires_in_s"] = t.fires_in_s ? Json(*t.fires_in_s) : Json(nullptr);
+    put_seconds(tj, "fires_in_s", t.fires_in_s, s.time_scale);
     timers.push_back(std::move(tj));
   }
   j["timers"] = std::move(timers);
@@ -345,20 +359,44 @@ Toxic go_toxic_head(const Json& body) {
   const auto stream = parse_direction(lowered);
   if (!stream) throw ApiError(kBadRequest, "stream was invalid, can be either upstream or downstream");
   const auto type = parse_toxic_type(type_text);
-  if (!type) throw ApiError(kBadRequest, "invalid toxic type");
+  if (!type) {
+    // Toxiproxy's words first (clients match them), then what would have been valid.
+    std::vector<std::string> names;
+    for (ToxicType t : all_toxic_types()) names.emplace_back(to_string(t));
+    throw ApiError(kBadRequest, fmt::format("invalid toxic type \"{}\"{}; valid types: {}", type_text,
+                                            did_you_mean(type_text, names), toxic_type_names()));
+  }
   Toxic toxic = Toxic::make(*type, *stream);
   if (!name.empty()) toxic.name = name;
   toxic.toxicity = toxicity;
   return toxic;
 }
 
-void go_toxic_attributes(const Json& body, Toxic& toxic) {
-  const Json* attrs = go_field(body, "attributes");
-  if (attrs == nullptr) return;
-  const std::string owner = fmt::format("ToxicWrapper.attributes");
-  for (const AttributeSpec& spec : attributes_of(toxic.type)) {
-    if (auto v = go_int64(*attrs, spec.name, owner)) toxic.set(spec.name, *v);
+std::vector<std::string> unknown_attribute_warnings(const Json& attributes, ToxicType type) {
+  std::vector<std::string> warnings;
+  if (!attributes.is_object()) return warnings;
+  std::vector<std::string> known;
+  for (const AttributeSpec& spec : attributes_of(type)) known.emplace_back(spec.name);
+  std::string known_list;
+  for (const std::string& k : known) known_list += (known_list.empty() ? "" : ", ") + k;
+  for (auto it = attributes.begin(); it != attributes.end(); ++it) {
+    // Go matches a field case-insensitively when no tag matches exactly: "Rate" is read.
+    const bool read = std::any_of(known.begin(), known.end(), [&](const std::string& k) { return iequals(k, it.key()); });
+    if (read) continue;
+    warnings.push_back(fmt::format("unknown attribute \"{}\" of a {} toxic ignored{}; its attributes: {}", it.key(),
+                                   to_string(type), did_you_mean(it.key(), known),
+                                   known_list.empty() ? "none" : known_list));
   }
+  return warnings;
+}
+
+std::vector<std::string> go_toxic_attributes(const Json& body, Toxic& toxic) {
+  const Json* attrs = go_field(body, "attributes");
+  if (attrs == nullptr) return {};
+  for (const AttributeSpec& spec : attributes_of(toxic.type)) {
+    if (auto v = go_int64(*attrs, spec.name, "ToxicWrapper.attributes")) toxic.set(spec.name, *v);
+  }
+  return unknown_attribute_warnings(*attrs, toxic.type);
 }
 
 ToxicUpdate go_toxic_update(const Json& body, const Toxic& current) {
@@ -370,6 +408,7 @@ ToxicUpdate go_toxic_update(const Json& body, const Toxic& current) {
     for (const AttributeSpec& spec : attributes_of(current.type)) {
       if (auto v = go_int64(*attrs, spec.name, "ToxicWrapper.attributes")) update.attributes.emplace_back(spec.name, *v);
     }
+    update.warnings = unknown_attribute_warnings(*attrs, current.type);
   }
   return update;
 }

@@ -72,11 +72,17 @@ std::vector<ProxySpec> go_populate(const Json& body);
 ProxyUpdate go_proxy_update(const Json& body);
 
 /// POST /proxies/{name}/toxics, in Toxiproxy's order of checks: the stream (400
-/// "stream was invalid, ..."), the default name, the type (400 "invalid toxic type").
+/// "stream was invalid, ..."), the default name, the type (400 'invalid toxic type
+/// "latancy" (did you mean 'latency'?); valid types: ...', Toxiproxy's words first).
 /// The attributes are not read yet: call go_toxic_attributes after the duplicate check.
 Toxic go_toxic_head(const Json& body);
-/// Reads body["attributes"] into `toxic` (unknown attributes ignored).
-void go_toxic_attributes(const Json& body, Toxic& toxic);
+/// Reads body["attributes"] into `toxic`. Unknown attributes are ignored, as Toxiproxy's
+/// decoder ignores them (its clients rely on it); returns one warning for each.
+std::vector<std::string> go_toxic_attributes(const Json& body, Toxic& toxic);
+/// One line per key of `attributes` that no attribute of `type` reads (Go's exact or
+/// case-insensitive match): 'unknown attribute "rates" of a bandwidth toxic ignored (did
+/// you mean 'rate'?); its attributes: rate'.
+std::vector<std::string> unknown_attribute_warnings(const Json& attributes, ToxicType type);
 /// PATCH /proxies/{name}/toxics/{toxic}: attributes and toxicity, read with `current`'s type.
 ToxicUpdate go_toxic_update(const Json& body, const Toxic& current);
 
@@ -96,7 +102,7 @@ ActionRequest strict_action(const Json& body, SessionAction default_action, cons
 struct ProfileChange {
   std::optional<std::string> profile;  ///< nullopt: keep the proxy's
   std::vector<SettingOverride> settings;
-  double time_scale = 1.0;
+  std::optional<double> time_scale;  ///< nullopt: the runtime's default (`run --time-scale`)
 };
 ProfileChange strict_profile_change(const Json& body);
 /// {"duration_ms": N} for POST /proxies/{name}/partition; 0 (until healed) when absent.

@@ -53,12 +53,12 @@ ProfileText read_profile_file(const std::string& path) {
 
 }  // namespace
 
-ProfileText find_profile_text(const std::string& name_or_path) {
+ProfileText find_profile_text(const std::string& name_or_path, std::string_view origin) {
   for (const EmbeddedProfile& p : embedded_profiles()) {
     if (p.name == name_or_path) return {std::string(p.text), std::string(p.path)};
   }
   if (looks_like_path(name_or_path)) return read_profile_file(name_or_path);
-  throw ProfileError("--profile", 0, 0,
+  throw ProfileError(std::string(origin), 0, 0,
                      fmt::format("no built-in profile '{}'{}; built-in profiles: {} (to load a "
                                  "file, give a path containing '/' or ending in .yaml)",
                                  name_or_path, suggestion(name_or_path), builtin_names()));

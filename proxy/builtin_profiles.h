@@ -26,7 +26,8 @@ struct ProfileText {
 };
 
 /// Resolves `--profile` argument: a built-in name ("nginx") or a path to a YAML file
-/// (anything containing '/' or ending in .yaml/.yml). Throws ProfileError when neither.
-ProfileText find_profile_text(const std::string& name_or_path);
+/// (anything containing '/' or ending in .yaml/.yml). Throws ProfileError when neither,
+/// its file being `origin`: the flag on the command line, the field ("profile") in the API.
+ProfileText find_profile_text(const std::string& name_or_path, std::string_view origin = "--profile");
 
 }  // namespace dropsim

@@ -249,7 +249,7 @@ void ConfigReader::check_profile(const YAML::Node& proxy, const ProxySpec& spec)
     }
   }
   try {
-    load_profile(profile.text, profile.file, spec.settings, spec.time_scale);
+    load_profile(profile.text, profile.file, spec.settings, spec.time_scale.value_or(1.0));
   } catch (const ProfileError& e) {
     fail(settings.IsDefined() ? settings : proxy,
          fmt::format("profile '{}' fails with these settings together: {}", spec.profile, e.what()));

@@ -67,11 +67,28 @@ std::uint64_t session_id(const std::string& text) {
   return id;
 }
 
-/// {"action": "rst", "sessions": n}: what a session action did.
-HttpResponse acted(const ActionRequest& action, std::size_t sessions) {
+/// {"action": "drain", "sessions": n, "released_blackholed": m}: the sessions the action
+/// acted on, and apart from them the blackholed ones whose held sockets a drain let go.
+HttpResponse acted(const ActionRequest& action, const ActionTally& tally) {
   Json j;
   j["action"] = to_string(action.action);
-  j["sessions"] = sessions;
+  j["sessions"] = tally.acted;
+  j["released_blackholed"] = tally.released;
+  return json_response(200, j);
+}
+
+/// A toxic's JSON, with "warnings" when the body had attributes nobody reads. Toxiproxy's
+/// clients ignore a field they do not know (Go's encoding/json, the Node client's plain
+/// objects), so the extra field is safe; it is absent when there is nothing to say. Each
+/// warning is logged as a `warning` event too, for whoever watches the log, not the answer.
+HttpResponse toxic_answer(Runtime& runtime, const std::string& proxy, const Toxic& toxic,
+                          const std::vector<std::string>& warnings) {
+  Json j = toxic_json(toxic);
+  for (const std::string& w : warnings) {
+    runtime.log().event(spdlog::level::warn, 0, "warning", fmt::format("{}: toxic {}: {}", proxy, toxic.name, w),
+                        {{"proxy", proxy}, {"toxic", toxic.name}});
+  }
+  if (!warnings.empty()) j["warnings"] = warnings;
   return json_response(200, j);
 }
 
@@ -309,9 +326,9 @@ HttpResponse ControlApi::toxics_collection(const std::string& method, const std:
   for (const Toxic& t : existing) {
     if (t.name == toxic.name) throw ApiError(409, "toxic already exists");
   }
-  go_toxic_attributes(parsed, toxic);
+  const std::vector<std::string> warnings = go_toxic_attributes(parsed, toxic);
   // Toxiproxy answers a new toxic with 200, not 201.
-  return json_response(200, toxic_json(runtime_.add_toxic(proxy, std::move(toxic))));
+  return toxic_answer(runtime_, proxy, runtime_.add_toxic(proxy, std::move(toxic)), warnings);
 }
 
 HttpResponse ControlApi::one_toxic(const std::string& method, const std::string& proxy, const std::string& name,
@@ -324,7 +341,7 @@ HttpResponse ControlApi::one_toxic(const std::string& method, const std::string&
   const Toxic current = runtime_.toxic(proxy, name);
   if (method == "GET") return json_response(200, toxic_json(current));
   const ToxicUpdate update = go_toxic_update(parse_go_body(body), current);
-  return json_response(200, toxic_json(runtime_.update_toxic(proxy, name, update)));
+  return toxic_answer(runtime_, proxy, runtime_.update_toxic(proxy, name, update), update.warnings);
 }
 
 HttpResponse ControlApi::profile_of(const std::string& method, const std::string& proxy, const std::string& body) {
@@ -365,8 +382,7 @@ HttpResponse ControlApi::one_session(const std::string& method, const std::strin
   } else {
     action = strict_action(action_body(body), SessionAction::rst, runtime_.options());
   }
-  runtime_.act(id, action);
-  return acted(action, 1);
+  return acted(action, runtime_.act(id, action));
 }
 
 HttpResponse ControlApi::partition(const std::string& method, const std::string& proxy, const std::string& body) {

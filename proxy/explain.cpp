@@ -20,6 +20,11 @@ std::string Clockface::real_note(Duration real) const {
   return fmt::format(" (real {} at time scale {})", format_seconds(real), scale_);
 }
 
+std::string Clockface::both(Duration real) const {
+  if (scale_ == 1.0) return seconds(real);
+  return fmt::format("{} (real {})", seconds(real), format_seconds(real));
+}
+
 std::string describe_side(Side s, const SideClose& c) {
   const std::string_view who = peer(s);
   std::string text;

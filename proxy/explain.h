@@ -31,8 +31,11 @@ class Clockface {
   std::string seconds(Duration real) const;
   /// "30.0s" in profile time, one decimal: for intervals and ages in a sentence.
   std::string short_seconds(Duration real) const;
-  /// " (real 3.000s at time scale 0.05)" when scaled, else "".
+  /// " (real 3.000s at time scale 0.05)" when scaled, else "": after a line's first duration.
   std::string real_note(Duration real) const;
+  /// "61.200s (real 3.060s)" when scaled, else "61.200s": every later duration of a line
+  /// (the first one's real_note named the scale).
+  std::string both(Duration real) const;
 
  private:
   double scale_;

@@ -8,6 +8,9 @@
 #include <llhttp.h>
 
 #include <algorithm>
+#include <string>
+
+#include <fmt/format.h>
 
 #include "header_collector.h"
 
@@ -87,11 +90,14 @@ struct HttpRequestReader::Impl {
   static Impl& of(llhttp_t* p) { return *static_cast<Impl*>(p->data); }
 
   /// Stops llhttp with HPE_USER and remembers the status to answer.
-  int fail(int status, const char* why) {
+  int fail(int status, std::string why) {
     own_status = status;
-    own_reason = why;
+    own_reason = std::move(why);
     return HPE_USER;
   }
+
+  /// 413 naming the limit: a client that sent too much learns how much it may send.
+  int too_large() { return fail(413, fmt::format("request body over the limit of {} bytes", limits.max_body)); }
 
   /// Counts head bytes; past the limit, stops with 431.
   int count(std::size_t n) {
@@ -151,7 +157,7 @@ struct HttpRequestReader::Impl {
     if (q != std::string::npos) r.query = self.target.substr(q + 1);
     // Refused before a byte of it is read: the client learns at once, not after 1 MiB.
     if ((p->flags & F_CONTENT_LENGTH) != 0 && p->content_length > self.limits.max_body) {
-      self.fail(413, "request body over the limit");
+      self.too_large();
       return -1;
     }
     self.head_done = true;
@@ -162,7 +168,7 @@ struct HttpRequestReader::Impl {
   static int on_body(llhttp_t* p, const char* at, std::size_t n) {
     Impl& self = of(p);
     self.continue_pending = false;
-    if (self.request.body.size() + n > self.limits.max_body) return self.fail(413, "request body over the limit");
+    if (self.request.body.size() + n > self.limits.max_body) return self.too_large();
     self.request.body.append(at, n);
     return HPE_OK;
   }
@@ -210,7 +216,7 @@ struct HttpRequestReader::Impl {
   bool paused = false;       ///< a complete request waits for take()
   bool upgraded = false;     ///< llhttp stopped for good at an upgrade or CONNECT
   int own_status = 0;        ///< set when a callback, not llhttp's grammar, failed
-  const char* own_reason = nullptr;
+  std::string own_reason;    ///< why, when own_status is set
   std::optional<Result> failure;  ///< set once, then returned by every feed()
 };
 
@@ -246,7 +252,7 @@ HttpRequestReader::Result HttpRequestReader::feed(std::span<const char> bytes) {
     return Result{Status::complete, offset, 0, {}};
   }
   Result failed{Status::error, offset, 400, {}};
-  if (impl.own_reason != nullptr) {
+  if (impl.own_status != 0) {
     failed.http_status = impl.own_status;
     failed.reason = impl.own_reason;
   } else {

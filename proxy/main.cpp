@@ -105,6 +105,9 @@ std::vector<dropsim::ProxySpec> proxy_specs(RunArgs& args) {
   spec.listen = args.listen;
   spec.upstream = args.upstream;
   spec.profile = args.profile.profile.empty() ? "tcp" : args.profile.profile;
+  // Checked here so that a missing profile names the flag the user typed (--profile); the
+  // runtime's own message names the API's field.
+  dropsim::find_profile_text(spec.profile);
   for (const auto& s : args.profile.sets) spec.settings.push_back(dropsim::parse_setting_override(s));
   spec.time_scale = args.profile.time_scale;
   specs.push_back(std::move(spec));
@@ -173,6 +176,8 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
   asio::io_context io(1);
   dropsim::RuntimeOptions options;
   options.seed = args.seed;
+  // Proxies the API creates replay at the same pace as those from the command line.
+  options.time_scale = args.profile.time_scale;
   options.drain_code = static_cast<std::uint16_t>(args.drain_code);
   options.drain_reason = args.drain_reason;
   options.drain_timeout = *dropsim::parse_duration(args.drain_timeout);  // checked by CLI11

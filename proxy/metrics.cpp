@@ -31,7 +31,10 @@ struct Family {
 };
 
 // In the order render_prometheus prints them.
-constexpr Family kActiveSessions{"dropsim_active_sessions", "gauge", "Sessions open now."};
+constexpr Family kActiveSessions{"dropsim_active_sessions", "gauge",
+                                  "Sessions connecting or open now; one that ended (closing, blackholed) is not."};
+constexpr Family kBlackholedSessions{"dropsim_blackholed_sessions", "gauge",
+                                     "Sessions ended by a blackhole (the flow forgotten) whose sockets are still held."};
 constexpr Family kSessions{"dropsim_sessions_total", "counter", "Sessions accepted since the proxy started."};
 constexpr Family kClosesByCause{
     "dropsim_closes_total", "counter",
@@ -165,6 +168,8 @@ std::string render_prometheus(std::span<const MetricsSample> samples) {
   Writer w;
   w.begin(kActiveSessions);
   for (const MetricsSample& s : samples) w.sample(kActiveSessions, s.proxy, {}, s.active_sessions);
+  w.begin(kBlackholedSessions);
+  for (const MetricsSample& s : samples) w.sample(kBlackholedSessions, s.proxy, {}, s.blackholed_sessions);
   w.begin(kSessions);
   for (const MetricsSample& s : samples) w.sample(kSessions, s.proxy, {}, s.counters->sessions_total);
   w.by_key(kClosesByCause, "cause", samples, &ProxyMetrics::closes_by_cause);

@@ -34,10 +34,11 @@ struct ProxyMetrics {
 /// What /metrics shows of one proxy.
 struct MetricsSample {
   std::string proxy;              ///< the `proxy` label
-  std::uint64_t active_sessions;  ///< open now
+  std::uint64_t active_sessions;  ///< connecting or open now (not ended ones still holding sockets)
   const ProxyMetrics* counters;   ///< the proxy's counters; never null
   std::string listener;           ///< Toxiproxy's `listener` label: the listen address
   std::string upstream;           ///< Toxiproxy's `upstream` label: as given
+  std::uint64_t blackholed_sessions = 0;  ///< ended by a blackhole, sockets still held
 };
 
 /// The process's session capacity (SessionBudget) and descriptors.
@@ -66,7 +67,8 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 /// family with # HELP and # TYPE once (even with no sample), families in a fixed order,
 /// samples in the order of `samples` (whose proxy names must be unique), label values
 /// escaped. Families, all labelled `proxy`:
-///   dropsim_active_sessions                 gauge
+///   dropsim_active_sessions                 gauge    (connecting or open; an ended session is not)
+///   dropsim_blackholed_sessions             gauge    (ended by a blackhole, sockets still held)
 ///   dropsim_sessions_total                  counter
 ///   dropsim_closes_total                    counter  cause
 ///   dropsim_websocket_closes_total          counter  code

@@ -172,24 +172,33 @@ std::optional<SessionInfo> Proxy::session(std::uint64_t id) const {
   return std::nullopt;
 }
 
-bool Proxy::act(std::uint64_t id, const ActionRequest& request) {
+std::optional<ActResult> Proxy::act(std::uint64_t id, const ActionRequest& request) {
   const auto it = sessions_.find(id);
-  if (it == sessions_.end()) return false;
+  if (it == sessions_.end()) return std::nullopt;
   auto s = it->second.lock();
-  if (!s) return false;
-  s->act(request);
-  return true;
+  if (!s) return std::nullopt;
+  return s->act(request);
 }
 
-std::size_t Proxy::act_all(const ActionRequest& request) {
-  const auto open = open_sessions();
-  for (auto& s : open) s->act(request);
-  return open.size();
+ActionTally Proxy::act_all(const ActionRequest& request) {
+  ActionTally tally;
+  for (auto& s : open_sessions()) tally.add(s->act(request));
+  return tally;
+}
+
+std::size_t Proxy::count(SessionState state) const {
+  std::size_t n = 0;
+  for (const auto& [id, weak] : sessions_) {
+    if (const auto s = weak.lock(); s && s->state() == state) ++n;
+  }
+  return n;
 }
 
 void Proxy::report() {
   log_.event(spdlog::level::info, 0, "report",
-             fmt::format("{}: {} live session(s), {} since start", options_.name, sessions_.size(), total_));
+             fmt::format("{}: {} active session(s), {} ended and still holding sockets (closing or blackholed), "
+                         "{} since start",
+                         options_.name, active_sessions(), live_sessions() - active_sessions(), total_));
   for (auto& [id, weak] : sessions_) {
     if (auto s = weak.lock()) s->report();
   }

@@ -71,8 +71,12 @@ class Proxy {
   void report();
   /// The address actually bound (the real port when listening on port 0).
   asio::ip::tcp::endpoint local_endpoint() const;
-  /// Sessions currently open.
-  std::size_t active_sessions() const { return sessions_.size(); }
+  /// Sessions connecting or open: not those that ended and still hold sockets.
+  std::size_t active_sessions() const { return count(SessionState::connecting) + count(SessionState::open); }
+  /// Sessions ended by a blackhole whose sockets are still held.
+  std::size_t blackholed_sessions() const { return count(SessionState::blackholed); }
+  /// Every session that still holds a socket, whatever its state (what a drain waits for).
+  std::size_t live_sessions() const { return sessions_.size(); }
   /// Sessions accepted since start.
   std::uint64_t total_sessions() const { return total_; }
   /// The profile new sessions get.
@@ -85,19 +89,21 @@ class Proxy {
   void set_toxics(std::vector<Toxic> toxics);
   /// The proxy's counters.
   const ProxyMetrics& metrics() const;
-  /// Open sessions, sorted by id.
+  /// Live sessions (live_sessions), sorted by id.
   std::vector<SessionInfo> sessions() const;
   /// One open session; nullopt when `id` is not one of this proxy's.
   std::optional<SessionInfo> session(std::uint64_t id) const;
-  /// Applies `request` to session `id`; false when it is not one of this proxy's.
-  bool act(std::uint64_t id, const ActionRequest& request);
-  /// Applies `request` to every open session; returns how many.
-  std::size_t act_all(const ActionRequest& request);
+  /// Applies `request` to session `id`; nullopt when it is not one of this proxy's.
+  std::optional<ActResult> act(std::uint64_t id, const ActionRequest& request);
+  /// Applies `request` to every live session; returns what it did to them.
+  ActionTally act_all(const ActionRequest& request);
 
  private:
   asio::awaitable<void> accept_loop();
-  /// The open sessions, strong references taken first (acting on one erases it).
+  /// The live sessions, strong references taken first (acting on one erases it).
   std::vector<std::shared_ptr<Session>> open_sessions() const;
+  /// Live sessions in state `s`.
+  std::size_t count(SessionState s) const;
 
   asio::io_context& io_;
   ProxyOptions options_;

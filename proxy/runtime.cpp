@@ -72,16 +72,18 @@ Runtime::Entry& Runtime::entry(const std::string& name) const {
   return *it->second;
 }
 
-namespace {
-
-Profile load_spec_profile(const ProxySpec& spec) {
+Profile Runtime::load_profile_of(ProxySpec& spec) const {
+  if (!spec.time_scale) spec.time_scale = options_.time_scale;
   try {
-    const ProfileText text = find_profile_text(spec.profile);
-    return load_profile(text.text, text.file, spec.settings, spec.time_scale);
+    // The API's field is "profile": a flag name would point an API user at the wrong place.
+    const ProfileText text = find_profile_text(spec.profile, "profile");
+    return load_profile(text.text, text.file, spec.settings, *spec.time_scale);
   } catch (const ProfileError& e) {
     throw ApiError(400, e.what());
   }
 }
+
+namespace {
 
 ProxyInfo info_of(const ProxySpec& spec, const Proxy* proxy, std::vector<Toxic> toxics) {
   ProxyInfo info;
@@ -91,7 +93,7 @@ ProxyInfo info_of(const ProxySpec& spec, const Proxy* proxy, std::vector<Toxic> 
   info.enabled = proxy != nullptr;
   info.profile = spec.profile;
   info.settings = spec.settings;
-  info.time_scale = spec.time_scale;
+  info.time_scale = spec.time_scale.value_or(1.0);  // given by load_profile_of
   info.toxics = std::move(toxics);
   if (proxy) {
     info.active_sessions = proxy->active_sessions();
@@ -120,7 +122,7 @@ ProxyInfo Runtime::create_proxy(const ProxySpec& spec) {
   auto e = std::make_unique<Entry>();
   e->spec = spec;
   if (e->spec.listen.empty()) e->spec.listen = "127.0.0.1:0";
-  e->profile = load_spec_profile(e->spec);
+  e->profile = load_profile_of(e->spec);
   for (const FaultSpec& f : spec.faults) {
     if (const std::string why = validate(f.toxic); !why.empty()) throw ApiError(400, "bad request body: " + why);
   }
@@ -175,7 +177,8 @@ std::vector<ProxyInfo> Runtime::populate(const std::vector<ProxySpec>& specs) {
     if (s.name.empty()) throw ApiError(400, fmt::format("missing required field: name at proxy {}", i + 1));
     if (s.upstream.empty()) throw ApiError(400, fmt::format("missing required field: upstream at proxy {}", i + 1));
     if (seen[s.name]++) throw ApiError(500, fmt::format("duplicate proxy name \"{}\"", s.name));
-    load_spec_profile(s);
+    ProxySpec checked = s;
+    load_profile_of(checked);
   }
   std::vector<ProxyInfo> out;
   for (const ProxySpec& s : specs) {
@@ -300,18 +303,18 @@ void Runtime::reset() {
 }
 
 ProxyInfo Runtime::set_profile(const std::string& proxy, const std::string& profile,
-                               const std::vector<SettingOverride>& settings, double time_scale) {
+                               const std::vector<SettingOverride>& settings, std::optional<double> time_scale) {
   Entry& e = entry(proxy);
   ProxySpec next = e.spec;
   next.profile = profile;
   next.settings = settings;
   next.time_scale = time_scale;
-  e.profile = load_spec_profile(next);
+  e.profile = load_profile_of(next);
   e.spec = next;
   if (e.proxy) e.proxy->set_profile(e.profile);
   log_.event(spdlog::level::info, 0, "profile",
              fmt::format("{}: new sessions get profile {} ({}){}", proxy, e.profile.name, e.profile.source,
-                         time_scale != 1.0 ? fmt::format(", time scale {}", time_scale) : ""),
+                         e.profile.time_scale != 1.0 ? fmt::format(", time scale {}", e.profile.time_scale) : ""),
              {{"proxy", proxy}, {"profile", e.profile.name}});
   return this->proxy(proxy);
 }
@@ -343,27 +346,42 @@ ActionRequest Runtime::with_defaults(ActionRequest action) const {
   return action;
 }
 
-void Runtime::act(std::uint64_t id, const ActionRequest& request) {
+ActionTally Runtime::act(std::uint64_t id, const ActionRequest& request) {
   const ActionRequest action = with_defaults(request);
   for (const auto& [name, e] : proxies_) {
-    if (e->proxy && e->proxy->act(id, action)) return;
+    if (!e->proxy) continue;
+    if (const auto result = e->proxy->act(id, action)) {
+      ActionTally tally;
+      tally.add(*result);
+      return tally;
+    }
   }
   throw ApiError(404, "session not found");
 }
 
-std::size_t Runtime::act_all(const std::string& proxy, const ActionRequest& request) {
+ActionTally Runtime::act_all(const std::string& proxy, const ActionRequest& request) {
   const ActionRequest action = with_defaults(request);
   if (!proxy.empty()) entry(proxy);
-  std::size_t n = 0;
+  ActionTally tally;
   for (const auto& [name, e] : proxies_) {
     if ((!proxy.empty() && name != proxy) || !e->proxy) continue;
-    n += e->proxy->act_all(action);
+    const ActionTally some = e->proxy->act_all(action);
+    tally.acted += some.acted;
+    tally.released += some.released;
+    tally.ended += some.ended;
   }
-  log_.event(spdlog::level::info, 0, "act_all",
-             fmt::format("{}: {} applied to {} session(s)", proxy.empty() ? "every proxy" : proxy,
-                         to_string(action.action), n),
-             {{"action", to_string(action.action)}, {"sessions", static_cast<std::int64_t>(n)}});
-  return n;
+  // Only the sessions it acted on count as such: an ended one got no close from it.
+  std::string line = fmt::format("{}: {} applied to {} session(s)", proxy.empty() ? "every proxy" : proxy,
+                                 to_string(action.action), tally.acted);
+  if (tally.released > 0) {
+    line += fmt::format("; released the held sockets of {} blackholed session(s)", tally.released);
+  }
+  if (tally.ended > 0) line += fmt::format("; {} already ending, left as they were", tally.ended);
+  log_.event(spdlog::level::info, 0, "act_all", line,
+             {{"action", to_string(action.action)},
+              {"sessions", static_cast<std::int64_t>(tally.acted)},
+              {"released_blackholed", static_cast<std::int64_t>(tally.released)}});
+  return tally;
 }
 
 Toxic Runtime::partition(const std::string& proxy, Duration duration) {
@@ -386,7 +404,7 @@ std::string Runtime::metrics() const {
   std::vector<MetricsSample> samples;
   for (const auto& [name, e] : proxies_) {
     samples.push_back({name, e->proxy ? e->proxy->active_sessions() : 0, e->metrics.get(), e->spec.listen,
-                       e->spec.upstream});
+                       e->spec.upstream, e->proxy ? e->proxy->blackholed_sessions() : 0});
   }
   std::string text = render_prometheus(samples);
   text += render_log_prometheus(log_.dropped_lines());
@@ -420,6 +438,12 @@ std::size_t Runtime::open_sessions() const {
   return n;
 }
 
+std::size_t Runtime::live_sessions() const {
+  std::size_t n = 0;
+  for (const auto& [name, e] : proxies_) n += e->proxy ? e->proxy->live_sessions() : 0;
+  return n;
+}
+
 void Runtime::drain(std::function<void(const DrainOutcome&)> done) {
   const auto started = std::chrono::steady_clock::now();
   // A restarting server first closes its listeners: new clients are refused, not accepted
@@ -440,7 +464,7 @@ void Runtime::drain(std::function<void(const DrainOutcome&)> done) {
   drain.action = SessionAction::drain;
   drain.code = options_.drain_code;
   drain.reason = options_.drain_reason;
-  act_all("", drain);
+  outcome.released = act_all("", drain).released;
   // Sessions end on their own as peers answer (a WebSocket's close reply and EOF) or at
   // once (FIN); this only watches the count, so a 10 ms tick is plenty.
   asio::co_spawn(
@@ -449,12 +473,14 @@ void Runtime::drain(std::function<void(const DrainOutcome&)> done) {
       -> asio::awaitable<void> {
         asio::steady_timer tick(io_);
         const auto deadline = started + options_.drain_timeout;
-        while (open_sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
+        // Until every socket is let go: a session that got its close is no longer open,
+        // yet still waits for its peer's reply.
+        while (live_sessions() > 0 && std::chrono::steady_clock::now() < deadline) {
           tick.expires_after(std::chrono::milliseconds(10));
           co_await tick.async_wait(asio::use_awaitable);
         }
         outcome.timed_out = std::min<std::size_t>(outcome.sessions,
-                                                  open_sessions() + (unanswered() - unanswered_before));
+                                                  live_sessions() + (unanswered() - unanswered_before));
         outcome.took = std::chrono::steady_clock::now() - started;
         stop_all();
         done(outcome);

@@ -60,7 +60,8 @@ struct ProxySpec {
   bool enabled = true;                 ///< listening
   std::string profile = "tcp";         ///< built-in name or YAML path; `tcp` is Toxiproxy's plain proxy
   std::vector<SettingOverride> settings;  ///< the profile's settings by name
-  double time_scale = 1.0;
+  /// Real seconds per profile second; nullopt: RuntimeOptions::time_scale (`run --time-scale`).
+  std::optional<double> time_scale;
   std::vector<FaultSpec> faults;  ///< toxics from the start (or scheduled)
 };
 
@@ -89,6 +90,7 @@ struct ProxyUpdate {
 struct ToxicUpdate {
   std::optional<double> toxicity;
   std::vector<std::pair<std::string, std::int64_t>> attributes;  ///< by name; unknown names are ignored
+  std::vector<std::string> warnings;  ///< one per unknown attribute name (the API logs and answers them)
 };
 
 /// Process-wide options.
@@ -108,6 +110,9 @@ struct RuntimeOptions {
   std::size_t max_sessions = 0;
   /// The soft RLIMIT_NOFILE the cap was derived from, for /metrics (0: not known).
   std::uint64_t descriptor_limit = 0;
+  /// The time scale of a proxy whose creation or profile change gives none (`run
+  /// --time-scale`): a training room started at 0.05 gets 0.05 from the API too.
+  double time_scale = 1.0;
   /// A drain (SIGTERM) waits this long for every peer to answer its close frame and
   /// close; a session's close frame (drain, ws_close) waits as long for its peer's reply.
   Duration drain_timeout = std::chrono::seconds(2);
@@ -115,7 +120,8 @@ struct RuntimeOptions {
 
 /// How a drain (Runtime::drain) ended.
 struct DrainOutcome {
-  std::size_t sessions = 0;  ///< open when it began
+  std::size_t sessions = 0;  ///< open when it began (each sent its close)
+  std::size_t released = 0;  ///< blackholed sessions whose held sockets it let go
   /// Closed at the drain timeout: still open then, or a peer that never answered the
   /// close frame (a session's own wait for the reply is as long as the drain's).
   std::size_t timed_out = 0;
@@ -164,19 +170,20 @@ class Runtime {
 
   // dropsim's own.
 
-  /// Gives the proxy another profile, settings or time scale; sessions open now keep
-  /// theirs, new ones get it. 400 for a profile error (FILE:LINE:COL in the message).
+  /// Gives the proxy another profile, settings or time scale (nullopt: the options'); sessions
+  /// open now keep theirs, new ones get it. 400 for a profile error (FILE:LINE:COL in the message).
   ProxyInfo set_profile(const std::string& proxy, const std::string& profile,
-                        const std::vector<SettingOverride>& settings, double time_scale);
+                        const std::vector<SettingOverride>& settings, std::optional<double> time_scale);
   /// Live sessions of one proxy, or of all when `proxy` is empty; sorted by id.
   std::vector<SessionInfo> sessions(const std::string& proxy = "") const;
   /// One live session; 404 "session not found".
   SessionInfo session(std::uint64_t id) const;
-  /// Applies `action` to session `id` (a drain without a reason gets RuntimeOptions'). 404
-  /// when it is not live.
-  void act(std::uint64_t id, const ActionRequest& action);
-  /// Applies `action` to every session of `proxy` (every proxy when empty); returns how many.
-  std::size_t act_all(const std::string& proxy, const ActionRequest& action);
+  /// Applies `action` to session `id` (a drain without a reason gets RuntimeOptions'); says
+  /// what it did. 404 when it is not live.
+  ActionTally act(std::uint64_t id, const ActionRequest& action);
+  /// Applies `action` to every session of `proxy` (every proxy when empty); logs and
+  /// returns what it did: sessions acted on, blackholed ones released, ended ones left.
+  ActionTally act_all(const std::string& proxy, const ActionRequest& action);
   /// Both directions of every session of `proxy` stall for `duration` (0: until heal):
   /// a `partition` toxic named "partition".
   Toxic partition(const std::string& proxy, Duration duration);
@@ -196,8 +203,10 @@ class Runtime {
   /// what remains and calls `done` with the outcome. Not the API's drain, which leaves the
   /// listeners open.
   void drain(std::function<void(const DrainOutcome&)> done);
-  /// Sessions open now over every proxy.
+  /// Sessions connecting or open now over every proxy (not those ended and still holding sockets).
   std::size_t open_sessions() const;
+  /// Sessions holding sockets now over every proxy, whatever their state.
+  std::size_t live_sessions() const;
   /// The proxy named `name`, nullptr when none (tests and embedders).
   Proxy* find(const std::string& name) const;
   /// Called after every change made through this class, with a one-line description
@@ -217,6 +226,9 @@ class Runtime {
   void start_listening(Entry& e);
   /// Applies a declared fault now or after its delay, and removes it after `lasts`.
   void schedule(Entry& e, const FaultSpec& f);
+  /// `spec` with its time scale given (the options' when it had none) and its profile
+  /// loaded; 400 for a profile error.
+  Profile load_profile_of(ProxySpec& spec) const;
   /// `action` with the drain's reason filled in from the options when it has none.
   ActionRequest with_defaults(ActionRequest action) const;
   /// Runs `then` after `after` unless cancelled; one timer per `key` ("remove:latency").

@@ -101,12 +101,8 @@ Session::Session(std::uint64_t id, asio::ip::tcp::socket client,
 Session::~Session() = default;
 
 void Session::start() {
-  apply_toxics(context_->toxics);
-  asio::co_spawn(timer_.get_executor(), [self = shared_from_this()] { return self->run(); },
-                 asio::detached);
-}
-
-asio::awaitable<void> Session::run() {
+  // A session's events begin with `open`: the toxics' `fault` events follow it, and an
+  // /events stream filtered by proxy learns the connection from it.
   context_->log->event(spdlog::level::info, id_, "open",
                        fmt::format("accepted {} on {}, connecting to upstream {} (profile {})",
                                    endpoint_text(socket(Side::client)), context_->proxy_name,
@@ -115,6 +111,12 @@ asio::awaitable<void> Session::run() {
                         {"proxy", context_->proxy_name},
                         {"upstream", context_->upstream_label},
                         {"profile", profile_->name}});
+  apply_toxics(context_->toxics);
+  asio::co_spawn(timer_.get_executor(), [self = shared_from_this()] { return self->run(); },
+                 asio::detached);
+}
+
+asio::awaitable<void> Session::run() {
   // Every write to a peer is non-blocking from the first (an HTTP status to a client
   // that does not read must not stall the thread).
   std::error_code nb_ec;
@@ -144,7 +146,7 @@ asio::awaitable<bool> Session::connect_upstream() {
   if (why.empty()) {
     context_->log->event(spdlog::level::info, id_, "connected",
                          fmt::format("connected to upstream {} in {}", context_->upstream_label,
-                                     format_seconds(now() - started)));
+                                     clock_.seconds(now() - started), clock_.real_note(now() - started)));
     co_return true;
   }
   const ConnectPolicy& c = profile_->connect;
@@ -203,7 +205,7 @@ asio::awaitable<std::string> Session::attempt_connects(bool& timed_out) {
       co_return "";
     }
   }
-  const std::string elapsed = format_seconds(now() - started);
+  const std::string elapsed = clock_.both(now() - started);
   if (c.retries == 0) co_return fmt::format("{} after {}", last, elapsed);
   co_return fmt::format("{} after {} attempts in {}", last, c.retries + 1, elapsed);
 }
@@ -258,21 +260,21 @@ asio::awaitable<void> Session::answer_unreachable(const std::string& why, int st
     // Part of a response then FIN would read as a complete one.
     if (w.bytes > 0) cut.client = CloseAction::rst;
     end(fmt::format("closed: {}; the client took {} of the {} bytes of the {} in {}", unreachable, w.bytes,
-                    response.size(), status, format_seconds(context_->close_wait)),
+                    response.size(), status, clock_.both(context_->close_wait)),
         cut, "upstream_unreachable", Side::client);
     co_return;
   }
   const TimePoint answered = now();
   context_->log->event(spdlog::level::info, id_, "status",
                        fmt::format("{}: {} {} to client; keep-alive for up to {}", unreachable, status,
-                                   reason_phrase(status), clock_.seconds(c.keepalive)),
+                                   reason_phrase(status), clock_.both(c.keepalive)),
                        {{"http_status", static_cast<std::int64_t>(status)}});
   timer_.expires_after(c.keepalive);
   auto result = co_await (sock.async_wait(asio::socket_base::wait_read, kAwait) || timer_.async_wait(kAwait));
   if (ending_) co_return;
   std::string after;
   if (result.index() == 1) {
-    after = fmt::format("keep-alive idle for {}", clock_.seconds(now() - answered));
+    after = fmt::format("keep-alive idle for {}", clock_.both(now() - answered));
   } else if (sock.available(ec) == 0) {
     after = "the client closed its keep-alive connection";
   } else {
@@ -409,8 +411,8 @@ void Session::on_expiry(const Expiry& e) {
       // A WebSocket session tells its frames instead (see end()).
       if (!inspector_.websocket()) {
         what += fmt::format(" (client→server idle {}, server→client idle {})",
-                            clock_.seconds(policy_.idle(Direction::upstream, at)),
-                            clock_.seconds(policy_.idle(Direction::downstream, at)));
+                            clock_.both(policy_.idle(Direction::upstream, at)),
+                            clock_.both(policy_.idle(Direction::downstream, at)));
       }
       break;
     case TimerKind::blocked_write: {
@@ -495,17 +497,23 @@ void Session::end(const std::string& what, const SideActions& actions, std::stri
 
 void Session::report() {
   const TimePoint at = now();
-  std::string line = fmt::format("live for {}", clock_.seconds(at - policy_.opened_at()));
+  // Profile time, as every log line, with the real time beside it when scaled (the API
+  // gives real seconds first: both say which is which).
+  const Duration age = at - policy_.opened_at();
+  std::string line = fmt::format("{} {}{}",
+                                 ending_ ? fmt::format("{} (ended, sockets still held), age", to_string(state()))
+                                         : "live for",
+                                 clock_.seconds(age), clock_.real_note(age));
   if (inspector_.websocket()) {
     line += fmt::format(", WebSocket {}: {}; heartbeat: {}", inspector_.upgrade_request(),
                         frame_story(policy_, at, clock_), heartbeat_summary(*profile_, policy_, clock_));
   } else {
-    line += fmt::format(", client→server idle {}, server→client idle {}", clock_.seconds(policy_.idle(Direction::upstream, at)),
-                        clock_.seconds(policy_.idle(Direction::downstream, at)));
+    line += fmt::format(", client→server idle {}, server→client idle {}", clock_.both(policy_.idle(Direction::upstream, at)),
+                        clock_.both(policy_.idle(Direction::downstream, at)));
   }
-  for (std::size_t i = 0; i < profile_->timers.size(); ++i) {
+  for (std::size_t i = 0; i < profile_->timers.size() && !ending_; ++i) {
     if (const auto d = policy_.deadline(i)) {
-      line += fmt::format("; {} fires in {}", profile_->timers[i].name, clock_.seconds(*d - at));
+      line += fmt::format("; {} fires in {}", profile_->timers[i].name, clock_.both(std::max(*d - at, Duration::zero())));
     }
   }
   context_->log->event(spdlog::level::info, id_, "report", line);
@@ -690,7 +698,7 @@ asio::awaitable<void> Session::hold_blackholed(Side s) {
   if (woke.index() == 1) {
     ++context_->metrics->blackhole_expired;
     release_blackholed(s, fmt::format("after {} (blackhole_hold) without a word from it",
-                                      clock_.seconds(profile_->blackhole_hold)));
+                                      clock_.both(profile_->blackhole_hold)));
     maybe_done();
     co_return;
   }
@@ -700,16 +708,19 @@ asio::awaitable<void> Session::hold_blackholed(Side s) {
                        fmt::format("blackholed {} sent {} after the flow was forgotten: RST",
                                    peer(s), pending > 0 ? fmt::format("{} bytes", pending) : "FIN"),
                        {{"side", to_string(s)}, {"bytes", static_cast<std::int64_t>(pending)}});
-  held_[index(s)] = false;
-  --context_->metrics->blackholed;
+  unhold(s);
   close_after_write(s, CloseAction::rst);
   maybe_done();
 }
 
-void Session::release_blackholed(Side s, std::string_view why) {
-  if (!held_[index(s)]) return;
+void Session::unhold(Side s) {
   held_[index(s)] = false;
   --context_->metrics->blackholed;
+}
+
+void Session::release_blackholed(Side s, std::string_view why) {
+  if (!held_[index(s)]) return;
+  unhold(s);
   auto& sock = socket(s);
   int on = 1;
   // In repair mode the kernel drops the connection on close() without FIN or RST.
@@ -860,11 +871,11 @@ bool Session::fire_faults(TimePoint at) {
       rst.client = rst.upstream = CloseAction::rst;
       // Toxiproxy's waits for the next byte before its timer starts; dropsim's counts from
       // when the toxic applied, so an idle connection is reset too.
-      end(fmt::format("closed by fault {}: reset after {}", t.describe(), format_seconds(age)), rst, "reset_peer");
+      end(fmt::format("closed by fault {}: reset after {}", t.describe(), clock_.both(age)), rst, "reset_peer");
       return true;
     }
     if (t.type == ToxicType::timeout && t.get("timeout") > 0 && age >= std::chrono::milliseconds(t.get("timeout"))) {
-      end(fmt::format("closed by fault {} after {}, every byte held back", t.describe(), format_seconds(age)), SideActions{},
+      end(fmt::format("closed by fault {} after {}, every byte held back", t.describe(), clock_.both(age)), SideActions{},
           "timeout");
       return true;
     }
@@ -913,14 +924,14 @@ void Session::count_metrics() {
   }
 }
 
-void Session::act(const ActionRequest& request) {
+ActResult Session::act(const ActionRequest& request) {
   if (ending_) {
-    // Ended already; a drain still lets go of a forgotten flow's held sockets.
-    if (request.action == SessionAction::drain) {
-      for (Side s : kSides) release_blackholed(s, "by a drain");
-      maybe_done();
-    }
-    return;
+    // Ended already (a close reply awaited, or a forgotten flow held): no close to send.
+    // A drain still lets go of a forgotten flow's held sockets.
+    if (request.action != SessionAction::drain || !holding()) return ActResult::none;
+    for (Side s : kSides) release_blackholed(s, "by a drain");
+    maybe_done();
+    return ActResult::released;
   }
   SideActions actions;
   std::string what = fmt::format("closed by the API: {}", to_string(request.action));
@@ -938,6 +949,12 @@ void Session::act(const ActionRequest& request) {
       break;
   }
   end(what, actions, fmt::format("api_{}", to_string(request.action)));
+  return ActResult::acted;
+}
+
+SessionState Session::state() const {
+  if (!ending_) return watching_ ? SessionState::open : SessionState::connecting;
+  return holding() ? SessionState::blackholed : SessionState::closing;
 }
 
 SessionInfo Session::info() const {
@@ -948,7 +965,9 @@ SessionInfo Session::info() const {
   info.proxy = context_->proxy_name;
   info.client = endpoint_text(sockets_[index(Side::client)]);
   info.age_s = seconds(at - policy_.opened_at());
-  info.connected = watching_;
+  info.time_scale = profile_->time_scale;
+  info.state = state();
+  info.connected = info.state == SessionState::open;
   info.websocket = inspector_.websocket();
   for (Direction d : kDirections) {
     const DirectionActivity& a = policy_.activity(d);
@@ -960,7 +979,9 @@ SessionInfo Session::info() const {
   for (std::size_t i = 0; i < profile_->timers.size(); ++i) {
     SessionInfo::Timer t;
     t.name = profile_->timers[i].name;
-    if (const auto d = policy_.deadline(i)) t.fires_in_s = seconds(*d - at);
+    // An ended session runs no timer: what the policy still holds is history, not a
+    // countdown. A live deadline just passed is firing now (the watchdog is on its way).
+    if (const auto d = policy_.deadline(i); d && !ending_) t.fires_in_s = std::max(0.0, seconds(*d - at));
     info.timers.push_back(std::move(t));
   }
   for (const ActiveToxic& a : toxics_) {

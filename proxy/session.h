@@ -77,11 +77,14 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   /// The proxy's toxics are now `toxics`: new ones are rolled for (toxicity) and start
   /// acting now, on this already-open connection too; removed ones stop (held bytes flow).
   void apply_toxics(const std::vector<Toxic>& toxics);
-  /// Does what the API asked: RST, FIN, blackhole, a close frame, a drain. A drain of a
-  /// session already ended lets go of its blackholed sides (silently where possible).
-  void act(const ActionRequest& request);
+  /// Does what the API asked: RST, FIN, blackhole, a close frame, a drain; says whether it
+  /// did. A session that has ended is left alone (none), except that a drain lets go of
+  /// its blackholed sides, silently where possible (released).
+  ActResult act(const ActionRequest& request);
   /// What the API shows of this session.
   SessionInfo info() const;
+  /// Where it is in its life (connecting, open, closing, blackholed).
+  SessionState state() const;
   /// The connection id ("C7" in logs).
   std::uint64_t id() const { return id_; }
 
@@ -107,6 +110,10 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   /// sends nothing; without that right, RST, which the peer's next packet would have met.
   /// `why` goes in the log line. No-op when `s` is not held.
   void release_blackholed(Side s, std::string_view why);
+  /// Marks side `s` no longer held, in the flags and the gauges.
+  void unhold(Side s);
+  /// True while a blackholed side is held.
+  bool holding() const { return held_[0] || held_[1]; }
   /// After our close frame and FIN to `s`: reads (and drops) until its EOF, at most
   /// context close_wait, then closes, so the closing handshake ends cleanly rather than
   /// with RST.

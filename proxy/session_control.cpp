@@ -13,7 +13,24 @@ constexpr EnumNames<SessionAction, 5> kActionNames{{
     {SessionAction::drain, "drain"},
 }};
 
+constexpr EnumNames<SessionState, 4> kStateNames{{
+    {SessionState::connecting, "connecting"},
+    {SessionState::open, "open"},
+    {SessionState::closing, "closing"},
+    {SessionState::blackholed, "blackholed"},
+}};
+
 }  // namespace
+
+std::string_view to_string(SessionState s) { return name_of(kStateNames, s); }
+
+void ActionTally::add(ActResult r) {
+  switch (r) {
+    case ActResult::acted: ++acted; break;
+    case ActResult::released: ++released; break;
+    case ActResult::none: ++ended; break;
+  }
+}
 
 std::string_view to_string(SessionAction a) { return name_of(kActionNames, a); }
 

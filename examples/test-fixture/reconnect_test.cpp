@@ -111,7 +111,7 @@ TEST_F(ReconnectTest, ReconnectsAfterRstBlackholeAndDrainAndLosesNothing) {
     const std::uint64_t replayed_before = server_.replayed();
 
     const auto cut_at = std::chrono::steady_clock::now();
-    EXPECT_EQ(call([&](dropsim::Runtime& r) { return r.act_all("app", {.action = cut.action}); }), 1u);
+    EXPECT_EQ(call([&](dropsim::Runtime& r) { return r.act_all("app", {.action = cut.action}).acted; }), 1u);
 
     // Back, and 20 more messages through the new connection.
     ASSERT_TRUE(wait_until(

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "api_client_util.h"
 #include "net_util.h"
 #include "process_util.h"
 
@@ -115,6 +116,8 @@ TEST(Cli, UnknownProfileIsAConfigurationError) {
   const auto r = run_process({kBinary, "run", "--no-api", "--profile", "ngnix", "--upstream", "127.0.0.1:9"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("nginx"), std::string::npos) << r.err;
+  // On the command line the error names the flag; through the API, the field (control_api_test).
+  EXPECT_NE(r.err.find("--profile: no built-in profile 'ngnix'"), std::string::npos) << r.err;
 }
 
 TEST(Cli, MissingRequiredOptionIsAUsageError) {
@@ -169,7 +172,42 @@ TEST(Cli, Sigusr1ReportsEveryLiveSession) {
   child.signal(SIGUSR1);
   ASSERT_TRUE(child.wait_err("proxy_timeout fires in", milliseconds(2000))) << child.err();
   EXPECT_TRUE(std::regex_search(child.err(), std::regex(R"(\[C\d+\] live for \d+\.\d{3}s, client→server idle)"))) << child.err();
-  EXPECT_NE(child.err().find("1 live session(s)"), std::string::npos) << child.err();
+  EXPECT_NE(child.err().find("1 active session(s)"), std::string::npos) << child.err();
+  child.signal(SIGTERM);
+  EXPECT_EQ(child.wait(milliseconds(3000)), 0);
+}
+
+TEST(Cli, AtATimeScaleLogLinesGiveRealTimeBesideAndApiProxiesShareTheScale) {
+  EchoServer echo;
+  ChildProcess child({kBinary, "run", "--api", "127.0.0.1:0", "--profile", "nginx-stream", "--time-scale", "0.5",
+                      "--listen", "127.0.0.1:0", "--upstream", "127.0.0.1:" + std::to_string(echo.port())});
+  ASSERT_TRUE(child.wait_err("control API listening on 127.0.0.1:", milliseconds(5000))) << child.err();
+  Fd client = connect_to(logged_port(child.err()));
+  ASSERT_TRUE(child.wait_err("connected to upstream", milliseconds(2000)));
+  child.signal(SIGUSR1);
+  ASSERT_TRUE(child.wait_err("proxy_timeout fires in", milliseconds(2000))) << child.err();
+  // Profile time first, the real time beside it: the first duration names the scale.
+  EXPECT_TRUE(std::regex_search(child.err(), std::regex(R"(\[C\d+\] live for \d+\.\d{3}s \(real \d+\.\d{3}s at time )"
+                                                        R"(scale 0\.5\), client→server idle \d+\.\d{3}s \(real \d+\.\d{3}s\))")))
+      << child.err();
+  EXPECT_TRUE(std::regex_search(child.err(), std::regex(R"(proxy_timeout fires in \d+\.\d{3}s \(real \d+\.\d{3}s\))")))
+      << child.err();
+  // A proxy the API creates without a time_scale gets run's --time-scale.
+  std::smatch m;
+  const std::string err = child.err();
+  ASSERT_TRUE(std::regex_search(err, m, std::regex(R"(control API listening on 127\.0\.0\.1:(\d+))")));
+  ApiClient api(static_cast<std::uint16_t>(std::stoi(m[1])));
+  const Reply created = api.request(
+      "POST", "/proxies", R"({"name":"later","upstream":"127.0.0.1:)" + std::to_string(echo.port()) + R"("})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  const Reply profile = api.request("GET", "/proxies/later/profile");
+  EXPECT_NE(profile.body.find("\"time_scale\":0.5"), std::string::npos) << profile.body;
+  // ...and one that gives its own keeps it.
+  const Reply own = api.request("POST", "/proxies",
+                                R"({"name":"own","time_scale":1,"upstream":"127.0.0.1:)" + std::to_string(echo.port()) +
+                                    R"("})");
+  ASSERT_EQ(own.status, 201) << own.body;
+  EXPECT_NE(api.request("GET", "/proxies/own/profile").body.find("\"time_scale\":1.0"), std::string::npos);
   child.signal(SIGTERM);
   EXPECT_EQ(child.wait(milliseconds(3000)), 0);
 }

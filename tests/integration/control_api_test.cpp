@@ -147,7 +147,8 @@ TEST_F(ControlApiTest, ToxicsCrud) {
             R"("stream":"downstream","toxicity":1})"
             "\n");
   expect_error(client_.request("POST", "/proxies/p/toxics", R"({"type":"latency"})"), 409, "toxic already exists");
-  expect_error(client_.request("POST", "/proxies/p/toxics", R"({"type":"plague"})"), 400, "invalid toxic type");
+  expect_error(client_.request("POST", "/proxies/p/toxics", R"({"type":"plague"})"), 400,
+               "invalid toxic type \"plague\"; valid types: " + toxic_type_names());
   expect_error(client_.request("POST", "/proxies/p/toxics", R"({"type":"latency","stream":"sideways"})"), 400,
                "stream was invalid, can be either upstream or downstream");
   expect_error(client_.request("POST", "/proxies/nope/toxics", R"({"type":"latency"})"), 404, "proxy not found");
@@ -252,6 +253,11 @@ TEST_F(ControlApiTest, SetProfileAtRuntime) {
   expect_error(client_.request("PUT", "/proxies/p/profile", R"({"profle":"alb"})"), 400,
                "unknown field \"profle\" in a profile change; allowed: profile, settings, time_scale");
   EXPECT_EQ(client_.request("PUT", "/proxies/p/profile", R"({"profile":"no-such-profile"})").status, 400);
+  // Through the API the error names the body's field, not the command line's --profile.
+  const Reply typo = client_.request("PUT", "/proxies/p/profile", R"({"profile":"ngnix"})");
+  EXPECT_EQ(typo.status, 400);
+  const std::string typo_error = body_of(typo)["error"];
+  EXPECT_TRUE(typo_error.starts_with("profile: no built-in profile 'ngnix' (did you mean 'nginx'?)")) << typo_error;
   EXPECT_EQ(client_.request("PUT", "/proxies/nope/profile", R"({"profile":"alb"})").status, 404);
 }
 
@@ -297,7 +303,7 @@ TEST_F(ControlApiTest, MassDisconnectActsOnEveryProxy) {
   ASSERT_GE(echo_ms(b.get(), "x"), 0);
   const Reply r = client_.request("POST", "/dropsim/sessions");
   EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(body_of(r), json::parse(R"({"action":"rst","sessions":2})"));
+  EXPECT_EQ(body_of(r), json::parse(R"({"action":"rst","sessions":2,"released_blackholed":0})"));
   EXPECT_EQ(wait_end(a.get(), Ms(3000)).how, End::reset);
   EXPECT_EQ(wait_end(b.get(), Ms(3000)).how, End::reset);
 }
@@ -374,6 +380,132 @@ TEST_F(ControlApiTest, EventStreamFiltersByProxy) {
   EXPECT_EQ(events.text().find("\"proxy\":\"a\""), std::string::npos) << events.text();
   EXPECT_EQ(events.text().find("event: open"), events.text().rfind("event: open"));  // one open: b's
   EXPECT_EQ(client_.request("GET", "/events?conn=abc").status, 400);
+}
+
+/// The value of the metrics sample that starts with `series` ("name{proxy=\"p\"}"); -1 when absent.
+double metric(const std::string& text, const std::string& series) {
+  const std::size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
+
+TEST_F(ControlApiTest, ABlackholedSessionIsHeldNotOpenAndADrainCountsOnlyWhatItClosed) {
+  // nlb forgets a flow after its idle timeout: 60s at time scale 0.005 is 0.3 s.
+  const std::uint16_t port =
+      listen_port(create("nlb", {{"profile", "nlb"}, {"settings", {{"idle_timeout", "60s"}}}, {"time_scale", 0.005}}));
+  Fd quiet = connect_to(port);
+  ASSERT_GE(echo_ms(quiet.get(), "x"), 0);
+  // Poll (bounded) until the idle timeout has fired and the session is held.
+  json sessions;
+  const bool held = wait_until(
+      [&] {
+        sessions = body_of(client_.request("GET", "/dropsim/sessions"));
+        return sessions.size() == 1 && sessions[0]["state"] == "blackholed";
+      },
+      Ms(3000));
+  ASSERT_TRUE(held) << sessions.dump();
+  // New sessions get a 30 s real idle timeout: the next one stays open however slow the test.
+  ASSERT_EQ(client_.request("PUT", "/proxies/nlb/profile",
+                            R"({"profile":"nlb","settings":{"idle_timeout":"60s"},"time_scale":0.5})")
+                .status,
+            200);
+  Fd busy = connect_to(port);
+  ASSERT_GE(echo_ms(busy.get(), "y"), 0);
+  sessions = body_of(client_.request("GET", "/dropsim/sessions"));
+  ASSERT_EQ(sessions.size(), 2u) << sessions.dump();
+  const json& gone = sessions[0];
+  EXPECT_EQ(gone["state"], "blackholed");
+  EXPECT_EQ(gone["connected"], false) << "it ended: not connected, whatever its sockets";
+  for (const json& t : gone["timers"]) EXPECT_TRUE(t["fires_in_s"].is_null()) << gone.dump();
+  const json& live = sessions[1];
+  EXPECT_EQ(live["state"], "open");
+  EXPECT_EQ(live["connected"], true);
+  ASSERT_FALSE(live["timers"].empty());
+  EXPECT_GE(live["timers"][0]["fires_in_s"].get<double>(), 0.0) << live.dump();
+  // Real seconds, and the profile's beside them.
+  EXPECT_EQ(live["time_scale"], 0.5);
+  EXPECT_NEAR(live["profile_age_s"].get<double>(), live["age_s"].get<double>() / 0.5, 1e-6);
+  EXPECT_LE(live["timers"][0]["fires_in_s"].get<double>(), 30.0);
+  EXPECT_NEAR(live["timers"][0]["profile_fires_in_s"].get<double>(),
+              live["timers"][0]["fires_in_s"].get<double>() / 0.5, 1e-6);
+
+  const std::string metrics = client_.request("GET", "/metrics").body;
+  EXPECT_EQ(metric(metrics, "dropsim_active_sessions{proxy=\"nlb\"}"), 1) << metrics;
+  EXPECT_EQ(metric(metrics, "dropsim_blackholed_sessions{proxy=\"nlb\"}"), 1) << metrics;
+  EXPECT_EQ(metric(metrics, "dropsim_blackholed_sockets{proxy=\"nlb\"}"), 2) << metrics;
+
+  // The drain closes the open session; the blackholed one only has its sockets let go.
+  const json drained = body_of(client_.request("POST", "/proxies/nlb/sessions", R"({"action":"drain"})"));
+  EXPECT_EQ(drained["sessions"], 1) << drained.dump();
+  EXPECT_EQ(drained["released_blackholed"], 1) << drained.dump();
+  EXPECT_NE(api_.logs().find("nlb: drain applied to 1 session(s); released the held sockets of 1 blackholed "
+                             "session(s)"),
+            std::string::npos)
+      << api_.logs();
+  const bool released = wait_until(
+      [&] {
+        return metric(client_.request("GET", "/metrics").body, "dropsim_blackholed_sessions{proxy=\"nlb\"}") == 0;
+      },
+      Ms(3000));
+  EXPECT_TRUE(released);
+  // A second drain finds nothing left to act on.
+  EXPECT_TRUE(wait_until([&] { return body_of(client_.request("GET", "/dropsim/sessions")).empty(); }, Ms(3000)));
+  EXPECT_EQ(body_of(client_.request("POST", "/proxies/nlb/sessions", R"({"action":"drain"})"))["sessions"], 0);
+}
+
+TEST_F(ControlApiTest, AMistypedToxicAttributeIsKeptAt200ButWarnedAbout) {
+  create("p");
+  EventReader events(api_.port());
+  ASSERT_NE(events.wait_for("\r\n\r\n"), std::string::npos);
+  // Toxiproxy's decoder ignores the unknown field, and its clients expect the 200: dropsim
+  // keeps both, and says what it ignored, in the answer, the log and the event stream.
+  const Reply r = client_.request("POST", "/proxies/p/toxics", R"({"type":"bandwidth","attributes":{"rates":100}})");
+  ASSERT_EQ(r.status, 200) << r.body;
+  const json added = body_of(r);
+  EXPECT_EQ(added["attributes"]["rate"], 0);
+  const std::string expected =
+      "unknown attribute \"rates\" of a bandwidth toxic ignored (did you mean 'rate'?); its attributes: rate";
+  EXPECT_EQ(added["warnings"], json::array({expected}));
+  EXPECT_NE(api_.logs().find(expected), std::string::npos) << api_.logs();
+  const std::size_t warning = events.wait_for("event: warning\n");
+  ASSERT_NE(warning, std::string::npos) << events.text();
+  EXPECT_NE(events.text().find("rates", warning), std::string::npos) << events.text();
+  // A PATCH with the same slip says so too; a clean one has no "warnings" field at all.
+  const json patched = body_of(client_.request("PATCH", "/proxies/p/toxics/bandwidth_downstream",
+                                               R"({"attributes":{"rte":5}})"));
+  ASSERT_TRUE(patched.contains("warnings")) << patched;
+  EXPECT_NE(patched["warnings"][0].get<std::string>().find("(did you mean 'rate'?)"), std::string::npos);
+  const json clean = body_of(client_.request("PATCH", "/proxies/p/toxics/bandwidth_downstream",
+                                             R"({"attributes":{"rate":5}})"));
+  EXPECT_FALSE(clean.contains("warnings")) << clean;
+  EXPECT_EQ(clean["attributes"]["rate"], 5);
+  // A mistyped type is refused, with the valid ones and the likely one.
+  const Reply typo = client_.request("POST", "/proxies/p/toxics", R"({"type":"latancy"})");
+  EXPECT_EQ(typo.status, 400);
+  const std::string typo_error = body_of(typo)["error"];
+  EXPECT_TRUE(typo_error.starts_with("invalid toxic type \"latancy\" (did you mean 'latency'?); valid types: latency, "))
+      << typo_error;
+}
+
+TEST_F(ControlApiTest, EventStreamStartsASessionWithItsOpenEvent) {
+  // A toxic already on the proxy applies to each new session as it is accepted: its
+  // `fault` event used to come before the session's `open`, and a stream filtered by
+  // proxy (which learns a connection from its open) lost it.
+  const std::uint16_t port = listen_port(create("p"));
+  ASSERT_EQ(client_.request("POST", "/proxies/p/toxics", R"({"type":"latency","attributes":{"latency":1}})").status,
+            200);
+  EventReader events(api_.port(), "proxy=p");
+  ASSERT_NE(events.wait_for("\r\n\r\n"), std::string::npos);
+  {
+    Fd c = connect_to(port);
+    ASSERT_GE(echo_ms(c.get(), "x"), 0);
+  }
+  ASSERT_NE(events.wait_for("event: close\n"), std::string::npos) << events.text();
+  const std::size_t open = events.text().find("event: open\n");
+  const std::size_t fault = events.text().find("event: fault\n");
+  ASSERT_NE(open, std::string::npos) << events.text();
+  ASSERT_NE(fault, std::string::npos) << events.text();
+  EXPECT_LT(open, fault) << events.text();
 }
 
 TEST(ControlApiServer, EventStreamHeartbeatAndUnsubscribeOnClose) {
@@ -455,7 +587,8 @@ TEST_F(ControlApiTest, MalformedRequestClosesOnlyItsConnection) {
 TEST_F(ControlApiTest, OversizedBodyIs413) {
   ApiClient big(api_.port());
   const Reply r = big.raw("POST /populate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000000\r\n\r\n");
-  EXPECT_EQ(r.status, 413);
+  // The limit is in the answer: the client learns how much it may send.
+  expect_error(r, 413, "request body over the limit of 1048576 bytes");
   EXPECT_TRUE(big.closed_by_server());
 }
 

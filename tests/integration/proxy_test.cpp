@@ -398,7 +398,7 @@ TEST(Proxy, TwoHundredConcurrentSessions) {
     ok += recv_exact(clients[i].get(), want.size(), milliseconds(5000)) == want;
   }
   EXPECT_EQ(ok, 200);
-  EXPECT_EQ(proxy.active_sessions(), 200u);
+  EXPECT_EQ(proxy.live_sessions(), 200u);
   clients.clear();
   EXPECT_TRUE(proxy.wait_idle(milliseconds(5000)));
 }

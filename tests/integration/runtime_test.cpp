@@ -83,6 +83,8 @@ TEST_F(RuntimeTest, AnswersToxiproxysErrors) {
   const auto [bad_status, bad_message] = status_of([bad_profile](Runtime& r) { return r.create_proxy(bad_profile); });
   EXPECT_EQ(bad_status, 400);
   EXPECT_NE(bad_message.find("nginx"), std::string::npos) << "did-you-mean: " << bad_message;
+  // The API's field, not the command line's flag.
+  EXPECT_TRUE(bad_message.starts_with("profile: no built-in profile 'ngnix'")) << bad_message;
 }
 
 TEST_F(RuntimeTest, ResetPeerResetsAConnectionThatWasOpenAndIdleBeforeTheToxic) {
@@ -147,7 +149,7 @@ TEST_F(RuntimeTest, SessionsListBytesAndTimersAndActionsCloseThem) {
   EXPECT_EQ(wait_end(a.get(), milliseconds(2000)).how, End::reset);
   ActionRequest fin;
   fin.action = SessionAction::fin;
-  EXPECT_EQ(rt.call([fin](Runtime& r) { return r.act_all("ws", fin); }), 2u);
+  EXPECT_EQ(rt.call([fin](Runtime& r) { return r.act_all("ws", fin); }).acted, 2u);
   EXPECT_EQ(wait_end(b.get(), milliseconds(2000)).how, End::eof);
   EXPECT_EQ(wait_end(c.get(), milliseconds(2000)).how, End::eof);
   try {
@@ -165,7 +167,7 @@ TEST_F(RuntimeTest, BlackholeActionLeavesTheClientHangingUntilItSpeaks) {
   ASSERT_TRUE(rt.wait_log("connected to upstream"));
   ActionRequest hole;
   hole.action = SessionAction::blackhole;
-  EXPECT_EQ(rt.call([hole](Runtime& r) { return r.act_all("", hole); }), 1u);
+  EXPECT_EQ(rt.call([hole](Runtime& r) { return r.act_all("", hole); }).acted, 1u);
   EXPECT_EQ(wait_end(c.get(), milliseconds(300)).how, End::timeout) << "nothing is sent";
   ASSERT_TRUE(send_all(c.get(), "hello?"));
   EXPECT_EQ(wait_end(c.get(), milliseconds(2000)).how, End::reset) << "the forgotten flow answers with RST";

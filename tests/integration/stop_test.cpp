@@ -296,7 +296,7 @@ TEST_P(StopMidTransfer, NoByteMovesAfterTheDecision) {
         case Way::expiry: break;
       }
       proxy.on_io([&] {
-        decided = proxy.proxy().act_all(request) == 1;
+        decided = proxy.proxy().act_all(request).acted == 1;
         // end() counted what each pipe had written when it decided.
         const auto sent = proxy.proxy().metrics().sent;
         for (std::size_t i = 0; i < 2; ++i) at_decision[i] = sent[i] - before[i];

@@ -292,7 +292,7 @@ ProxyUnderTest::~ProxyUnderTest() {
   asio::post(io_, [this] { proxy_->stop(); });
   // Let sessions unwind, then stop whatever is left (bounded).
   const auto deadline = std::chrono::steady_clock::now() + Ms(2000);
-  while (std::chrono::steady_clock::now() < deadline && active_sessions() > 0) {
+  while (std::chrono::steady_clock::now() < deadline && live_sessions() > 0) {
     std::this_thread::sleep_for(Ms(5));
   }
   io_.stop();
@@ -306,11 +306,11 @@ bool ProxyUnderTest::wait_log(const std::string& needle, Ms timeout) const {
   return wait_until([&] { return logs().find(needle) != std::string::npos; }, timeout);
 }
 
-std::size_t ProxyUnderTest::active_sessions() {
+std::size_t ProxyUnderTest::live_sessions() {
   if (io_.stopped()) return 0;
   auto p = std::make_shared<std::promise<std::size_t>>();
   auto f = p->get_future();
-  asio::post(io_, [p, this] { p->set_value(proxy_->active_sessions()); });
+  asio::post(io_, [p, this] { p->set_value(proxy_->live_sessions()); });
   if (f.wait_for(Ms(1000)) != std::future_status::ready) return 0;
   return f.get();
 }
@@ -326,7 +326,7 @@ void ProxyUnderTest::on_io(const std::function<void()>& fn) {
 }
 
 bool ProxyUnderTest::wait_idle(Ms timeout) {
-  return wait_until([&] { return active_sessions() == 0; }, timeout);
+  return wait_until([&] { return live_sessions() == 0; }, timeout);
 }
 
 bool wait_until(const std::function<bool()>& done, Ms timeout) {

@@ -194,9 +194,9 @@ class ProxyUnderTest {
   std::string logs() const;
   /// Waits until a log line contains `needle`; false after `timeout`.
   bool wait_log(const std::string& needle, Ms timeout = Ms(2000)) const;
-  /// Sessions open now (asked on the proxy's thread).
-  std::size_t active_sessions();
-  /// Waits until no session is open; false after `timeout`.
+  /// Sessions holding sockets now, whatever their state (asked on the proxy's thread).
+  std::size_t live_sessions();
+  /// Waits until no session holds a socket; false after `timeout`.
   bool wait_idle(Ms timeout = Ms(3000));
 
  private:

@@ -69,6 +69,32 @@ TEST(ApiJsonShapes, SessionHasBothDirections) {
   EXPECT_EQ(j["downstream"]["frames"].dump(), R"({"data":0,"ping":0,"pong":0,"close":0})");
   EXPECT_EQ(j["timers"][0]["fires_in_s"], 58.5);
   EXPECT_TRUE(j["timers"][1]["fires_in_s"].is_null());
+  EXPECT_EQ(j["state"], "connecting");
+  // At time scale 1 real and profile time are one: no twins.
+  EXPECT_FALSE(j.contains("profile_age_s"));
+  EXPECT_FALSE(j.contains("time_scale"));
+  EXPECT_FALSE(j["timers"][0].contains("profile_fires_in_s"));
+}
+
+TEST(ApiJsonShapes, ScaledSessionHasProfileTwinsOfEveryDuration) {
+  // Every field is in real seconds; profile_* gives the profile's seconds beside it.
+  SessionInfo s;
+  s.time_scale = 0.05;
+  s.age_s = 10.5;
+  s.state = SessionState::blackholed;
+  s.ways[index(Direction::downstream)].idle_s = 3.0;
+  s.timers.push_back({"idle_timeout", 1.5});
+  s.timers.push_back({"lifetime", std::nullopt});
+  const Json j = session_json(s);
+  EXPECT_EQ(j["state"], "blackholed");
+  EXPECT_EQ(j["time_scale"], 0.05);
+  EXPECT_EQ(j["age_s"], 10.5);
+  EXPECT_DOUBLE_EQ(j["profile_age_s"].get<double>(), 210.0);
+  EXPECT_DOUBLE_EQ(j["downstream"]["profile_idle_s"].get<double>(), 60.0);
+  EXPECT_TRUE(j["upstream"]["profile_idle_s"].is_null());
+  EXPECT_EQ(j["timers"][0]["fires_in_s"], 1.5);
+  EXPECT_DOUBLE_EQ(j["timers"][0]["profile_fires_in_s"].get<double>(), 30.0);
+  EXPECT_TRUE(j["timers"][1]["profile_fires_in_s"].is_null());
 }
 
 TEST(ApiJsonShapes, ProfileListsSettingsAndYaml) {
@@ -157,7 +183,12 @@ TEST(GoDecoder, ToxicDefaultsAndOrderOfChecks) {
   // The stream is checked before the type.
   EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"type":"nope","stream":"sideways"})")); }),
             "400 stream was invalid, can be either upstream or downstream");
-  EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"type":"nope"})")); }), "400 invalid toxic type");
+  // Toxiproxy's words first, then the valid types and the likely one.
+  EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"type":"nope"})")); }),
+            "400 invalid toxic type \"nope\"; valid types: " + toxic_type_names());
+  EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"type":"latancy"})")); }),
+            "400 invalid toxic type \"latancy\" (did you mean 'latency'?); valid types: latency, bandwidth, "
+            "slow_close, timeout, reset_peer, slicer, limit_data, partition");
   EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"stream":""})")); }),
             "400 stream was invalid, can be either upstream or downstream");
   EXPECT_EQ(error_of([] { go_toxic_head(parse_go_body(R"({"type":"latency","toxicity":"half"})")); }),
@@ -168,9 +199,12 @@ TEST(GoDecoder, ToxicDefaultsAndOrderOfChecks) {
 TEST(GoDecoder, ToxicAttributesAreIntegersAndUnknownOnesIgnored) {
   const Json body = parse_go_body(R"({"type":"latency","attributes":{"latency":100,"Jitter":5,"rate":9}})");
   Toxic t = go_toxic_head(body);
-  go_toxic_attributes(body, t);
+  const std::vector<std::string> warnings = go_toxic_attributes(body, t);
   EXPECT_EQ(t.get("latency"), 100);
   EXPECT_EQ(t.get("jitter"), 5);
+  // "Jitter" is read (Go's case-insensitive match); "rate" is ignored, and said so.
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_EQ(warnings[0], "unknown attribute \"rate\" of a latency toxic ignored; its attributes: latency, jitter");
   const Json fractional = parse_go_body(R"({"type":"latency","attributes":{"latency":1.5}})");
   Toxic f = go_toxic_head(fractional);
   EXPECT_EQ(error_of([&] { go_toxic_attributes(fractional, f); }),
@@ -181,12 +215,26 @@ TEST(GoDecoder, ToxicAttributesAreIntegersAndUnknownOnesIgnored) {
             "type toxics.Toxic");
 }
 
+TEST(GoDecoder, AMistypedAttributeIsAWarningWithASuggestion) {
+  // {"rates":100} used to store rate 0 silently, which stalls every byte.
+  const Json body = parse_go_body(R"({"type":"bandwidth","attributes":{"rates":100}})");
+  Toxic t = go_toxic_head(body);
+  const std::vector<std::string> warnings = go_toxic_attributes(body, t);
+  EXPECT_EQ(t.get("rate"), 0);
+  EXPECT_EQ(warnings, std::vector<std::string>{"unknown attribute \"rates\" of a bandwidth toxic ignored (did you "
+                                               "mean 'rate'?); its attributes: rate"});
+  Toxic clean = go_toxic_head(parse_go_body(R"({"type":"bandwidth"})"));
+  EXPECT_TRUE(go_toxic_attributes(parse_go_body(R"({"attributes":{"rate":1,"RATE":2}})"), clean).empty());
+}
+
 TEST(GoDecoder, ToxicUpdateReadsWithTheCurrentType) {
   const Toxic current = Toxic::make(ToxicType::bandwidth);
   const ToxicUpdate u = go_toxic_update(parse_go_body(R"({"attributes":{"rate":5,"latency":3},"toxicity":0.5})"), current);
   ASSERT_EQ(u.attributes.size(), 1u);
   EXPECT_EQ(u.attributes[0].first, "rate");
   EXPECT_EQ(u.toxicity, 0.5);
+  EXPECT_EQ(u.warnings, std::vector<std::string>{
+                            "unknown attribute \"latency\" of a bandwidth toxic ignored; its attributes: rate"});
   EXPECT_FALSE(go_toxic_update(parse_go_body("{}"), current).toxicity.has_value());
 }
 
@@ -226,7 +274,9 @@ TEST(StrictBodies, Actions) {
 TEST(StrictBodies, ProfileChangeAndPartition) {
   const ProfileChange c = strict_profile_change(Json::parse(R"({"profile":"alb","settings":{"idle_timeout":"3s"}})"));
   EXPECT_EQ(c.profile, "alb");
-  EXPECT_EQ(c.time_scale, 1.0);
+  // None given: the runtime's default (run --time-scale) applies, not 1.
+  EXPECT_FALSE(c.time_scale.has_value());
+  EXPECT_EQ(strict_profile_change(Json::parse(R"({"time_scale":0.5})")).time_scale, 0.5);
   ASSERT_EQ(c.settings.size(), 1u);
   EXPECT_EQ(c.settings[0].name, "idle_timeout");
   EXPECT_FALSE(strict_profile_change(Json::object()).profile.has_value());

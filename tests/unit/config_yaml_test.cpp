@@ -94,7 +94,7 @@ TEST(Config, ChainOfThreeProxies) {
   ASSERT_EQ(alb.settings.size(), 1u);
   EXPECT_EQ(alb.settings[0].name, "idle_timeout");
   EXPECT_EQ(alb.settings[0].value, "60s");
-  EXPECT_DOUBLE_EQ(alb.time_scale, 0.05);  // the file's default
+  EXPECT_DOUBLE_EQ(alb.time_scale.value_or(0), 0.05);  // the file's default
   EXPECT_TRUE(alb.enabled);
   ASSERT_EQ(alb.faults.size(), 1u);
   const FaultSpec& latency = alb.faults[0];
@@ -113,7 +113,7 @@ TEST(Config, ChainOfThreeProxies) {
   EXPECT_EQ(nginx.settings[0].name, "proxy_read_timeout");
   EXPECT_EQ(nginx.settings[0].value, "2");  // text: the profile reads it (nginx: seconds)
   EXPECT_EQ(nginx.settings[1].value, "on");
-  EXPECT_DOUBLE_EQ(nginx.time_scale, 1.0);  // its own
+  EXPECT_DOUBLE_EQ(nginx.time_scale.value_or(0), 1.0);  // its own
   EXPECT_TRUE(nginx.faults.empty());
 
   const ProxySpec& app = c.proxies[2];
@@ -155,7 +155,7 @@ TEST(Config, Minimal) {
   EXPECT_FALSE(c.seed);
   ASSERT_EQ(c.proxies.size(), 1u);
   EXPECT_EQ(c.proxies[0].profile, "tcp");
-  EXPECT_DOUBLE_EQ(c.proxies[0].time_scale, 1.0);
+  EXPECT_DOUBLE_EQ(c.proxies[0].time_scale.value_or(0), 1.0);
   EXPECT_TRUE(c.proxies[0].settings.empty());
   EXPECT_TRUE(c.proxies[0].faults.empty());
 }

@@ -69,6 +69,9 @@ TEST(ExplainTest, FrameStoryInProfileTimeUnderTimeScale) {
   EXPECT_EQ(Clockface(0.05).seconds(std::chrono::seconds(3)), "60.000s");
   EXPECT_EQ(Clockface(0.05).real_note(std::chrono::seconds(3)), " (real 3.000s at time scale 0.05)");
   EXPECT_EQ(Clockface(1.0).real_note(std::chrono::seconds(3)), "");
+  // Later durations of a line: the real time beside, the scale already named.
+  EXPECT_EQ(Clockface(0.05).both(std::chrono::seconds(3)), "60.000s (real 3.000s)");
+  EXPECT_EQ(Clockface(1.0).both(std::chrono::seconds(3)), "3.000s");
 }
 
 TEST(ExplainTest, HeartbeatMarginsAndVerdicts) {

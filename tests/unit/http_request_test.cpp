@@ -175,6 +175,7 @@ TEST(HttpRequestReader, DeclaredOversizedBodyIs413BeforeItArrives) {
   const auto r = reader.feed(span_of(head));  // no body byte sent yet
   EXPECT_EQ(r.status, Status::error);
   EXPECT_EQ(r.http_status, 413);
+  EXPECT_EQ(r.reason, "request body over the limit of 10 bytes");
   // ...and it stays failed.
   EXPECT_EQ(reader.feed(span_of(kGet)).http_status, 413);
 }

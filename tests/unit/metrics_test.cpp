@@ -194,7 +194,8 @@ Exposition render(const std::vector<MetricsSample>& samples) {
 }
 
 const std::vector<std::string> kFamilies{
-    "dropsim_active_sessions",     "dropsim_sessions_total",         "dropsim_closes_total",
+    "dropsim_active_sessions",     "dropsim_blackholed_sessions",    "dropsim_sessions_total",
+    "dropsim_closes_total",
     "dropsim_websocket_closes_total", "dropsim_bytes_total",         "dropsim_websocket_frames_total",
     "dropsim_timer_firings_total", "dropsim_faults_applied_total",   "dropsim_accept_errors_total",
     "dropsim_blackholed_sockets",  "dropsim_blackhole_expired_total", "dropsim_close_unanswered_total"};
@@ -261,8 +262,11 @@ TEST(Metrics, EveryCounterOfTwoProxies) {
   nginx.closes_by_cause = {{"proxy_read_timeout", 3}};
   nginx.timer_firings = {{"proxy_read_timeout", 3}};
 
-  const Exposition e = render({{"alb", 2, &alb}, {"nginx", 0, &nginx}});
+  const Exposition e = render({{"alb", 2, &alb, "", "", 1}, {"nginx", 0, &nginx}});
   EXPECT_EQ(e.families, kFamilies);
+  // A blackholed session is held, not active: the two gauges never count it twice.
+  EXPECT_EQ(value(e, "dropsim_blackholed_sessions", {{"proxy", "alb"}}), 1u);
+  EXPECT_EQ(value(e, "dropsim_blackholed_sessions", {{"proxy", "nginx"}}), 0u);
   EXPECT_EQ(value(e, "dropsim_active_sessions", {{"proxy", "alb"}}), 2u);
   EXPECT_EQ(value(e, "dropsim_active_sessions", {{"proxy", "nginx"}}), 0u);
   EXPECT_EQ(value(e, "dropsim_sessions_total", {{"proxy", "alb"}}), 7u);
