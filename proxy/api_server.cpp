@@ -63,7 +63,13 @@ struct ApiServer::Connection {
 
 struct ApiServer::State {
   State(asio::io_context& i, Runtime& r, std::string l, bool remote, ApiServerOptions o)
-      : io(i), runtime(r), listen(std::move(l)), allow_remote(remote), options(o), api(r, remote), acceptor(i) {}
+      : io(i),
+        runtime(r),
+        listen(std::move(l)),
+        allow_remote(remote),
+        options(o),
+        api(r, ApiAccess{remote, false, o.token}),
+        acceptor(i) {}
 
   asio::io_context& io;
   Runtime& runtime;
@@ -107,9 +113,11 @@ void ApiServer::start() {
     throw std::system_error(e.code(), fmt::format("API listen on {}", s.listen));
   }
   const auto bound = local_endpoint();
+  // Whether a token is needed, never the token.
   s.runtime.log().event(spdlog::level::info, 0, "api_listen",
-                        fmt::format("control API listening on {}{}", address_text(bound),
-                                    s.allow_remote ? " (remote clients allowed)" : ""),
+                        fmt::format("control API listening on {}{}{}", address_text(bound),
+                                    s.allow_remote ? " (remote clients allowed)" : "",
+                                    s.options.token.empty() ? "" : " (token required for changes)"),
                         {{"port", static_cast<std::int64_t>(bound.port())}});
   asio::co_spawn(s.io, accept_loop(state_), asio::detached);
 }
@@ -187,10 +195,7 @@ asio::awaitable<void> ApiServer::serve(std::shared_ptr<State> state, std::shared
       const auto result = reader.feed({pending.data(), pending.size()});
       using Status = HttpRequestReader::Result::Status;
       if (result.status == Status::error) {
-        HttpResponse bad;
-        bad.status = result.http_status;
-        bad.body = error_json(result.http_status, result.reason).dump() + "\n";
-        co_await write_all(conn->socket, serialize(bad, false));
+        co_await write_all(conn->socket, serialize(error_response(result.http_status, result.reason), false));
         state->forget(conn);
         co_return;
       }

@@ -29,14 +29,17 @@ namespace dropsim {
 struct ApiServerOptions {
   Duration heartbeat = std::chrono::seconds(15);     ///< an SSE comment this often, so proxies keep the stream
   Duration idle_timeout = std::chrono::seconds(60);  ///< a connection with no request in flight closes after this
-  std::size_t event_queue = 4096;                    ///< SSE frames a slow reader may have waiting
+  std::size_t event_queue = 4096;  ///< SSE frames a slow reader may have waiting
+  /// Required on every state change as "Authorization: Bearer TOKEN"; empty: none.
+  std::string token;
 };
 
 /// The API listener and its connections.
 class ApiServer {
  public:
-  /// `listen` is "HOST:PORT" ("127.0.0.1:8474"); a non-loopback host needs `allow_remote`.
-  /// `runtime` must outlive the server; everything runs on `io`'s thread.
+  /// `listen` is "HOST:PORT" ("127.0.0.1:8474"); a non-loopback host needs `allow_remote`
+  /// (which also lets any Host and Origin in: ApiAccess). `runtime` must outlive the
+  /// server; everything runs on `io`'s thread.
   ApiServer(asio::io_context& io, Runtime& runtime, std::string listen, bool allow_remote,
             ApiServerOptions options = {});
   ~ApiServer();

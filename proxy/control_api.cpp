@@ -4,7 +4,6 @@
 #include <charconv>
 #include <initializer_list>
 
-#include <asio/ip/address.hpp>
 #include <fmt/format.h>
 
 #include "builtin_profiles.h"
@@ -20,10 +19,6 @@ HttpResponse json_response(int status, const Json& body) {
   return r;
 }
 
-HttpResponse error_response(int status, std::string_view message) {
-  return json_response(status, error_json(status, message));
-}
-
 HttpResponse no_content() {
   HttpResponse r;
   r.status = 204;
@@ -37,8 +32,6 @@ void allow(const std::string& method, std::initializer_list<std::string_view> me
   for (std::string_view m : methods) names += (names.empty() ? "" : ", ") + std::string(m);
   throw ApiError(405, fmt::format("method {} not allowed here; allowed: {}", method, names));
 }
-
-bool changes_state(std::string_view method) { return method != "GET" && method != "HEAD"; }
 
 /// The path split at '/', each segment percent-decoded; 400 for a bad escape.
 std::vector<std::string> split_path(std::string_view path) {
@@ -82,38 +75,14 @@ Json action_body(const std::string& body) {
 
 }  // namespace
 
-ControlApi::ControlApi(Runtime& runtime, bool allow_remote) : runtime_(runtime), allow_remote_(allow_remote) {}
-
-bool ControlApi::is_loopback_host(std::string_view host) {
-  if (host.empty()) return true;
-  std::string_view name = host;
-  if (name.front() == '[') {
-    const std::size_t close = name.find(']');
-    if (close == std::string_view::npos) return false;
-    name = name.substr(1, close - 1);
-  } else if (const std::size_t colon = name.rfind(':'); colon != std::string_view::npos) {
-    name = name.substr(0, colon);
-  }
-  std::string lowered(name);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
-  if (lowered == "localhost" || (lowered.size() > 10 && lowered.ends_with(".localhost"))) return true;
-  std::error_code ec;
-  const auto address = asio::ip::make_address(lowered, ec);
-  return !ec && address.is_loopback();
-}
+ControlApi::ControlApi(Runtime& runtime, ApiAccess access) : runtime_(runtime), guard_(std::move(access)) {}
 
 std::optional<HttpResponse> ControlApi::refuse(const HttpRequest& request) const {
-  if (!allow_remote_ && !is_loopback_host(request.header("Host"))) {
-    return error_response(403, fmt::format("Host '{}' is not a loopback name; start dropsim with "
-                                           "--api-allow-remote to accept it",
-                                           request.header("Host")));
-  }
-  // Toxiproxy's stopBrowsersMiddleware, for changes only: a page may read /events.
-  if (changes_state(request.method) && request.header("User-Agent").starts_with("Mozilla/")) {
-    return error_response(403, "User agent not allowed");
-  }
-  return std::nullopt;
+  auto refusal = guard_.check(request);
+  if (!refusal) return std::nullopt;
+  HttpResponse r = error_response(refusal->status, refusal->message);
+  if (refusal->status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
 }
 
 EventFilter ControlApi::event_filter(const HttpRequest& request) const {

@@ -5,13 +5,12 @@
 // writes what handle() returns; the event stream is the one answer that outlives its
 // request, so ApiServer asks events_request() first and streams it itself.
 //
-//   ApiServer ──HttpRequest──► ControlApi::handle ──► guards (Host, User-Agent)
+//   ApiServer ──HttpRequest──► ControlApi::handle ──► ApiGuard (Host, browser, token)
 //                                                 ──► route ──► Runtime ──► HttpResponse
 //
-// Guards: a Host that is not loopback (localhost, 127.0.0.0/8, ::1) is refused with 403
-// unless the API was started with allow_remote, so a web page cannot reach the API through
-// DNS rebinding; a state-changing request from a browser (User-Agent "Mozilla/...") is
-// refused with 403 as Toxiproxy refuses it, while GETs stay open to dashboards.
+// Guards (api_guard.h says why): a Host or Origin that is not loopback, a cross-site
+// browser request, and a state change from a browser User-Agent are 403; a state change
+// without the API's token (when it has one) is 401.
 
 #include <optional>
 #include <string>
@@ -19,6 +18,7 @@
 
 #include <asio/awaitable.hpp>
 
+#include "api_guard.h"
 #include "api_json.h"
 #include "event_stream.h"
 #include "http_request.h"
@@ -30,7 +30,7 @@ namespace dropsim {
 /// Every endpoint, over one Runtime. Call on the Runtime's thread.
 class ControlApi {
  public:
-  ControlApi(Runtime& runtime, bool allow_remote);
+  ControlApi(Runtime& runtime, ApiAccess access);
 
   /// Answers `request`; never throws (an unexpected error is a 500 with its message).
   /// Logs every state-changing call through the runtime's EventLog (event "api"). A
@@ -39,10 +39,6 @@ class ControlApi {
   /// GET /events that passes the guards and has a valid filter (?proxy=NAME, ?conn=ID):
   /// the filter to stream with. nullopt for any other request, which handle() answers.
   std::optional<EventFilter> events_request(const HttpRequest& request) const;
-
-  /// True when `host` (a Host header: "127.0.0.1:8474", "[::1]", "localhost") names this
-  /// machine's loopback; an absent Host counts as loopback (HTTP/1.0 tools).
-  static bool is_loopback_host(std::string_view host);
 
  private:
   asio::awaitable<HttpResponse> route(const HttpRequest& request, const std::vector<std::string>& path);
@@ -66,7 +62,7 @@ class ControlApi {
   EventFilter event_filter(const HttpRequest& request) const;
 
   Runtime& runtime_;
-  bool allow_remote_;
+  ApiGuard guard_;
   std::optional<Json> profile_list_;  ///< GET /dropsim/profiles: built-ins never change
 };
 

@@ -13,11 +13,11 @@
 #include <fmt/format.h>
 
 #include "address.h"
+#include "api_guard.h"
 #include "api_json.h"
 #include "api_server.h"
 #include "builtin_profiles.h"
 #include "config_yaml.h"
-#include "control_api.h"
 #include "demo.h"
 #include "event_log.h"
 #include "profile_yaml.h"
@@ -63,6 +63,7 @@ struct RunArgs {
   bool no_api = false;
   bool api_allow_remote = false;
   bool api_given = false;
+  std::string api_token;             ///< --api-token, else $DROPSIM_API_TOKEN; empty: none
   // toxiproxy-server's spelling of the API address: -host (default localhost), -port.
   std::string host = "localhost";
   std::string port = "8474";
@@ -117,7 +118,7 @@ void settle_api_address(RunArgs& args) {
   args.api = v6 ? fmt::format("[{}]:{}", args.host, args.port) : fmt::format("{}:{}", args.host, args.port);
   dropsim::parse_host_port(args.api);  // a bad -port is a usage error now, before anything starts
   // Loopback as the API's Host guard means it (localhost, *.localhost, 127.0.0.0/8, ::1).
-  if (!dropsim::ControlApi::is_loopback_host(args.api)) args.api_allow_remote = true;
+  if (!dropsim::is_loopback_host(args.api)) args.api_allow_remote = true;
 }
 
 /// Creates every proxy and the API, looking host names up without blocking the io thread;
@@ -136,7 +137,9 @@ asio::awaitable<void> start(RunArgs& args, const std::vector<dropsim::ProxySpec>
   }
   if (args.no_api) co_return;
   const std::string address = co_await runtime.resolver().listen_address(args.api);
-  api = std::make_unique<dropsim::ApiServer>(io, runtime, address, args.api_allow_remote);
+  dropsim::ApiServerOptions api_options;
+  api_options.token = args.api_token;
+  api = std::make_unique<dropsim::ApiServer>(io, runtime, address, args.api_allow_remote, api_options);
   try {
     api->start();
   } catch (const std::system_error& e) {
@@ -301,7 +304,15 @@ int main(int argc, char** argv) {
                 "Print the Toxiproxy version the API speaks (toxiproxy-server -version)");
   run->add_flag("--no-api", run_args.no_api, "Do not start the control API")->excludes(api_opt, host_opt, port_opt);
   run->add_flag("--api-allow-remote", run_args.api_allow_remote,
-                "Let the API listen on a non-loopback address (anyone who reaches it can cut your connections)");
+                "Let the API listen on a non-loopback address and answer any Host and Origin (anyone who reaches "
+                "it can cut your connections)");
+  run->add_option("--api-token", run_args.api_token,
+                  "Require 'Authorization: Bearer TOKEN' on every API change (not GET/HEAD/OPTIONS); default "
+                  "none. $DROPSIM_API_TOKEN, used when the flag is not given, keeps it out of the process list")
+      ->envname("DROPSIM_API_TOKEN")
+      ->type_name("TOKEN")
+      ->check([](const std::string& token) { return token.empty() ? "an empty token protects nothing" : ""; },
+              "");
   auto* seed_opt = run->add_option("--seed", run_args.seed, "Seed for toxicity rolls and jitter: replays a run");
   run->add_option("--drain-code", run_args.drain_code, "Close code SIGTERM's drain sends to WebSockets")
       ->check(CLI::Range(1000, 4999))

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <asio/io_context.hpp>
+#include <nlohmann/json.hpp>
 
 #include "api_server.h"
 #include "net_util.h"
@@ -30,6 +31,12 @@ struct Reply {
   /// The first header named `name` (case-insensitive); "" when absent.
   std::string header(const std::string& name) const;
 };
+
+/// {"name":NAME,"upstream":"127.0.0.1:PORT"} plus `extra` fields.
+std::string proxy_body(const std::string& name, std::uint16_t upstream,
+                       const nlohmann::json& extra = nlohmann::json::object());
+/// The port a proxy JSON listens on ("127.0.0.1:40123" → 40123).
+std::uint16_t listen_port(const nlohmann::json& proxy);
 
 /// One connection to the API, reopened when the server closed it.
 class ApiClient {
