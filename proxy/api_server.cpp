@@ -68,7 +68,7 @@ struct ApiServer::State {
         listen(std::move(l)),
         allow_remote(remote),
         options(o),
-        api(r, ApiAccess{remote, false, o.token}),
+        api(r, ApiAccess{remote, o.allow_remote_listen, o.token}),
         acceptor(i) {}
 
   asio::io_context& io;

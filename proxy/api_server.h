@@ -30,6 +30,9 @@ struct ApiServerOptions {
   Duration heartbeat = std::chrono::seconds(15);     ///< an SSE comment this often, so proxies keep the stream
   Duration idle_timeout = std::chrono::seconds(60);  ///< a connection with no request in flight closes after this
   std::size_t event_queue = 4096;  ///< SSE frames a slow reader may have waiting
+  /// Proxies made through the API may listen on non-loopback addresses and serve any
+  /// client (--allow-remote-listen); implied by allow_remote.
+  bool allow_remote_listen = false;
   /// Required on every state change as "Authorization: Bearer TOKEN"; empty: none.
   std::string token;
 };

@@ -220,7 +220,9 @@ asio::awaitable<HttpResponse> ControlApi::proxies_collection(const std::string& 
     co_return json_response(200, all);
   }
   ProxySpec spec = go_proxy_spec(parse_go_body(body));
-  spec.listen = co_await listen_address(spec.listen);
+  const Listen where = co_await listen_address(spec.listen);
+  spec.listen = where.address;
+  spec.loopback_peers_only = where.loopback_peers_only;
   co_return json_response(201, proxy_json(runtime_.create_proxy(spec)));
 }
 
@@ -229,7 +231,11 @@ asio::awaitable<HttpResponse> ControlApi::populate(const std::string& body) {
   std::optional<ApiError> failed;
   try {
     std::vector<ProxySpec> specs = go_populate(parse_go_body(body));
-    for (ProxySpec& spec : specs) spec.listen = co_await listen_address(spec.listen);
+    for (ProxySpec& spec : specs) {
+      const Listen where = co_await listen_address(spec.listen);
+      spec.listen = where.address;
+      spec.loopback_peers_only = where.loopback_peers_only;
+    }
     const auto created = runtime_.populate(specs);
     Json j;
     j["proxies"] = nullptr;  // Go marshals an empty result as null
@@ -253,19 +259,34 @@ asio::awaitable<HttpResponse> ControlApi::one_proxy(const std::string& method, c
   }
   runtime_.proxy(name);  // 404 before the body is read, as Toxiproxy orders it
   ProxyUpdate update = go_proxy_update(parse_go_body(body));
-  if (update.listen) update.listen = co_await listen_address(*update.listen);
+  if (update.listen) {
+    const Listen where = co_await listen_address(*update.listen);
+    update.listen = where.address;
+    update.loopback_peers_only = where.loopback_peers_only;
+  }
   co_return json_response(200, proxy_json(runtime_.update_proxy(name, update)));
 }
 
-asio::awaitable<std::string> ControlApi::listen_address(const std::string& listen) const {
-  if (listen.empty()) co_return listen;  // the runtime's default
+asio::awaitable<ControlApi::Listen> ControlApi::listen_address(const std::string& listen) const {
+  if (listen.empty()) co_return Listen{};  // the runtime's default, on loopback
+  std::string address;
   std::string why;
   try {
-    co_return co_await runtime_.resolver().listen_address(listen);
+    // A name is guarded by where it points, so it is looked up first.
+    address = co_await runtime_.resolver().listen_address(listen);
   } catch (const std::invalid_argument& e) {
     why = e.what();  // a malformed address, or a name that does not resolve
   }
-  throw ApiError(400, why);
+  if (!why.empty()) throw ApiError(400, why);
+  switch (guard_.listen(address)) {
+    case ListenRule::refused:
+      throw ApiError(403, ApiGuard::listen_refusal(listen, address));
+    case ListenRule::loopback_peers_only:
+      co_return Listen{address, true};
+    case ListenRule::any_peer:
+      break;
+  }
+  co_return Listen{address, false};
 }
 
 HttpResponse ControlApi::toxics_collection(const std::string& method, const std::string& proxy,

@@ -10,7 +10,9 @@
 //
 // Guards (api_guard.h says why): a Host or Origin that is not loopback, a cross-site
 // browser request, and a state change from a browser User-Agent are 403; a state change
-// without the API's token (when it has one) is 401.
+// without the API's token (when it has one) is 401. A listen address of a proxy made here
+// is guarded too: a specific non-loopback one is 403, and a wildcard one serves loopback
+// clients only, unless the API allows remote listens.
 
 #include <optional>
 #include <string>
@@ -45,9 +47,14 @@ class ControlApi {
   asio::awaitable<HttpResponse> proxies_collection(const std::string& method, const std::string& body);
   asio::awaitable<HttpResponse> populate(const std::string& body);
   asio::awaitable<HttpResponse> one_proxy(const std::string& method, const std::string& name, const std::string& body);
+  /// Where a proxy made through the API listens, and whom it serves.
+  struct Listen {
+    std::string address;               ///< as Toxiproxy's net.Listen would bind it
+    bool loopback_peers_only = false;  ///< ListenRule::loopback_peers_only
+  };
   /// `listen` with a host name looked up as Toxiproxy's net.Listen would; 400 when it is
-  /// malformed or does not resolve.
-  asio::awaitable<std::string> listen_address(const std::string& listen) const;
+  /// malformed or does not resolve, 403 when the guard refuses where it points.
+  asio::awaitable<Listen> listen_address(const std::string& listen) const;
   HttpResponse toxics_collection(const std::string& method, const std::string& proxy, const std::string& body);
   HttpResponse one_toxic(const std::string& method, const std::string& proxy, const std::string& name,
                          const std::string& body);

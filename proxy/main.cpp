@@ -63,6 +63,7 @@ struct RunArgs {
   bool no_api = false;
   bool api_allow_remote = false;
   bool api_given = false;
+  bool allow_remote_listen = false;  ///< implied by api_allow_remote (ApiGuard)
   std::string api_token;             ///< --api-token, else $DROPSIM_API_TOKEN; empty: none
   // toxiproxy-server's spelling of the API address: -host (default localhost), -port.
   std::string host = "localhost";
@@ -138,6 +139,7 @@ asio::awaitable<void> start(RunArgs& args, const std::vector<dropsim::ProxySpec>
   if (args.no_api) co_return;
   const std::string address = co_await runtime.resolver().listen_address(args.api);
   dropsim::ApiServerOptions api_options;
+  api_options.allow_remote_listen = args.allow_remote_listen;
   api_options.token = args.api_token;
   api = std::make_unique<dropsim::ApiServer>(io, runtime, address, args.api_allow_remote, api_options);
   try {
@@ -305,7 +307,10 @@ int main(int argc, char** argv) {
   run->add_flag("--no-api", run_args.no_api, "Do not start the control API")->excludes(api_opt, host_opt, port_opt);
   run->add_flag("--api-allow-remote", run_args.api_allow_remote,
                 "Let the API listen on a non-loopback address and answer any Host and Origin (anyone who reaches "
-                "it can cut your connections)");
+                "it can cut your connections); implies --allow-remote-listen");
+  run->add_flag("--allow-remote-listen", run_args.allow_remote_listen,
+                "Let proxies made through a loopback-only API listen on a non-loopback address, and serve "
+                "non-loopback clients on every interface (without it: 403, and loopback clients only)");
   run->add_option("--api-token", run_args.api_token,
                   "Require 'Authorization: Bearer TOKEN' on every API change (not GET/HEAD/OPTIONS); default "
                   "none. $DROPSIM_API_TOKEN, used when the flag is not given, keeps it out of the process list")

@@ -47,6 +47,10 @@ constexpr Family kTimerFirings{"dropsim_timer_firings_total", "counter", "Timers
 constexpr Family kFaults{"dropsim_faults_applied_total", "counter", "Faults applied to a session, by toxic type."};
 constexpr Family kAcceptErrors{"dropsim_accept_errors_total", "counter",
                                "Accepts that failed (out of descriptors or memory); each retried after 100 ms."};
+constexpr Family kRefusedRemotePeers{
+    "dropsim_refused_remote_peers_total", "counter",
+    "Clients closed at accept for not being loopback: the proxy listens on every interface but was made through a "
+    "loopback-only API (--allow-remote-listen lifts it)."};
 
 // The process's capacity (SessionBudget).
 constexpr Family kMaxSessions{"dropsim_max_sessions", "gauge", "Sessions the process holds at most (--max-sessions)."};
@@ -181,6 +185,8 @@ std::string render_prometheus(std::span<const MetricsSample> samples) {
   w.by_key(kFaults, "type", samples, &ProxyMetrics::faults_applied);
   w.begin(kAcceptErrors);
   for (const MetricsSample& s : samples) w.sample(kAcceptErrors, s.proxy, {}, s.counters->accept_errors);
+  w.begin(kRefusedRemotePeers);
+  for (const MetricsSample& s : samples) w.sample(kRefusedRemotePeers, s.proxy, {}, s.counters->refused_remote_peers);
   return w.take();
 }
 

@@ -19,6 +19,7 @@ namespace dropsim {
 struct ProxyMetrics {
   std::uint64_t sessions_total = 0;                   ///< accepted since the proxy started
   std::uint64_t accept_errors = 0;                    ///< failed accepts (out of descriptors)
+  std::uint64_t refused_remote_peers = 0;             ///< non-loopback clients closed at accept (loopback-only proxy)
   std::array<std::uint64_t, 2> bytes{};               ///< read from the source, by Direction
   std::array<std::uint64_t, 2> sent{};                ///< written to the destination, by Direction
   std::array<std::array<std::uint64_t, 4>, 2> frames{};  ///< WebSocket frames, by Direction then FrameKind
@@ -72,6 +73,7 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 ///   dropsim_timer_firings_total             counter  timer
 ///   dropsim_faults_applied_total            counter  type
 ///   dropsim_accept_errors_total             counter  (failed accepts: out of descriptors)
+///   dropsim_refused_remote_peers_total      counter  (non-loopback clients closed at accept)
 std::string render_prometheus(std::span<const MetricsSample> samples);
 
 /// The process's log families, unlabelled:

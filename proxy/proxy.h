@@ -16,6 +16,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "clock.h"
+#include "episode.h"
 #include "event_log.h"
 #include "metrics.h"
 #include "profile.h"
@@ -45,6 +46,9 @@ struct ProxyOptions {
   Resolver::Lookup lookup;
   /// The process-wide session cap, shared by every proxy; null: none.
   std::shared_ptr<SessionBudget> budget;
+  /// Closes every client that is not loopback at accept: a proxy on every interface made
+  /// through a loopback-only API (ApiGuard's ListenRule::loopback_peers_only).
+  bool loopback_peers_only = false;
 };
 
 /// Accepts clients on one address and proxies each to the upstream under a profile.
@@ -91,6 +95,8 @@ class Proxy {
 
  private:
   asio::awaitable<void> accept_loop();
+  /// True when `client` may be served; else closes it, counts it and logs the episode.
+  bool admit(asio::ip::tcp::socket& client);
   /// The open sessions, strong references taken first (acting on one erases it).
   std::vector<std::shared_ptr<Session>> open_sessions() const;
 
@@ -103,6 +109,7 @@ class Proxy {
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_;
   std::uint64_t total_ = 0;
   bool stopped_ = false;
+  Episode refusing_;  ///< non-loopback clients closed (loopback_peers_only)
   /// False once the proxy is destroyed; the accept loop holds a copy.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

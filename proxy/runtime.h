@@ -62,6 +62,9 @@ struct ProxySpec {
   std::vector<SettingOverride> settings;  ///< the profile's settings by name
   double time_scale = 1.0;
   std::vector<FaultSpec> faults;  ///< toxics from the start (or scheduled)
+  /// Serve loopback clients only (close the rest at accept): a proxy on every interface
+  /// made through a loopback-only API. The command line and config files never set it.
+  bool loopback_peers_only = false;
 };
 
 /// A proxy as the API shows it.
@@ -81,6 +84,8 @@ struct ProxyInfo {
 /// PATCH /proxies/{name}: the fields given.
 struct ProxyUpdate {
   std::optional<std::string> listen;
+  /// With `listen`: the new address serves loopback clients only (ProxySpec's field).
+  bool loopback_peers_only = false;
   std::optional<std::string> upstream;
   std::optional<bool> enabled;
 };

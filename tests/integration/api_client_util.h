@@ -83,8 +83,9 @@ class EventReader {
 /// (RuntimeUnderTest: the Runtime is touched only there), with captured logs.
 class ApiServerUnderTest {
  public:
+  /// `runtime` sets the Runtime's own options (a fake `lookup` for listen names).
   explicit ApiServerUnderTest(ApiServerOptions options = {}, bool allow_remote = false,
-                              spdlog::level::level_enum level = spdlog::level::debug);
+                              spdlog::level::level_enum level = spdlog::level::debug, RuntimeOptions runtime = {});
   ~ApiServerUnderTest();
   std::uint16_t port() const { return port_; }
   /// Everything logged so far.

@@ -1,7 +1,13 @@
 // The control API's guards over real sockets: an in-process Runtime and ApiServer on
 // 127.0.0.1 (ApiServerUnderTest), blocking clients, every wait bounded. The decisions
 // themselves are unit-tested (tests/unit/api_guard_test.cpp); here, that the server
-// applies them: Host, browsers and the token.
+// applies them: Host, browsers, the token, proxies' listen addresses and their clients.
+
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include <string>
 #include <vector>
@@ -26,6 +32,44 @@ void expect_refused(const Reply& r, int status, const std::string& part) {
   EXPECT_EQ(j.value("status", 0), status) << r.body;
   EXPECT_NE(j.value("error", std::string()).find(part), std::string::npos) << "want '" << part << "' in " << r.body;
 }
+
+/// The value of `series` (its name and labels as printed) in a /metrics text; -1 when absent.
+long long metric(const std::string& text, const std::string& series) {
+  const std::size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stoll(text.substr(at + series.size() + 2));
+}
+
+/// An IPv4 address of this machine that is not loopback; "" when it has none.
+std::string non_loopback_ipv4() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return "";
+  std::string found;
+  for (const ifaddrs* i = list; i != nullptr && found.empty(); i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    if ((i->ifa_flags & IFF_UP) == 0 || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+    char text[INET_ADDRSTRLEN] = {};
+    ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+    found = text;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+/// Connects to `address`:port, an address of this machine: the kernel gives the client
+/// that address too, so the server sees a non-loopback peer. Invalid Fd on failure.
+Fd connect_ipv4(const std::string& address, std::uint16_t port) {
+  Fd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  if (::inet_pton(AF_INET, address.c_str(), &a.sin_addr) != 1) return Fd();
+  if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return Fd();
+  set_io_timeout(fd.get(), Ms(2000));
+  return fd;
+}
+
+std::string metrics_of(std::uint16_t api_port) { return ApiClient(api_port).request("GET", "/metrics").body; }
 
 // ------------------------------------------------------------------ Host and browsers
 
@@ -100,6 +144,90 @@ TEST(ControlApiGuards, TokenIsNeededForChangesOnly) {
   EXPECT_EQ(client.request("POST", "/proxies", proxy_body("p", echo.port()), bearer).status, 201);
   EXPECT_EQ(client.request("DELETE", "/proxies/p", "", bearer).status, 204);
   EXPECT_EQ(api.logs().find("s3cret-t0ken"), std::string::npos) << api.logs();
+}
+
+// ------------------------------------------------------------------ listen addresses
+
+TEST(ControlApiGuards, NonLoopbackListenIsRefusedThroughALoopbackApi) {
+  EchoServer echo;
+  RuntimeOptions runtime;
+  // Listen names are looked up before the guard sees them: a fake DNS says where they point.
+  runtime.lookup = [](const std::string& host, std::uint16_t port, Resolver::Done done) {
+    const char* address = host == "lan.test" ? "192.0.2.77" : "127.0.0.1";
+    done({}, {asio::ip::tcp::endpoint(asio::ip::make_address(address), port)});
+  };
+  ApiServerUnderTest api({}, false, spdlog::level::debug, runtime);
+  ApiClient client(api.port());
+
+  expect_refused(client.request("POST", "/proxies", proxy_body("p", echo.port(), {{"listen", "192.168.1.5:80"}})),
+                 403, "--allow-remote-listen");
+  expect_refused(client.request("POST", "/proxies", proxy_body("p", echo.port(), {{"listen", "[fd00::9]:80"}})), 403,
+                 "--allow-remote-listen");
+  expect_refused(client.request("POST", "/proxies", proxy_body("p", echo.port(), {{"listen", "lan.test:80"}})), 403,
+                 "'lan.test:80' (192.0.2.77:80)");
+  const Reply populate =
+      client.request("POST", "/populate", "[" + proxy_body("q", echo.port(), {{"listen", "192.168.1.5:80"}}) + "]");
+  expect_refused(populate, 403, "--allow-remote-listen");
+  EXPECT_TRUE(json::parse(populate.body)["proxies"].is_null());
+  EXPECT_EQ(client.request("GET", "/proxies").body, "{}\n");
+
+  // A name that points at loopback, and every interface, are fine.
+  const Reply named = client.request("POST", "/proxies", proxy_body("p", echo.port(), {{"listen", "box.test:0"}}));
+  ASSERT_EQ(named.status, 201) << named.body;
+  const std::string listen = json::parse(named.body)["listen"];
+  EXPECT_EQ(listen.rfind("127.0.0.1:", 0), 0u) << listen;
+  EXPECT_EQ(client.request("POST", "/proxies", proxy_body("w", echo.port(), {{"listen", ":0"}})).status, 201);
+
+  // Moving a proxy there is refused too, and it stays where it was.
+  for (const char* method : {"POST", "PATCH"}) {
+    expect_refused(client.request(method, "/proxies/p", R"({"listen":"192.168.1.5:80"})"), 403,
+                   "--allow-remote-listen");
+  }
+  EXPECT_EQ(json::parse(client.request("GET", "/proxies/p").body)["listen"], listen);
+}
+
+TEST(ControlApiGuards, AWildcardProxyFromALoopbackApiServesLoopbackClientsOnly) {
+  const std::string lan = non_loopback_ipv4();
+  if (lan.empty()) GTEST_SKIP() << "this machine has no non-loopback IPv4 address to connect from";
+  EchoServer echo;
+  ApiServerUnderTest api;
+  ApiClient client(api.port());
+  const Reply created = client.request("POST", "/proxies", proxy_body("wild", echo.port(), {{"listen", ":0"}}));
+  ASSERT_EQ(created.status, 201) << created.body;
+  const std::uint16_t port = listen_port(json::parse(created.body));
+
+  Fd remote = connect_ipv4(lan, port);
+  ASSERT_TRUE(remote.valid()) << "cannot connect to " << lan << ":" << port;
+  send_all(remote.get(), "hello");  // may already fail: the proxy closes it at once
+  const Ending refused = wait_end(remote.get(), Ms(2000), true);
+  EXPECT_TRUE(refused.how == End::eof || refused.how == End::reset) << "from " << lan << ": " << to_string(refused.how);
+  EXPECT_EQ(metric(metrics_of(api.port()), "dropsim_refused_remote_peers_total{proxy=\"wild\"}"), 1);
+  EXPECT_NE(api.logs().find("wild: closed a client from " + lan + ":"), std::string::npos) << api.logs();
+
+  // Loopback clients are served, and the first one sums the episode up.
+  Fd local = connect_to(port);
+  ASSERT_TRUE(send_all(local.get(), "hello"));
+  EXPECT_EQ(recv_exact(local.get(), 5, Ms(2000)), "hello");
+  EXPECT_NE(api.logs().find("wild: refused 1 non-loopback client(s)"), std::string::npos) << api.logs();
+}
+
+TEST(ControlApiGuards, WithRemoteListensAllowedEveryClientIsServed) {
+  const std::string lan = non_loopback_ipv4();
+  if (lan.empty()) GTEST_SKIP() << "this machine has no non-loopback IPv4 address to listen on or connect from";
+  EchoServer echo;
+  ApiServerOptions options;
+  options.allow_remote_listen = true;
+  ApiServerUnderTest api(options);
+  ApiClient client(api.port());
+  for (const std::string& listen : {lan + ":0", std::string(":0")}) {
+    const Reply created = client.request("POST", "/proxies", proxy_body("p" + listen, echo.port(), {{"listen", listen}}));
+    ASSERT_EQ(created.status, 201) << listen << ": " << created.body;
+    Fd remote = connect_ipv4(lan, listen_port(json::parse(created.body)));
+    ASSERT_TRUE(remote.valid()) << listen;
+    ASSERT_TRUE(send_all(remote.get(), "hello"));
+    EXPECT_EQ(recv_exact(remote.get(), 5, Ms(2000)), "hello") << listen;
+  }
+  EXPECT_EQ(metric(metrics_of(api.port()), "dropsim_refused_remote_peers_total{proxy=\"p:0\"}"), 0);
 }
 
 }  // namespace

@@ -196,7 +196,8 @@ Exposition render(const std::vector<MetricsSample>& samples) {
 const std::vector<std::string> kFamilies{
     "dropsim_active_sessions",     "dropsim_sessions_total",         "dropsim_closes_total",
     "dropsim_websocket_closes_total", "dropsim_bytes_total",         "dropsim_websocket_frames_total",
-    "dropsim_timer_firings_total", "dropsim_faults_applied_total",   "dropsim_accept_errors_total"};
+    "dropsim_timer_firings_total", "dropsim_faults_applied_total",   "dropsim_accept_errors_total",
+    "dropsim_refused_remote_peers_total"};
 
 // ---------------------------------------------------------------------------------------
 // The reader itself: each rule it enforces rejects a text that breaks it.
@@ -251,6 +252,7 @@ TEST(Metrics, EveryCounterOfTwoProxies) {
   alb.closes_by_code = {{1006, 4}, {1000, 2}};
   alb.timer_firings = {{"idle_timeout", 4}};
   alb.faults_applied = {{"reset_peer", 1}, {"latency", 6}};
+  alb.refused_remote_peers = 5;
   ProxyMetrics nginx;
   nginx.sessions_total = 3;
   nginx.bytes = {5, 6};
@@ -288,6 +290,8 @@ TEST(Metrics, EveryCounterOfTwoProxies) {
   EXPECT_EQ(value(e, "dropsim_faults_applied_total", {{"proxy", "alb"}, {"type", "latency"}}), 6u);
   EXPECT_EQ(value(e, "dropsim_faults_applied_total", {{"proxy", "alb"}, {"type", "reset_peer"}}), 1u);
   EXPECT_EQ(count(e, "dropsim_faults_applied_total"), 2u);
+  EXPECT_EQ(value(e, "dropsim_refused_remote_peers_total", {{"proxy", "alb"}}), 5u);
+  EXPECT_EQ(value(e, "dropsim_refused_remote_peers_total", {{"proxy", "nginx"}}), 0u);
 }
 
 TEST(Metrics, LargeCountersPrintAsIntegers) {
