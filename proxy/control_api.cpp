@@ -157,7 +157,7 @@ asio::awaitable<HttpResponse> ControlApi::route(const HttpRequest& request, cons
     allow(m, {"GET"});
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = runtime_.metrics();
+    r.body = runtime_.metrics() + render_api_prometheus(stats_);
     co_return r;
   }
   if (n == 1 && at(0, "events")) {

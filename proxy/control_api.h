@@ -41,6 +41,8 @@ class ControlApi {
   /// GET /events that passes the guards and has a valid filter (?proxy=NAME, ?conn=ID):
   /// the filter to stream with. nullopt for any other request, which handle() answers.
   std::optional<EventFilter> events_request(const HttpRequest& request) const;
+  /// The counters ApiServer keeps and GET /metrics shows.
+  ApiStats& stats() { return stats_; }
 
  private:
   asio::awaitable<HttpResponse> route(const HttpRequest& request, const std::vector<std::string>& path);
@@ -70,6 +72,7 @@ class ControlApi {
 
   Runtime& runtime_;
   ApiGuard guard_;
+  ApiStats stats_;
   std::optional<Json> profile_list_;  ///< GET /dropsim/profiles: built-ins never change
 };
 

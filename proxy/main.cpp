@@ -65,6 +65,7 @@ struct RunArgs {
   bool api_given = false;
   bool allow_remote_listen = false;  ///< implied by api_allow_remote (ApiGuard)
   std::string api_token;             ///< --api-token, else $DROPSIM_API_TOKEN; empty: none
+  std::size_t api_max_connections = dropsim::kDefaultApiConnections;
   // toxiproxy-server's spelling of the API address: -host (default localhost), -port.
   std::string host = "localhost";
   std::string port = "8474";
@@ -141,6 +142,7 @@ asio::awaitable<void> start(RunArgs& args, const std::vector<dropsim::ProxySpec>
   dropsim::ApiServerOptions api_options;
   api_options.allow_remote_listen = args.allow_remote_listen;
   api_options.token = args.api_token;
+  api_options.max_connections = args.api_max_connections;
   api = std::make_unique<dropsim::ApiServer>(io, runtime, address, args.api_allow_remote, api_options);
   try {
     api->start();
@@ -163,9 +165,13 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
     throw std::invalid_argument("nothing to run: give --upstream (one proxy), --config FILE, or the API (drop --no-api)");
   }
   settle_api_address(args);
-  // Two descriptors a session: the cap keeps some back so that the API always answers.
+  // Two descriptors a session: the cap keeps some back so that the API always answers,
+  // more when the API may hold more connections than the reserve counts on.
   const dropsim::DescriptorLimit fds = dropsim::raise_descriptor_limit();
-  const std::size_t capacity = dropsim::session_capacity(fds.soft, dropsim::kDescriptorReserve);
+  const std::uint64_t more_api = args.api_max_connections > dropsim::kDefaultApiConnections
+                                     ? args.api_max_connections - dropsim::kDefaultApiConnections
+                                     : 0;
+  const std::size_t capacity = dropsim::session_capacity(fds.soft, dropsim::kDescriptorReserve + more_api);
   const std::size_t max_sessions = args.max_sessions > 0 ? args.max_sessions : capacity;
   log.event(spdlog::level::info, 0, "limits",
             fmt::format("file descriptors: {}{} (hard limit {}); up to {} sessions at once{}", fds.soft,
@@ -318,6 +324,10 @@ int main(int argc, char** argv) {
       ->type_name("TOKEN")
       ->check([](const std::string& token) { return token.empty() ? "an empty token protects nothing" : ""; },
               "");
+  run->add_option("--api-max-connections", run_args.api_max_connections,
+                  "API connections open at once, event streams included; one more is answered 503")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   auto* seed_opt = run->add_option("--seed", run_args.seed, "Seed for toxicity rolls and jitter: replays a run");
   run->add_option("--drain-code", run_args.drain_code, "Close code SIGTERM's drain sends to WebSockets")
       ->check(CLI::Range(1000, 4999))

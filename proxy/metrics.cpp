@@ -60,6 +60,17 @@ constexpr Family kAccepting{"dropsim_accepting", "gauge",
 constexpr Family kAcceptPauses{"dropsim_accept_pauses_total", "counter", "Times accepting stopped at the session cap."};
 constexpr Family kDescriptorLimit{"dropsim_descriptor_limit", "gauge", "The soft RLIMIT_NOFILE."};
 
+// The control API (ApiServer).
+constexpr Family kApiConnections{"dropsim_api_connections", "gauge",
+                                 "Control API connections open now, event streams included."};
+constexpr Family kApiMaxConnections{"dropsim_api_max_connections", "gauge",
+                                    "Control API connections open at most (--api-max-connections)."};
+constexpr Family kApiRefusedConnections{"dropsim_api_refused_connections_total", "counter",
+                                        "Control API connections over the cap, answered 503 and closed."};
+constexpr Family kApiRequestTimeouts{
+    "dropsim_api_request_timeouts_total", "counter",
+    "Control API requests whose head and body did not arrive in time after their first byte (408, closed)."};
+
 constexpr Family kLogLinesDropped{
     "dropsim_log_lines_dropped_total", "counter",
     "Log lines dropped because their reader (stderr) was slower than they came; the data path never waits for it."};
@@ -197,6 +208,15 @@ std::string render_capacity_prometheus(const CapacityStats& stats) {
                 {&kAccepting, stats.accepting ? 1.0 : 0.0},
                 {&kAcceptPauses, static_cast<double>(stats.pauses)},
                 {&kDescriptorLimit, static_cast<double>(stats.descriptor_limit)}});
+  return w.take();
+}
+
+std::string render_api_prometheus(const ApiStats& stats) {
+  Writer w;
+  w.unlabelled({{&kApiConnections, static_cast<double>(stats.open_connections)},
+                {&kApiMaxConnections, static_cast<double>(stats.max_connections)},
+                {&kApiRefusedConnections, static_cast<double>(stats.refused_connections)},
+                {&kApiRequestTimeouts, static_cast<double>(stats.request_timeouts)}});
   return w.take();
 }
 

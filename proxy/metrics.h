@@ -47,6 +47,14 @@ struct CapacityStats {
   std::uint64_t descriptor_limit = 0;  ///< the soft RLIMIT_NOFILE
 };
 
+/// The control API's connections and the guards that need time and sockets (ApiServer).
+struct ApiStats {
+  std::uint64_t open_connections = 0;     ///< API connections open now, event streams included
+  std::uint64_t max_connections = 0;      ///< the cap (--api-max-connections)
+  std::uint64_t refused_connections = 0;  ///< connections over the cap, answered 503 and closed
+  std::uint64_t request_timeouts = 0;     ///< requests not read within the request deadline (408)
+};
+
 /// The process's own numbers (Prometheus's standard process_* families).
 struct ProcessStats {
   double cpu_seconds = 0;          ///< user + system
@@ -91,6 +99,10 @@ std::string render_toxiproxy_prometheus(std::span<const MetricsSample> samples);
 /// dropsim_accepting (1, or 0 while clients wait in the listen backlog at the cap),
 /// dropsim_accept_pauses_total, dropsim_descriptor_limit.
 std::string render_capacity_prometheus(const CapacityStats& stats);
+
+/// The API's families, unlabelled: dropsim_api_connections, dropsim_api_max_connections,
+/// dropsim_api_refused_connections_total, dropsim_api_request_timeouts_total.
+std::string render_api_prometheus(const ApiStats& stats);
 
 /// Prometheus's standard process families (-runtime-metrics): process_cpu_seconds_total,
 /// process_start_time_seconds, process_resident_memory_bytes,

@@ -1,15 +1,20 @@
 // The control API's guards over real sockets: an in-process Runtime and ApiServer on
-// 127.0.0.1 (ApiServerUnderTest), blocking clients, every wait bounded. The decisions
-// themselves are unit-tested (tests/unit/api_guard_test.cpp); here, that the server
-// applies them: Host, browsers, the token, proxies' listen addresses and their clients.
+// 127.0.0.1 (ApiServerUnderTest), blocking clients, short real deadlines with generous
+// tolerances, every loop bounded. The decisions themselves are unit-tested
+// (tests/unit/api_guard_test.cpp); here, that the server applies them: Host, browsers,
+// the token, proxies' listen addresses and their clients, the request deadline and the
+// connection cap.
 
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 
+#include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -23,6 +28,7 @@ namespace dropsim::test {
 namespace {
 
 using nlohmann::json;
+using Steady = std::chrono::steady_clock;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 /// A JSON error body with `status`, whose message holds `part`.
@@ -67,6 +73,21 @@ Fd connect_ipv4(const std::string& address, std::uint16_t port) {
   if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&a), sizeof a) != 0) return Fd();
   set_io_timeout(fd.get(), Ms(2000));
   return fd;
+}
+
+/// Everything `fd` receives until the peer ends the connection or `timeout` passes.
+std::string read_to_end(int fd, Ms timeout) {
+  std::string text;
+  const auto deadline = Steady::now() + timeout;
+  char buf[4096];
+  while (Steady::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    text.append(buf, static_cast<std::size_t>(n));
+  }
+  return text;
 }
 
 std::string metrics_of(std::uint16_t api_port) { return ApiClient(api_port).request("GET", "/metrics").body; }
@@ -228,6 +249,80 @@ TEST(ControlApiGuards, WithRemoteListensAllowedEveryClientIsServed) {
     EXPECT_EQ(recv_exact(remote.get(), 5, Ms(2000)), "hello") << listen;
   }
   EXPECT_EQ(metric(metrics_of(api.port()), "dropsim_refused_remote_peers_total{proxy=\"p:0\"}"), 0);
+}
+
+// ------------------------------------------------------------------ the request deadline
+
+// Each piece comes long before the idle timeout (60 s): only a deadline set at the
+// request's first byte ends it. A head dribbled, and a body dribbled after a whole head.
+TEST(ControlApiGuards, ARequestDribbledByteByByteIsCutAtItsDeadline) {
+  ApiServerOptions options;
+  options.request_timeout = Ms(300);
+  ApiServerUnderTest api(options);
+  for (const std::string start : {"GET /version HTTP/1.1\r\nHost: localhost\r\nX-Slow: ",
+                                  "POST /reset HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n"}) {
+    Fd c = connect_to(api.port());
+    const auto t0 = Steady::now();
+    ASSERT_TRUE(send_all(c.get(), start));
+    Ms cut(-1);
+    for (int i = 0; i < 100 && cut.count() < 0; ++i) {  // a byte every 50 ms, 5 s at most
+      pollfd p{c.get(), POLLIN, 0};
+      if (::poll(&p, 1, 50) > 0 || ::send(c.get(), "a", 1, MSG_NOSIGNAL) != 1) {
+        cut = std::chrono::duration_cast<Ms>(Steady::now() - t0);
+      }
+    }
+    ASSERT_GE(cut.count(), 0) << "still reading after 5 s: " << start;
+    EXPECT_GE(cut, Ms(250)) << start;
+    EXPECT_LT(cut, Ms(2000)) << start;
+    const std::string answer = read_to_end(c.get(), Ms(2000));
+    EXPECT_EQ(answer.rfind("HTTP/1.1 408 ", 0), 0u) << answer;
+    EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
+    EXPECT_NE(answer.find(R"("status":408)"), std::string::npos) << answer;
+  }
+  // A request sent whole is answered as ever, and a kept-alive connection idle between
+  // requests is not cut at the request deadline.
+  ApiClient client(api.port());
+  EXPECT_EQ(client.request("GET", "/version").status, 200);
+  std::this_thread::sleep_for(Ms(500));
+  EXPECT_EQ(client.request("GET", "/version").status, 200);
+  EXPECT_EQ(metric(metrics_of(api.port()), "dropsim_api_request_timeouts_total"), 2);
+}
+
+// ------------------------------------------------------------------ the connection cap
+
+TEST(ControlApiGuards, ConnectionsOverTheCapAre503AndTheApiAnswersAfterOthersClose) {
+  ApiServerOptions options;
+  options.max_connections = 4;
+  ApiServerUnderTest api(options);
+  std::vector<std::unique_ptr<ApiClient>> clients;
+  for (int i = 0; i < 3; ++i) {
+    clients.push_back(std::make_unique<ApiClient>(api.port()));
+    ASSERT_EQ(clients.back()->request("GET", "/version").status, 200);
+  }
+  EventReader events(api.port());  // an event stream counts too
+  ASSERT_NE(events.wait_for("text/event-stream"), std::string::npos) << events.text();
+
+  Fd fifth = connect_to(api.port());
+  ASSERT_TRUE(send_all(fifth.get(), "GET /version HTTP/1.1\r\nHost: localhost\r\n\r\n"));
+  const std::string answer = read_to_end(fifth.get(), Ms(2000));
+  EXPECT_EQ(answer.rfind("HTTP/1.1 503 ", 0), 0u) << answer;
+  EXPECT_NE(answer.find("Connection: close\r\n"), std::string::npos) << answer;
+  const json body = json::parse(answer.substr(answer.find("\r\n\r\n") + 4));
+  EXPECT_EQ(body["status"], 503);
+  EXPECT_NE(body["error"].get<std::string>().find("--api-max-connections"), std::string::npos) << answer;
+  EXPECT_NE(wait_end(fifth.get(), Ms(500)).how, End::timeout) << "the refused connection stays open";
+
+  const std::string text = clients[0]->request("GET", "/metrics").body;
+  EXPECT_EQ(metric(text, "dropsim_api_refused_connections_total"), 1) << text;
+  EXPECT_EQ(metric(text, "dropsim_api_connections"), 4) << text;
+  EXPECT_EQ(metric(text, "dropsim_api_max_connections"), 4) << text;
+
+  // Two go; the API sees them go and takes new ones again.
+  clients[1].reset();
+  events.close();
+  EXPECT_TRUE(wait_until([&] { return ApiClient(api.port()).request("GET", "/version").status == 200; }, Ms(3000)));
+  ApiClient again(api.port());
+  EXPECT_EQ(again.request("GET", "/proxies").status, 200);
 }
 
 }  // namespace

@@ -189,7 +189,7 @@ TEST(ToxiproxyLaunch, ApiTokenFromTheFlagOrTheEnvironment) {
   EXPECT_EQ(empty.exit_code, 2) << empty.err;
   EXPECT_NE(empty.err.find("an empty token protects nothing"), std::string::npos) << empty.err;
   const ProcessResult help = run_process({kBinary, "run", "--help"});
-  for (const char* flag : {"--api-token", "DROPSIM_API_TOKEN", "--allow-remote-listen"}) {
+  for (const char* flag : {"--api-token", "DROPSIM_API_TOKEN", "--allow-remote-listen", "--api-max-connections"}) {
     EXPECT_NE(help.out.find(flag), std::string::npos) << flag << " not in\n" << help.out;
   }
 }

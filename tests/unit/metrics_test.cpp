@@ -396,5 +396,22 @@ TEST(LogMetrics, DroppedLinesIsAnUnlabelledCounter) {
   EXPECT_EQ(render_log_prometheus(0).rfind("# HELP dropsim_log_lines_dropped_total ", 0), 0u);
 }
 
+// The control API's own numbers: bare names, there from the start.
+TEST(ApiMetrics, ConnectionsAndTheirRefusals) {
+  ApiStats stats;
+  stats.open_connections = 3;
+  stats.max_connections = 64;
+  stats.refused_connections = 7;
+  stats.request_timeouts = 2;
+  const std::string text = render_api_prometheus(stats);
+  for (const std::string line :
+       {"# TYPE dropsim_api_connections gauge\ndropsim_api_connections 3\n",
+        "# TYPE dropsim_api_max_connections gauge\ndropsim_api_max_connections 64\n",
+        "# TYPE dropsim_api_refused_connections_total counter\ndropsim_api_refused_connections_total 7\n",
+        "# TYPE dropsim_api_request_timeouts_total counter\ndropsim_api_request_timeouts_total 2\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in\n" << text;
+  }
+}
+
 }  // namespace
 }  // namespace dropsim
