@@ -70,12 +70,23 @@ HostPort parse_host_port(std::string_view text) {
   return out;
 }
 
-std::string address_text(const asio::ip::tcp::endpoint& endpoint) {
-  asio::ip::address address = endpoint.address();
-  // A dual-stack listener sees an IPv4 client as ::ffff:127.0.0.1; Go prints it as IPv4.
+namespace {
+
+/// A dual-stack listener sees an IPv4 client as ::ffff:127.0.0.1: the IPv4 address it is.
+asio::ip::address unmapped(asio::ip::address address) {
   if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
   }
+  return address;
+}
+
+}  // namespace
+
+bool is_loopback_peer(const asio::ip::address& address) { return unmapped(address).is_loopback(); }
+
+std::string address_text(const asio::ip::tcp::endpoint& endpoint) {
+  // Go prints an IPv4 client of a dual-stack listener as IPv4.
+  const asio::ip::address address = unmapped(endpoint.address());
   if (address.is_v6()) return fmt::format("[{}]:{}", address.to_string(), endpoint.port());
   return fmt::format("{}:{}", address.to_string(), endpoint.port());
 }

@@ -40,6 +40,10 @@ HostPort parse_host_port(std::string_view text);
 /// client of a dual-stack listener (::ffff:127.0.0.1) as IPv4.
 std::string address_text(const asio::ip::tcp::endpoint& endpoint);
 
+/// True for a loopback client: 127.0.0.0/8, ::1, or an IPv4 loopback client of a
+/// dual-stack listener (::ffff:127.0.0.1).
+bool is_loopback_peer(const asio::ip::address& address);
+
 /// Which of a name's addresses Go's net.Listen binds: the first IPv4 one, else the first;
 /// nullopt when there is none.
 std::optional<asio::ip::tcp::endpoint> listen_choice(const std::vector<asio::ip::tcp::endpoint>& resolved);

@@ -175,6 +175,13 @@ Json error_json(int status, std::string_view message) {
   return j;
 }
 
+HttpResponse error_response(int status, std::string_view message) {
+  HttpResponse r;
+  r.status = status;
+  r.body = error_json(status, message).dump() + "\n";
+  return r;
+}
+
 Json toxic_json(const Toxic& toxic) {
   Json attributes = Json::object();
   const auto specs = attributes_of(toxic.type);

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "http_response.h"
 #include "profile.h"
 #include "runtime.h"
 
@@ -32,6 +33,8 @@ inline constexpr std::string_view kToxiproxyVersion = "2.12.0";
 
 /// {"error": message, "status": status}: both APIs' error body.
 Json error_json(int status, std::string_view message);
+/// A response of `status` with error_json as its body.
+HttpResponse error_response(int status, std::string_view message);
 
 // ----------------------------------------------------------------- Toxiproxy's shapes
 

@@ -4,7 +4,6 @@
 #include <charconv>
 #include <initializer_list>
 
-#include <asio/ip/address.hpp>
 #include <fmt/format.h>
 
 #include "builtin_profiles.h"
@@ -20,10 +19,6 @@ HttpResponse json_response(int status, const Json& body) {
   return r;
 }
 
-HttpResponse error_response(int status, std::string_view message) {
-  return json_response(status, error_json(status, message));
-}
-
 HttpResponse no_content() {
   HttpResponse r;
   r.status = 204;
@@ -37,8 +32,6 @@ void allow(const std::string& method, std::initializer_list<std::string_view> me
   for (std::string_view m : methods) names += (names.empty() ? "" : ", ") + std::string(m);
   throw ApiError(405, fmt::format("method {} not allowed here; allowed: {}", method, names));
 }
-
-bool changes_state(std::string_view method) { return method != "GET" && method != "HEAD"; }
 
 /// The path split at '/', each segment percent-decoded; 400 for a bad escape.
 std::vector<std::string> split_path(std::string_view path) {
@@ -99,38 +92,14 @@ Json action_body(const std::string& body) {
 
 }  // namespace
 
-ControlApi::ControlApi(Runtime& runtime, bool allow_remote) : runtime_(runtime), allow_remote_(allow_remote) {}
-
-bool ControlApi::is_loopback_host(std::string_view host) {
-  if (host.empty()) return true;
-  std::string_view name = host;
-  if (name.front() == '[') {
-    const std::size_t close = name.find(']');
-    if (close == std::string_view::npos) return false;
-    name = name.substr(1, close - 1);
-  } else if (const std::size_t colon = name.rfind(':'); colon != std::string_view::npos) {
-    name = name.substr(0, colon);
-  }
-  std::string lowered(name);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                 [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; });
-  if (lowered == "localhost" || (lowered.size() > 10 && lowered.ends_with(".localhost"))) return true;
-  std::error_code ec;
-  const auto address = asio::ip::make_address(lowered, ec);
-  return !ec && address.is_loopback();
-}
+ControlApi::ControlApi(Runtime& runtime, ApiAccess access) : runtime_(runtime), guard_(std::move(access)) {}
 
 std::optional<HttpResponse> ControlApi::refuse(const HttpRequest& request) const {
-  if (!allow_remote_ && !is_loopback_host(request.header("Host"))) {
-    return error_response(403, fmt::format("Host '{}' is not a loopback name; start dropsim with "
-                                           "--api-allow-remote to accept it",
-                                           request.header("Host")));
-  }
-  // Toxiproxy's stopBrowsersMiddleware, for changes only: a page may read /events.
-  if (changes_state(request.method) && request.header("User-Agent").starts_with("Mozilla/")) {
-    return error_response(403, "User agent not allowed");
-  }
-  return std::nullopt;
+  auto refusal = guard_.check(request);
+  if (!refusal) return std::nullopt;
+  HttpResponse r = error_response(refusal->status, refusal->message);
+  if (refusal->status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
 }
 
 EventFilter ControlApi::event_filter(const HttpRequest& request) const {
@@ -205,7 +174,7 @@ asio::awaitable<HttpResponse> ControlApi::route(const HttpRequest& request, cons
     allow(m, {"GET"});
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = runtime_.metrics();
+    r.body = runtime_.metrics() + render_api_prometheus(stats_);
     co_return r;
   }
   if (n == 1 && at(0, "events")) {
@@ -268,7 +237,9 @@ asio::awaitable<HttpResponse> ControlApi::proxies_collection(const std::string& 
     co_return json_response(200, all);
   }
   ProxySpec spec = go_proxy_spec(parse_go_body(body));
-  spec.listen = co_await listen_address(spec.listen);
+  const Listen where = co_await listen_address(spec.listen);
+  spec.listen = where.address;
+  spec.loopback_peers_only = where.loopback_peers_only;
   co_return json_response(201, proxy_json(runtime_.create_proxy(spec)));
 }
 
@@ -277,7 +248,11 @@ asio::awaitable<HttpResponse> ControlApi::populate(const std::string& body) {
   std::optional<ApiError> failed;
   try {
     std::vector<ProxySpec> specs = go_populate(parse_go_body(body));
-    for (ProxySpec& spec : specs) spec.listen = co_await listen_address(spec.listen);
+    for (ProxySpec& spec : specs) {
+      const Listen where = co_await listen_address(spec.listen);
+      spec.listen = where.address;
+      spec.loopback_peers_only = where.loopback_peers_only;
+    }
     const auto created = runtime_.populate(specs);
     Json j;
     j["proxies"] = nullptr;  // Go marshals an empty result as null
@@ -301,19 +276,34 @@ asio::awaitable<HttpResponse> ControlApi::one_proxy(const std::string& method, c
   }
   runtime_.proxy(name);  // 404 before the body is read, as Toxiproxy orders it
   ProxyUpdate update = go_proxy_update(parse_go_body(body));
-  if (update.listen) update.listen = co_await listen_address(*update.listen);
+  if (update.listen) {
+    const Listen where = co_await listen_address(*update.listen);
+    update.listen = where.address;
+    update.loopback_peers_only = where.loopback_peers_only;
+  }
   co_return json_response(200, proxy_json(runtime_.update_proxy(name, update)));
 }
 
-asio::awaitable<std::string> ControlApi::listen_address(const std::string& listen) const {
-  if (listen.empty()) co_return listen;  // the runtime's default
+asio::awaitable<ControlApi::Listen> ControlApi::listen_address(const std::string& listen) const {
+  if (listen.empty()) co_return Listen{};  // the runtime's default, on loopback
+  std::string address;
   std::string why;
   try {
-    co_return co_await runtime_.resolver().listen_address(listen);
+    // A name is guarded by where it points, so it is looked up first.
+    address = co_await runtime_.resolver().listen_address(listen);
   } catch (const std::invalid_argument& e) {
     why = e.what();  // a malformed address, or a name that does not resolve
   }
-  throw ApiError(400, why);
+  if (!why.empty()) throw ApiError(400, why);
+  switch (guard_.listen(address)) {
+    case ListenRule::refused:
+      throw ApiError(403, ApiGuard::listen_refusal(listen, address));
+    case ListenRule::loopback_peers_only:
+      co_return Listen{address, true};
+    case ListenRule::any_peer:
+      break;
+  }
+  co_return Listen{address, false};
 }
 
 HttpResponse ControlApi::toxics_collection(const std::string& method, const std::string& proxy,

@@ -13,11 +13,11 @@
 #include <fmt/format.h>
 
 #include "address.h"
+#include "api_guard.h"
 #include "api_json.h"
 #include "api_server.h"
 #include "builtin_profiles.h"
 #include "config_yaml.h"
-#include "control_api.h"
 #include "demo.h"
 #include "duration.h"
 #include "event_log.h"
@@ -64,6 +64,9 @@ struct RunArgs {
   bool no_api = false;
   bool api_allow_remote = false;
   bool api_given = false;
+  bool allow_remote_listen = false;  ///< implied by api_allow_remote (ApiGuard)
+  std::string api_token;             ///< --api-token, else $DROPSIM_API_TOKEN; empty: none
+  std::size_t api_max_connections = dropsim::kDefaultApiConnections;
   // toxiproxy-server's spelling of the API address: -host (default localhost), -port.
   std::string host = "localhost";
   std::string port = "8474";
@@ -122,7 +125,7 @@ void settle_api_address(RunArgs& args) {
   args.api = v6 ? fmt::format("[{}]:{}", args.host, args.port) : fmt::format("{}:{}", args.host, args.port);
   dropsim::parse_host_port(args.api);  // a bad -port is a usage error now, before anything starts
   // Loopback as the API's Host guard means it (localhost, *.localhost, 127.0.0.0/8, ::1).
-  if (!dropsim::ControlApi::is_loopback_host(args.api)) args.api_allow_remote = true;
+  if (!dropsim::is_loopback_host(args.api)) args.api_allow_remote = true;
 }
 
 /// Creates every proxy and the API, looking host names up without blocking the io thread;
@@ -141,7 +144,11 @@ asio::awaitable<void> start(RunArgs& args, const std::vector<dropsim::ProxySpec>
   }
   if (args.no_api) co_return;
   const std::string address = co_await runtime.resolver().listen_address(args.api);
-  api = std::make_unique<dropsim::ApiServer>(io, runtime, address, args.api_allow_remote);
+  dropsim::ApiServerOptions api_options;
+  api_options.allow_remote_listen = args.allow_remote_listen;
+  api_options.token = args.api_token;
+  api_options.max_connections = args.api_max_connections;
+  api = std::make_unique<dropsim::ApiServer>(io, runtime, address, args.api_allow_remote, api_options);
   try {
     api->start();
   } catch (const std::system_error& e) {
@@ -163,9 +170,13 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
     throw std::invalid_argument("nothing to run: give --upstream (one proxy), --config FILE, or the API (drop --no-api)");
   }
   settle_api_address(args);
-  // Two descriptors a session: the cap keeps some back so that the API always answers.
+  // Two descriptors a session: the cap keeps some back so that the API always answers,
+  // more when the API may hold more connections than the reserve counts on.
   const dropsim::DescriptorLimit fds = dropsim::raise_descriptor_limit();
-  const std::size_t capacity = dropsim::session_capacity(fds.soft, dropsim::kDescriptorReserve);
+  const std::uint64_t more_api = args.api_max_connections > dropsim::kDefaultApiConnections
+                                     ? args.api_max_connections - dropsim::kDefaultApiConnections
+                                     : 0;
+  const std::size_t capacity = dropsim::session_capacity(fds.soft, dropsim::kDescriptorReserve + more_api);
   const std::size_t max_sessions = args.max_sessions > 0 ? args.max_sessions : capacity;
   log.event(spdlog::level::info, 0, "limits",
             fmt::format("file descriptors: {}{} (hard limit {}); up to {} sessions at once{}", fds.soft,
@@ -334,7 +345,22 @@ int main(int argc, char** argv) {
                 "Print the Toxiproxy version the API speaks (toxiproxy-server -version)");
   run->add_flag("--no-api", run_args.no_api, "Do not start the control API")->excludes(api_opt, host_opt, port_opt);
   run->add_flag("--api-allow-remote", run_args.api_allow_remote,
-                "Let the API listen on a non-loopback address (anyone who reaches it can cut your connections)");
+                "Let the API listen on a non-loopback address and answer any Host and Origin (anyone who reaches "
+                "it can cut your connections); implies --allow-remote-listen");
+  run->add_flag("--allow-remote-listen", run_args.allow_remote_listen,
+                "Let proxies made through a loopback-only API listen on a non-loopback address, and serve "
+                "non-loopback clients on every interface (without it: 403, and loopback clients only)");
+  run->add_option("--api-token", run_args.api_token,
+                  "Require 'Authorization: Bearer TOKEN' on every API change (not GET/HEAD/OPTIONS); default "
+                  "none. $DROPSIM_API_TOKEN, used when the flag is not given, keeps it out of the process list")
+      ->envname("DROPSIM_API_TOKEN")
+      ->type_name("TOKEN")
+      ->check([](const std::string& token) { return token.empty() ? "an empty token protects nothing" : ""; },
+              "");
+  run->add_option("--api-max-connections", run_args.api_max_connections,
+                  "API connections open at once, event streams included; one more is answered 503")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
   auto* seed_opt = run->add_option("--seed", run_args.seed, "Seed for toxicity rolls and jitter: replays a run");
   run->add_option("--drain-code", run_args.drain_code, "Close code SIGTERM's drain sends to WebSockets")
       ->check(CLI::Range(1000, 4999))

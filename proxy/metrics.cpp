@@ -58,6 +58,10 @@ constexpr Family kBlackholeExpired{"dropsim_blackhole_expired_total", "counter",
 constexpr Family kUnansweredCloses{"dropsim_close_unanswered_total", "counter",
                                    "Sessions in which a peer did not hang up within --drain-timeout of dropsim's close "
                                    "frame (closed then)."};
+constexpr Family kRefusedRemotePeers{
+    "dropsim_refused_remote_peers_total", "counter",
+    "Clients closed at accept for not being loopback: the proxy listens on every interface but was made through a "
+    "loopback-only API (--allow-remote-listen lifts it)."};
 
 // The process's capacity (SessionBudget).
 constexpr Family kMaxSessions{"dropsim_max_sessions", "gauge", "Sessions the process holds at most (--max-sessions)."};
@@ -66,6 +70,17 @@ constexpr Family kAccepting{"dropsim_accepting", "gauge",
                             "1, or 0 while new clients wait in the listen backlog at the session cap."};
 constexpr Family kAcceptPauses{"dropsim_accept_pauses_total", "counter", "Times accepting stopped at the session cap."};
 constexpr Family kDescriptorLimit{"dropsim_descriptor_limit", "gauge", "The soft RLIMIT_NOFILE."};
+
+// The control API (ApiServer).
+constexpr Family kApiConnections{"dropsim_api_connections", "gauge",
+                                 "Control API connections open now, event streams included."};
+constexpr Family kApiMaxConnections{"dropsim_api_max_connections", "gauge",
+                                    "Control API connections open at most (--api-max-connections)."};
+constexpr Family kApiRefusedConnections{"dropsim_api_refused_connections_total", "counter",
+                                        "Control API connections over the cap, answered 503 and closed."};
+constexpr Family kApiRequestTimeouts{
+    "dropsim_api_request_timeouts_total", "counter",
+    "Control API requests whose head and body did not arrive in time after their first byte (408, closed)."};
 
 constexpr Family kLogLinesDropped{
     "dropsim_log_lines_dropped_total", "counter",
@@ -200,6 +215,8 @@ std::string render_prometheus(std::span<const MetricsSample> samples) {
   for (const MetricsSample& s : samples) w.sample(kBlackholeExpired, s.proxy, {}, s.counters->blackhole_expired);
   w.begin(kUnansweredCloses);
   for (const MetricsSample& s : samples) w.sample(kUnansweredCloses, s.proxy, {}, s.counters->unanswered_closes);
+  w.begin(kRefusedRemotePeers);
+  for (const MetricsSample& s : samples) w.sample(kRefusedRemotePeers, s.proxy, {}, s.counters->refused_remote_peers);
   return w.take();
 }
 
@@ -210,6 +227,15 @@ std::string render_capacity_prometheus(const CapacityStats& stats) {
                 {&kAccepting, stats.accepting ? 1.0 : 0.0},
                 {&kAcceptPauses, static_cast<double>(stats.pauses)},
                 {&kDescriptorLimit, static_cast<double>(stats.descriptor_limit)}});
+  return w.take();
+}
+
+std::string render_api_prometheus(const ApiStats& stats) {
+  Writer w;
+  w.unlabelled({{&kApiConnections, static_cast<double>(stats.open_connections)},
+                {&kApiMaxConnections, static_cast<double>(stats.max_connections)},
+                {&kApiRefusedConnections, static_cast<double>(stats.refused_connections)},
+                {&kApiRequestTimeouts, static_cast<double>(stats.request_timeouts)}});
   return w.take();
 }
 

@@ -22,6 +22,7 @@ struct ProxyMetrics {
   std::uint64_t blackholed = 0;          ///< sockets of forgotten flows held open now (a gauge)
   std::uint64_t blackhole_expired = 0;   ///< of those, released after the profile's blackhole_hold
   std::uint64_t unanswered_closes = 0;   ///< sessions whose peer did not close within close_wait of dropsim's close frame
+  std::uint64_t refused_remote_peers = 0;             ///< non-loopback clients closed at accept (loopback-only proxy)
   std::array<std::uint64_t, 2> bytes{};               ///< read from the source, by Direction
   std::array<std::uint64_t, 2> sent{};                ///< written to the destination, by Direction
   std::array<std::array<std::uint64_t, 4>, 2> frames{};  ///< WebSocket frames, by Direction then FrameKind
@@ -48,6 +49,14 @@ struct CapacityStats {
   bool accepting = true;               ///< false while the proxies wait at the cap
   std::uint64_t pauses = 0;            ///< times accepting stopped at the cap
   std::uint64_t descriptor_limit = 0;  ///< the soft RLIMIT_NOFILE
+};
+
+/// The control API's connections and the guards that need time and sockets (ApiServer).
+struct ApiStats {
+  std::uint64_t open_connections = 0;     ///< API connections open now, event streams included
+  std::uint64_t max_connections = 0;      ///< the cap (--api-max-connections)
+  std::uint64_t refused_connections = 0;  ///< connections over the cap, answered 503 and closed
+  std::uint64_t request_timeouts = 0;     ///< requests not read within the request deadline (408)
 };
 
 /// The process's own numbers (Prometheus's standard process_* families).
@@ -77,6 +86,7 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 ///   dropsim_timer_firings_total             counter  timer
 ///   dropsim_faults_applied_total            counter  type
 ///   dropsim_accept_errors_total             counter  (failed accepts: out of descriptors)
+///   dropsim_refused_remote_peers_total      counter  (non-loopback clients closed at accept)
 std::string render_prometheus(std::span<const MetricsSample> samples);
 
 /// The process's log families, unlabelled:
@@ -94,6 +104,10 @@ std::string render_toxiproxy_prometheus(std::span<const MetricsSample> samples);
 /// dropsim_accepting (1, or 0 while clients wait in the listen backlog at the cap),
 /// dropsim_accept_pauses_total, dropsim_descriptor_limit.
 std::string render_capacity_prometheus(const CapacityStats& stats);
+
+/// The API's families, unlabelled: dropsim_api_connections, dropsim_api_max_connections,
+/// dropsim_api_refused_connections_total, dropsim_api_request_timeouts_total.
+std::string render_api_prometheus(const ApiStats& stats);
 
 /// Prometheus's standard process families (-runtime-metrics): process_cpu_seconds_total,
 /// process_start_time_seconds, process_resident_memory_bytes,

@@ -66,9 +66,9 @@ void Proxy::start() {
   context_->on_closed = [this](std::uint64_t id) { sessions_.erase(id); };
   const auto ep = local_endpoint();
   log_.event(spdlog::level::info, 0, "listen",
-             fmt::format("{}: listening on {}, upstream {}, profile {} ({}){}", options_.name,
-                         address_text(ep), options_.upstream, profile().name,
-                         profile().source,
+             fmt::format("{}: listening on {}{}, upstream {}, profile {} ({}){}", options_.name, address_text(ep),
+                         options_.loopback_peers_only ? " (loopback clients only)" : "", options_.upstream,
+                         profile().name, profile().source,
                          profile().time_scale != 1.0 ? fmt::format(", time scale {}", profile().time_scale) : ""),
              {{"proxy", options_.name}, {"port", static_cast<std::int64_t>(ep.port())}});
   asio::co_spawn(io_, accept_loop(), asio::detached);
@@ -82,8 +82,7 @@ asio::awaitable<void> Proxy::accept_loop() {
   asio::steady_timer backoff(io_);
   // One episode of failing accepts (out of descriptors): a warning when it starts, one
   // line with the count when it ends, not a line every 100 ms.
-  std::uint64_t failures = 0;
-  TimePoint failing_since{};
+  Episode failing;
   while (*alive && !stopped_ && acceptor_.is_open()) {
     if (budget && !budget->has_room()) {
       // At the cap: clients wait in the listen backlog until a session ends.
@@ -99,8 +98,7 @@ asio::awaitable<void> Proxy::accept_loop() {
     if (ec) {
       // Out of descriptors or memory: back off rather than spin, and keep serving.
       ++context_->metrics->accept_errors;
-      if (failures++ == 0) {
-        failing_since = std::chrono::steady_clock::now();
+      if (failing.add(std::chrono::steady_clock::now())) {
         log_.event(spdlog::level::warn, 0, "accept_error",
                    fmt::format("{}: accept failed ({}); retrying every 100ms, logged again when it recovers",
                                options_.name, ec.message()));
@@ -109,12 +107,12 @@ asio::awaitable<void> Proxy::accept_loop() {
       co_await backoff.async_wait(kAwait);
       continue;
     }
-    if (failures > 0) {
+    if (const auto ended = failing.end(std::chrono::steady_clock::now())) {
       log_.event(spdlog::level::info, 0, "accept_recovered",
-                 fmt::format("{}: accepting again after {} failed accept(s) in {}", options_.name, failures,
-                             format_seconds(std::chrono::steady_clock::now() - failing_since)));
-      failures = 0;
+                 fmt::format("{}: accepting again after {} failed accept(s) in {}", options_.name, ended->count,
+                             format_seconds(ended->lasted)));
     }
+    if (!admit(client)) continue;
     const std::uint64_t id = next_connection_id.fetch_add(1);
     auto session = std::make_shared<Session>(id, std::move(client), context_);
     sessions_.emplace(id, session);
@@ -123,6 +121,39 @@ asio::awaitable<void> Proxy::accept_loop() {
     if (budget) budget->take();
     session->start();
   }
+}
+
+bool Proxy::admit(asio::ip::tcp::socket& client) {
+  if (!options_.loopback_peers_only) return true;
+  std::error_code ec;
+  const auto peer = client.remote_endpoint(ec);
+  if (ec) {
+    client.close(ec);  // gone before it was looked at: nobody to refuse
+    return false;
+  }
+  const TimePoint now = std::chrono::steady_clock::now();
+  if (is_loopback_peer(peer.address())) {
+    if (const auto ended = refusing_.end(now)) {
+      log_.event(spdlog::level::info, 0, "remote_refused",
+                 fmt::format("{}: refused {} non-loopback client(s) in {}", options_.name, ended->count,
+                             format_seconds(ended->lasted)),
+                 {{"proxy", options_.name}, {"count", static_cast<std::int64_t>(ended->count)}});
+    }
+    return true;
+  }
+  client.close(ec);
+  ++context_->metrics->refused_remote_peers;
+  if (refusing_.add(now)) {
+    // Once per episode: a scan of the network must not flood the log.
+    log_.event(spdlog::level::warn, 0, "remote_refused",
+               fmt::format("{}: closed a client from {}: this proxy listens on every interface but serves loopback "
+                           "clients only, since it was made through a loopback-only API (start dropsim with "
+                           "--allow-remote-listen to serve others); more are counted in "
+                           "dropsim_refused_remote_peers_total and summed up when a loopback client comes",
+                           options_.name, address_text(peer)),
+               {{"proxy", options_.name}});
+  }
+  return false;
 }
 
 void Proxy::stop() {

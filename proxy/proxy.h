@@ -16,6 +16,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "clock.h"
+#include "episode.h"
 #include "event_log.h"
 #include "metrics.h"
 #include "profile.h"
@@ -47,6 +48,9 @@ struct ProxyOptions {
   std::shared_ptr<SessionBudget> budget;
   /// After a close frame, how long a session waits for the peer's reply (--drain-timeout).
   Duration close_wait = std::chrono::seconds(2);
+  /// Closes every client that is not loopback at accept: a proxy on every interface made
+  /// through a loopback-only API (ApiGuard's ListenRule::loopback_peers_only).
+  bool loopback_peers_only = false;
 };
 
 /// Accepts clients on one address and proxies each to the upstream under a profile.
@@ -100,6 +104,8 @@ class Proxy {
 
  private:
   asio::awaitable<void> accept_loop();
+  /// True when `client` may be served; else closes it, counts it and logs the episode.
+  bool admit(asio::ip::tcp::socket& client);
   /// The live sessions, strong references taken first (acting on one erases it).
   std::vector<std::shared_ptr<Session>> open_sessions() const;
   /// Live sessions in state `s`.
@@ -114,6 +120,7 @@ class Proxy {
   std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_;
   std::uint64_t total_ = 0;
   bool stopped_ = false;
+  Episode refusing_;  ///< non-loopback clients closed (loopback_peers_only)
   /// False once the proxy is destroyed; the accept loop holds a copy.
   std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
 };

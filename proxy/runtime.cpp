@@ -185,7 +185,8 @@ std::vector<ProxyInfo> Runtime::populate(const std::vector<ProxySpec>& specs) {
     const auto it = proxies_.find(s.name);
     if (it != proxies_.end()) {
       const ProxySpec& old = it->second->spec;
-      if (old.listen == s.listen && old.upstream == s.upstream && (it->second->proxy != nullptr) == s.enabled) {
+      if (old.listen == s.listen && old.upstream == s.upstream && (it->second->proxy != nullptr) == s.enabled &&
+          old.loopback_peers_only == s.loopback_peers_only) {
         out.push_back(proxy(s.name));
         continue;
       }
@@ -198,8 +199,9 @@ std::vector<ProxyInfo> Runtime::populate(const std::vector<ProxySpec>& specs) {
 
 ProxyInfo Runtime::update_proxy(const std::string& name, const ProxyUpdate& update) {
   Entry& e = entry(name);
-  const bool moved = (update.listen && *update.listen != e.spec.listen) ||
-                     (update.upstream && *update.upstream != e.spec.upstream);
+  const bool relisten = update.listen && (*update.listen != e.spec.listen ||
+                                          update.loopback_peers_only != e.spec.loopback_peers_only);
+  const bool moved = relisten || (update.upstream && *update.upstream != e.spec.upstream);
   const bool enable = update.enabled.value_or(e.proxy != nullptr);
   if (moved || !enable) {
     if (e.proxy) {
@@ -208,7 +210,10 @@ ProxyInfo Runtime::update_proxy(const std::string& name, const ProxyUpdate& upda
     }
   }
   ProxySpec before = e.spec;
-  if (update.listen) e.spec.listen = *update.listen;
+  if (update.listen) {
+    e.spec.listen = *update.listen;
+    e.spec.loopback_peers_only = update.loopback_peers_only;
+  }
   if (update.upstream) e.spec.upstream = *update.upstream;
   if (enable && !e.proxy) {
     try {
@@ -505,6 +510,7 @@ void Runtime::start_listening(Entry& e) {
   o.lookup = options_.lookup;
   o.budget = budget_;
   o.close_wait = options_.drain_timeout;
+  o.loopback_peers_only = e.spec.loopback_peers_only;
   auto proxy = std::make_unique<Proxy>(io_, std::move(o), log_, clock_);
   try {
     proxy->start();

@@ -63,6 +63,9 @@ struct ProxySpec {
   /// Real seconds per profile second; nullopt: RuntimeOptions::time_scale (`run --time-scale`).
   std::optional<double> time_scale;
   std::vector<FaultSpec> faults;  ///< toxics from the start (or scheduled)
+  /// Serve loopback clients only (close the rest at accept): a proxy on every interface
+  /// made through a loopback-only API. The command line and config files never set it.
+  bool loopback_peers_only = false;
 };
 
 /// A proxy as the API shows it.
@@ -82,6 +85,8 @@ struct ProxyInfo {
 /// PATCH /proxies/{name}: the fields given.
 struct ProxyUpdate {
   std::optional<std::string> listen;
+  /// With `listen`: the new address serves loopback clients only (ProxySpec's field).
+  bool loopback_peers_only = false;
   std::optional<std::string> upstream;
   std::optional<bool> enabled;
 };

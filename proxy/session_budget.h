@@ -35,9 +35,14 @@ DescriptorLimit raise_descriptor_limit();
 /// listeners, the control API and its connections, logs, the event loop). At least 1.
 std::size_t session_capacity(std::uint64_t descriptors, std::uint64_t reserve);
 
-/// The descriptors session_capacity keeps back by default: the API's connections (64),
-/// the proxies' listeners and the process's own (epoll, timers, stdio, files).
+/// The control API's connections at once by default (--api-max-connections).
+inline constexpr std::uint64_t kDefaultApiConnections = 64;
+
+/// The descriptors session_capacity keeps back by default: the API's connections
+/// (kDefaultApiConnections), the proxies' listeners and the process's own (epoll, timers,
+/// stdio, files). `dropsim run` adds what a larger --api-max-connections takes.
 inline constexpr std::uint64_t kDescriptorReserve = 96;
+static_assert(kDefaultApiConnections < kDescriptorReserve, "the API's connections come out of the reserve");
 
 /// The process-wide count of open sessions against a cap.
 class SessionBudget {

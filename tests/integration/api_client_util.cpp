@@ -35,6 +35,17 @@ bool read_more(int fd, std::string& into, std::chrono::steady_clock::time_point 
 
 }  // namespace
 
+std::string proxy_body(const std::string& name, std::uint16_t upstream, const nlohmann::json& extra) {
+  nlohmann::json j = {{"name", name}, {"upstream", "127.0.0.1:" + std::to_string(upstream)}};
+  j.update(extra);
+  return j.dump();
+}
+
+std::uint16_t listen_port(const nlohmann::json& proxy) {
+  const std::string listen = proxy.at("listen");
+  return static_cast<std::uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1)));
+}
+
 std::string Reply::header(const std::string& name) const {
   for (const auto& [k, v] : headers) {
     if (iequals(k, name)) return v;
@@ -156,8 +167,9 @@ std::size_t EventReader::wait_for(const std::string& needle, Ms timeout, std::si
   }
 }
 
-ApiServerUnderTest::ApiServerUnderTest(ApiServerOptions options, bool allow_remote, spdlog::level::level_enum level)
-    : rt_({}, level) {
+ApiServerUnderTest::ApiServerUnderTest(ApiServerOptions options, bool allow_remote, spdlog::level::level_enum level,
+                                       RuntimeOptions runtime)
+    : rt_(std::move(runtime), level) {
   server_ = rt_.call([&](Runtime& runtime) {
     auto server = std::make_unique<ApiServer>(rt_.io(), runtime, "127.0.0.1:0", allow_remote, options);
     server->start();

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <asio/io_context.hpp>
+#include <nlohmann/json.hpp>
 
 #include "api_server.h"
 #include "net_util.h"
@@ -30,6 +31,12 @@ struct Reply {
   /// The first header named `name` (case-insensitive); "" when absent.
   std::string header(const std::string& name) const;
 };
+
+/// {"name":NAME,"upstream":"127.0.0.1:PORT"} plus `extra` fields.
+std::string proxy_body(const std::string& name, std::uint16_t upstream,
+                       const nlohmann::json& extra = nlohmann::json::object());
+/// The port a proxy JSON listens on ("127.0.0.1:40123" → 40123).
+std::uint16_t listen_port(const nlohmann::json& proxy);
 
 /// One connection to the API, reopened when the server closed it.
 class ApiClient {
@@ -76,8 +83,9 @@ class EventReader {
 /// (RuntimeUnderTest: the Runtime is touched only there), with captured logs.
 class ApiServerUnderTest {
  public:
+  /// `runtime` sets the Runtime's own options (a fake `lookup` for listen names).
   explicit ApiServerUnderTest(ApiServerOptions options = {}, bool allow_remote = false,
-                              spdlog::level::level_enum level = spdlog::level::debug);
+                              spdlog::level::level_enum level = spdlog::level::debug, RuntimeOptions runtime = {});
   ~ApiServerUnderTest();
   std::uint16_t port() const { return port_; }
   /// Everything logged so far.

@@ -30,19 +30,6 @@ using ApiUnderTest = ApiServerUnderTest;
 
 json body_of(const Reply& r) { return json::parse(r.body); }
 
-/// {"name":NAME,"upstream":"127.0.0.1:PORT"} plus `extra` fields.
-std::string proxy_body(const std::string& name, std::uint16_t upstream, const json& extra = json::object()) {
-  json j = {{"name", name}, {"upstream", "127.0.0.1:" + std::to_string(upstream)}};
-  j.update(extra);
-  return j.dump();
-}
-
-/// The port a proxy JSON listens on.
-std::uint16_t listen_port(const json& proxy) {
-  const std::string listen = proxy["listen"];
-  return static_cast<std::uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1)));
-}
-
 /// Sends `msg` and reads it back; the round trip in ms, or -1 when it did not come back.
 double echo_ms(int fd, const std::string& msg, Ms timeout = Ms(3000)) {
   const auto t0 = Steady::now();
@@ -544,30 +531,7 @@ TEST(ControlApiServer, ASlowEventReaderNeverBlocksTheDataPath) {
       << stalled.text().substr(stalled.text().size() > 300 ? stalled.text().size() - 300 : 0);
 }
 
-// ------------------------------------------------------------------ HTTP and guards
-
-TEST_F(ControlApiTest, NonLoopbackHostIsRefused) {
-  ApiClient raw(api_.port());
-  const Reply evil = raw.raw("GET /proxies HTTP/1.1\r\nHost: rebind.example\r\n\r\n");
-  EXPECT_EQ(evil.status, 403);
-  EXPECT_NE(body_of(evil)["error"].get<std::string>().find("--api-allow-remote"), std::string::npos);
-  EXPECT_EQ(raw.raw("GET /version HTTP/1.1\r\nHost: localhost:1\r\n\r\n").status, 200);
-  EXPECT_EQ(raw.raw("GET /version HTTP/1.1\r\nHost: [::1]:1\r\n\r\n").status, 200);
-}
-
-TEST(ControlApiServer, AllowRemoteAcceptsAnyHost) {
-  ApiUnderTest api({}, true);
-  ApiClient raw(api.port());
-  EXPECT_EQ(raw.raw("GET /version HTTP/1.1\r\nHost: dropsim.example\r\n\r\n").status, 200);
-}
-
-TEST_F(ControlApiTest, BrowsersMayReadButNotChange) {
-  const std::vector<std::pair<std::string, std::string>> browser{{"User-Agent", "Mozilla/5.0 (X11)"}};
-  EXPECT_EQ(client_.request("GET", "/proxies", "", browser).status, 200);
-  const Reply r = client_.request("POST", "/proxies", proxy_body("p", echo_.port()), browser);
-  expect_error(r, 403, "User agent not allowed");
-  EXPECT_EQ(body_of(client_.request("GET", "/proxies")).size(), 0u);
-}
+// ------------------------------------------------------------------ HTTP (the guards: api_guard_test.cpp)
 
 TEST_F(ControlApiTest, UnknownPathsAndMethods) {
   EXPECT_EQ(client_.request("GET", "/nope").status, 404);

@@ -150,6 +150,50 @@ TEST(ToxiproxyLaunch, ABadFlagValueIsAUsageError) {
   EXPECT_NE(r.err.find("invalid boolean value 'maybe' for -proxy-metrics"), std::string::npos) << r.err;
 }
 
+// The API's token from --api-token or from DROPSIM_API_TOKEN (what a container or a
+// toxiproxy-server launcher can set; the flag wins), asked of changes only, never logged.
+TEST(ToxiproxyLaunch, ApiTokenFromTheFlagOrTheEnvironment) {
+  struct Case {
+    std::vector<std::string> args;
+    std::string token;  ///< the one that works
+    std::string other;  ///< one that does not
+  };
+  const std::string env = "/usr/bin/env";
+  const std::uint16_t port = free_port();
+  const std::vector<Case> cases{
+      {{kBinary, "run", "--api", "127.0.0.1:0", "--api-token", "flag-t0ken"}, "flag-t0ken", "env-t0ken"},
+      {{env, "DROPSIM_API_TOKEN=env-t0ken", toxiproxy_server(), "-host=127.0.0.1", fmt::format("-port={}", port)},
+       "env-t0ken", "flag-t0ken"},
+      {{env, "DROPSIM_API_TOKEN=env-t0ken", kBinary, "run", "--api", "127.0.0.1:0", "--api-token", "flag-t0ken"},
+       "flag-t0ken", "env-t0ken"},
+  };
+  for (const Case& c : cases) {
+    const std::string what = c.args[1] + " ... " + c.args.back();
+    ChildProcess child(c.args);
+    ASSERT_TRUE(child.wait_err("control API listening on 127.0.0.1:", milliseconds(5000))) << what << child.err();
+    ASSERT_TRUE(child.wait_err("(token required for changes)", milliseconds(1000))) << what << child.err();
+    const std::string& err = child.err();
+    const auto at = err.find("control API listening on 127.0.0.1:") + 35;
+    ApiClient api(static_cast<std::uint16_t>(std::stoi(err.substr(at))));
+    EXPECT_EQ(api.request("GET", "/version").status, 200) << what;
+    const Reply none = api.request("POST", "/reset");
+    EXPECT_EQ(none.status, 401) << what << none.body;
+    EXPECT_EQ(none.header("WWW-Authenticate"), "Bearer") << what;
+    EXPECT_EQ(api.request("POST", "/reset", "", {{"Authorization", "Bearer " + c.other}}).status, 401) << what;
+    EXPECT_EQ(api.request("POST", "/reset", "", {{"Authorization", "Bearer " + c.token}}).status, 204) << what;
+    child.signal(SIGTERM);
+    EXPECT_EQ(child.wait(milliseconds(5000)), 0) << what;
+    EXPECT_EQ(child.err().find("t0ken"), std::string::npos) << what << child.err();
+  }
+  const ProcessResult empty = run_process({kBinary, "run", "--api", "127.0.0.1:0", "--api-token", ""});
+  EXPECT_EQ(empty.exit_code, 2) << empty.err;
+  EXPECT_NE(empty.err.find("an empty token protects nothing"), std::string::npos) << empty.err;
+  const ProcessResult help = run_process({kBinary, "run", "--help"});
+  for (const char* flag : {"--api-token", "DROPSIM_API_TOKEN", "--allow-remote-listen", "--api-max-connections"}) {
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag << " not in\n" << help.out;
+  }
+}
+
 // `dropsim run -l/-u` with host names, as `toxiproxy-cli create -l localhost:26380` users
 // write them.
 TEST(RunAddresses, HostNamesOnTheCommandLine) {

@@ -93,5 +93,16 @@ TEST(Address, WildcardsBindDualStackOrIPv4WithoutIPv6) {
   EXPECT_FALSE(bind_endpoint(parse_host_port("localhost:5")));  // a name: looked up first
 }
 
+// Whom a loopback-only proxy serves: what the kernel reports as the client's address.
+TEST(Address, LoopbackPeers) {
+  for (const char* a : {"127.0.0.1", "127.9.8.7", "::1", "::ffff:127.0.0.1", "::ffff:127.1.2.3"}) {
+    EXPECT_TRUE(is_loopback_peer(asio::ip::make_address(a))) << a;
+  }
+  for (const char* a : {"192.0.2.2", "10.0.0.1", "::ffff:192.0.2.2", "fd00::2", "fe80::1", "0.0.0.0", "::",
+                        "::127.0.0.1"}) {
+    EXPECT_FALSE(is_loopback_peer(asio::ip::make_address(a))) << a;
+  }
+}
+
 }  // namespace
 }  // namespace dropsim

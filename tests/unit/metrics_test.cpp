@@ -198,7 +198,8 @@ const std::vector<std::string> kFamilies{
     "dropsim_closes_total",
     "dropsim_websocket_closes_total", "dropsim_bytes_total",         "dropsim_websocket_frames_total",
     "dropsim_timer_firings_total", "dropsim_faults_applied_total",   "dropsim_accept_errors_total",
-    "dropsim_blackholed_sockets",  "dropsim_blackhole_expired_total", "dropsim_close_unanswered_total"};
+    "dropsim_blackholed_sockets",  "dropsim_blackhole_expired_total", "dropsim_close_unanswered_total",
+    "dropsim_refused_remote_peers_total"};
 
 // ---------------------------------------------------------------------------------------
 // The reader itself: each rule it enforces rejects a text that breaks it.
@@ -256,6 +257,7 @@ TEST(Metrics, EveryCounterOfTwoProxies) {
   alb.blackholed = 2;
   alb.blackhole_expired = 5;
   alb.unanswered_closes = 3;
+  alb.refused_remote_peers = 5;
   ProxyMetrics nginx;
   nginx.sessions_total = 3;
   nginx.bytes = {5, 6};
@@ -300,6 +302,8 @@ TEST(Metrics, EveryCounterOfTwoProxies) {
   EXPECT_EQ(value(e, "dropsim_blackhole_expired_total", {{"proxy", "alb"}}), 5u);
   EXPECT_EQ(value(e, "dropsim_close_unanswered_total", {{"proxy", "alb"}}), 3u);
   EXPECT_EQ(count(e, "dropsim_faults_applied_total"), 2u);
+  EXPECT_EQ(value(e, "dropsim_refused_remote_peers_total", {{"proxy", "alb"}}), 5u);
+  EXPECT_EQ(value(e, "dropsim_refused_remote_peers_total", {{"proxy", "nginx"}}), 0u);
 }
 
 TEST(Metrics, LargeCountersPrintAsIntegers) {
@@ -402,6 +406,23 @@ TEST(LogMetrics, DroppedLinesIsAnUnlabelledCounter) {
             "# TYPE dropsim_log_lines_dropped_total counter\ndropsim_log_lines_dropped_total 0\n");
   EXPECT_NE(render_log_prometheus(1234).find("\ndropsim_log_lines_dropped_total 1234\n"), std::string::npos);
   EXPECT_EQ(render_log_prometheus(0).rfind("# HELP dropsim_log_lines_dropped_total ", 0), 0u);
+}
+
+// The control API's own numbers: bare names, there from the start.
+TEST(ApiMetrics, ConnectionsAndTheirRefusals) {
+  ApiStats stats;
+  stats.open_connections = 3;
+  stats.max_connections = 64;
+  stats.refused_connections = 7;
+  stats.request_timeouts = 2;
+  const std::string text = render_api_prometheus(stats);
+  for (const std::string line :
+       {"# TYPE dropsim_api_connections gauge\ndropsim_api_connections 3\n",
+        "# TYPE dropsim_api_max_connections gauge\ndropsim_api_max_connections 64\n",
+        "# TYPE dropsim_api_refused_connections_total counter\ndropsim_api_refused_connections_total 7\n",
+        "# TYPE dropsim_api_request_timeouts_total counter\ndropsim_api_request_timeouts_total 2\n"}) {
+    EXPECT_NE(text.find(line), std::string::npos) << line << " not in\n" << text;
+  }
 }
 
 }  // namespace
