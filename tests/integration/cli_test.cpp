@@ -205,6 +205,22 @@ TEST(Cli, RunConfigReportsEveryErrorBeforeStarting) {
   EXPECT_NE(r.err.find(config + ":6:53: 'soon' is not a duration"), std::string::npos) << r.err;
 }
 
+TEST(Cli, RunProfileFileReportsEveryErrorBeforeStarting) {
+  const std::string path = write_temp("run_two.yaml",
+                                      "name: two\n"
+                                      "mode: tcp\n"
+                                      "timers:\n"
+                                      "  - {name: a, kind: idle, timeout: 60}\n"
+                                      "  - {name: b, kind: lifetime, timeout: 1s, reset_by: both}\n");
+  const auto r = run_process({kBinary, "run", "--no-api", "--profile", path, "--upstream", "127.0.0.1:9", "--listen",
+                              "127.0.0.1:0"},
+                             milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("dropsim: 2 errors:\n" + path + ":4:36: '60' is not a duration"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(path + ":5:44: 'reset_by' applies only to idle timers"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("listening"), std::string::npos) << "nothing started: " << r.err;
+}
+
 TEST(Cli, TimeScaleMustBeGreaterThanZero) {
   for (const char* bad : {"0", "-1", "nan"}) {
     SCOPED_TRACE(bad);
