@@ -23,10 +23,11 @@ using namespace dropsim;
 
 using dropsim::fuzz::check;
 
-/// `yaml` without the "  # profile default: X" comments emit_setting adds after a
-/// setting's `default: VALUE` line (a string elsewhere may hold the same words).
+/// `yaml` without the comments emit_setting adds after a setting's `default: VALUE` line
+/// ("  # runs as X after time_scale; profile default: Y"; a string elsewhere may hold the
+/// same words). Canonical values never hold "  # ".
 std::string without_default_comments(const std::string& yaml) {
-  static constexpr std::string_view kComment = "  # profile default: ";
+  static constexpr std::string_view kComment = "  # ";
   std::string out;
   for (std::size_t at = 0; at < yaml.size();) {
     std::size_t end = yaml.find('\n', at);
@@ -68,7 +69,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     return 0;
   }
   // What dropsim printed must load again (a ProfileError here escapes) and print the same,
-  // but for the "# profile default: X" comments: the printed default is the value in force.
+  // but for the comments after each setting's default: the printed default is the value in
+  // force, and the settings printed are already in the time the reloaded profile runs at.
   // The same label, as `source` is printed.
   const std::string yaml = to_yaml(profile);
   check(to_yaml(load_profile(yaml, "fuzz.yaml")) == without_default_comments(yaml));

@@ -15,6 +15,7 @@
 #include <map>
 #include <sstream>
 #include <system_error>
+#include <tuple>
 
 #include <asio/ip/address.hpp>
 #include <fmt/format.h>
@@ -84,8 +85,9 @@ struct Bound {
 /// Reads one config document; the file label (YamlReader's) also locates relative profile paths.
 class ConfigReader : private YamlReader {
  public:
-  /// `file` labels every error and locates relative profile paths.
-  explicit ConfigReader(std::string file) : YamlReader(std::move(file)) {}
+  /// `file` labels every error and locates relative profile paths; `strict` makes a
+  /// setting outside the real system's range an error.
+  ConfigReader(std::string file, bool strict) : YamlReader(std::move(file)), strict_(strict) {}
 
   /// The config in `root`.
   RunConfig read(const YAML::Node& root);
@@ -107,10 +109,11 @@ class ConfigReader : private YamlReader {
   static std::optional<Bound> bound(const HostPort& where);
   std::optional<Bound> read_bind_address(const YAML::Node& n, std::string_view what) const;
 
-  ProxySpec read_proxy(const YAML::Node& n, double default_scale, Entry& entry) const;
+  ProxySpec read_proxy(const YAML::Node& n, double default_scale, Entry& entry,
+                       std::vector<std::string>& warnings) const;
   std::vector<SettingOverride> read_settings(const YAML::Node& n) const;
   std::string resolve_profile(const std::string& profile) const;
-  void check_profile(const YAML::Node& proxy, const ProxySpec& spec) const;
+  void check_profile(const YAML::Node& proxy, const ProxySpec& spec, std::vector<std::string>& warnings) const;
   std::vector<FaultSpec> read_faults(const YAML::Node& n, const std::string& proxy) const;
   FaultSpec read_fault(const YAML::Node& n) const;
   void read_attributes(const YAML::Node& n, Toxic& toxic) const;
@@ -118,6 +121,8 @@ class ConfigReader : private YamlReader {
   void check_api(const YAML::Node& api, const Bound& bound, const std::vector<ProxySpec>& specs,
                  const std::vector<Entry>& entries) const;
   void check_loops(const std::vector<ProxySpec>& specs, const std::vector<Entry>& entries) const;
+
+  bool strict_;  ///< a setting outside the real system's range is an error, not a warning
 };
 
 void ConfigReader::expect(const YAML::Node& n, YAML::NodeType::value type, std::string_view what) const {
@@ -170,7 +175,8 @@ std::optional<Bound> ConfigReader::read_bind_address(const YAML::Node& n, std::s
 
 // --- proxies ----------------------------------------------------------------------------
 
-ProxySpec ConfigReader::read_proxy(const YAML::Node& n, double default_scale, Entry& entry) const {
+ProxySpec ConfigReader::read_proxy(const YAML::Node& n, double default_scale, Entry& entry,
+                                   std::vector<std::string>& warnings) const {
   expect(n, YAML::NodeType::Map, "each entry of 'proxies'");
   entry.node = n;
   check_keys(n, kProxyKeys, "a proxy");
@@ -183,26 +189,38 @@ ProxySpec ConfigReader::read_proxy(const YAML::Node& n, double default_scale, En
   }
   const std::string owner = fmt::format("proxy '{}'", spec.name);
 
-  const YAML::Node listen = require(n, "listen", owner, "add listen: HOST:PORT, where clients connect (e.g. 127.0.0.1:8080)");
-  spec.listen = scalar(listen, "listen");
-  entry.listen = read_bind_address(listen, "listen");
-
-  const YAML::Node upstream =
-      require(n, "upstream", owner, "add upstream: HOST:PORT, your server or the next proxy's listen (e.g. 127.0.0.1:3000)");
-  spec.upstream = scalar(upstream, "upstream");
-  entry.upstream = bound(read_address(upstream, "upstream"));
-
-  if (const YAML::Node profile = child(n, "profile")) spec.profile = resolve_profile(scalar(profile, "profile"));
-  if (const YAML::Node settings = child(n, "settings")) spec.settings = read_settings(settings);
-  const YAML::Node scale = child(n, "time_scale");
-  spec.time_scale = scale ? read_time_scale(scale) : default_scale;
-  if (const YAML::Node enabled = child(n, "enabled")) {
-    const auto b = parse_bool(scalar(enabled, "enabled"));
-    if (!b) fail(enabled, fmt::format("enabled '{}' is not a boolean: write true or false", enabled.Scalar()));
-    spec.enabled = *b;
-  }
-  check_profile(n, spec);
-  if (const YAML::Node faults = child(n, "faults")) spec.faults = read_faults(faults, spec.name);
+  // Each part is checked even when one before it failed (attempt records the failure), so
+  // that one run lists every mistake of the proxy; the profile is checked only once the
+  // parts it depends on were read.
+  attempt([&] {
+    const YAML::Node listen =
+        require(n, "listen", owner, "add listen: HOST:PORT, where clients connect (e.g. 127.0.0.1:8080)");
+    spec.listen = scalar(listen, "listen");
+    entry.listen = read_bind_address(listen, "listen");
+  });
+  attempt([&] {
+    const YAML::Node upstream = require(
+        n, "upstream", owner, "add upstream: HOST:PORT, your server or the next proxy's listen (e.g. 127.0.0.1:3000)");
+    spec.upstream = scalar(upstream, "upstream");
+    entry.upstream = bound(read_address(upstream, "upstream"));
+  });
+  const bool profile_read = attempt([&] {
+    if (const YAML::Node profile = child(n, "profile")) spec.profile = resolve_profile(scalar(profile, "profile"));
+    if (const YAML::Node settings = child(n, "settings")) spec.settings = read_settings(settings);
+    const YAML::Node scale = child(n, "time_scale");
+    spec.time_scale = scale ? read_time_scale(scale) : default_scale;
+  });
+  attempt([&] {
+    if (const YAML::Node enabled = child(n, "enabled")) {
+      const auto b = parse_bool(scalar(enabled, "enabled"));
+      if (!b) fail(enabled, fmt::format("enabled '{}' is not a boolean: write true or false", enabled.Scalar()));
+      spec.enabled = *b;
+    }
+  });
+  if (profile_read) attempt([&] { check_profile(n, spec, warnings); });
+  attempt([&] {
+    if (const YAML::Node faults = child(n, "faults")) spec.faults = read_faults(faults, spec.name);
+  });
   return spec;
 }
 
@@ -211,9 +229,18 @@ std::vector<SettingOverride> ConfigReader::read_settings(const YAML::Node& n) co
   check_unique_keys(n, "'settings'");
   std::vector<SettingOverride> out;
   for (auto it = n.begin(); it != n.end(); ++it) {
+    if (!it->first.IsScalar()) continue;  // reported by check_unique_keys
     const std::string& name = it->first.Scalar();
-    if (it->second.IsNull()) fail(it->first, fmt::format("setting '{}' has no value: write one after the colon", name));
-    out.push_back({name, scalar(it->second, name)});
+    if (it->second.IsNull()) {
+      record(it->first, fmt::format("setting '{}' has no value: write one after the colon", name));
+      continue;
+    }
+    if (!attempt([&] { scalar(it->second, name); })) continue;
+    // The profile loader reports an unknown name at the name and a bad value at the value.
+    SettingOverride o{name, it->second.Scalar(), file()};
+    std::tie(o.name_line, o.name_column) = position(it->first);
+    std::tie(o.value_line, o.value_column) = position(it->second);
+    out.push_back(std::move(o));
   }
   return out;
 }
@@ -225,7 +252,8 @@ std::string ConfigReader::resolve_profile(const std::string& profile) const {
   return path.is_absolute() || dir.empty() ? profile : (dir / path).string();
 }
 
-void ConfigReader::check_profile(const YAML::Node& proxy, const ProxySpec& spec) const {
+void ConfigReader::check_profile(const YAML::Node& proxy, const ProxySpec& spec,
+                                 std::vector<std::string>& warnings) const {
   const YAML::Node profile_node = proxy["profile"];
   ProfileText profile;
   try {
@@ -237,22 +265,20 @@ void ConfigReader::check_profile(const YAML::Node& proxy, const ProxySpec& spec)
   // A profile that fails on its own is reported where it is wrong: in the profile file.
   load_profile(profile.text, profile.file);
   const YAML::Node settings = proxy["settings"];
-  // Each setting alone first, so that an error points at its line.
-  for (auto it = settings.begin(); settings.IsDefined() && it != settings.end(); ++it) {
-    const SettingOverride o{it->first.Scalar(), it->second.Scalar()};
-    try {
-      load_profile(profile.text, profile.file, {o});
-    } catch (const UnknownSettingError& e) {
-      fail(it->first, e.message());  // an unknown name points at the name
-    } catch (const ProfileError& e) {
-      fail(it->second, e.file() == "--set" ? e.message() : e.what());  // a bad value at the value
-    }
-  }
   try {
-    load_profile(profile.text, profile.file, spec.settings, spec.time_scale.value_or(1.0));
+    const Profile loaded = load_profile(profile.text, profile.file, spec.settings, spec.time_scale.value_or(1.0), strict_);
+    warnings.insert(warnings.end(), loaded.warnings.begin(), loaded.warnings.end());
   } catch (const ProfileError& e) {
-    fail(settings.IsDefined() ? settings : proxy,
-         fmt::format("profile '{}' fails with these settings together: {}", spec.profile, e.what()));
+    for (const ProfileError& one : e.errors()) {
+      // A setting's own error carries its place here (its name or value); one in the
+      // profile's file comes from settings that each read well but fail together.
+      if (one.file() == file()) {
+        record(one);
+      } else {
+        record(settings.IsDefined() ? settings : proxy,
+               fmt::format("profile '{}' fails with these settings together: {}", spec.profile, one.what()));
+      }
+    }
   }
 }
 
@@ -263,11 +289,12 @@ std::vector<FaultSpec> ConfigReader::read_faults(const YAML::Node& n, const std:
   std::vector<FaultSpec> faults;
   std::map<std::string, YAML::Node> names;
   for (const YAML::Node& item : n) {
-    FaultSpec f = read_fault(item);
+    FaultSpec f;
+    if (!attempt([&] { f = read_fault(item); })) continue;
     const auto [first, added] = names.emplace(f.toxic.name, item);
     if (!added) {
       const YAML::Node name = item["name"];
-      fail(name.IsDefined() ? name : item,
+      record(name.IsDefined() ? name : item,
            fmt::format("a second fault of proxy '{}' is named '{}' (the first is at line {}): give one of them "
                        "its own name: (the default is <type>_<stream>)",
                        proxy, f.toxic.name, position(first->second).first));
@@ -289,39 +316,53 @@ FaultSpec ConfigReader::read_fault(const YAML::Node& n) const {
     fail(type_node, fmt::format("unknown toxic type '{}'{}; valid types: {}", type_text, did_you_mean(type_text, types),
                                 toxic_type_names()));
   }
+  // Past the type (which decides the attributes), each part is checked even when one
+  // before it failed, and keeps its default.
   Direction stream = Direction::downstream;
-  if (const YAML::Node s = child(n, "stream")) {
-    const auto d = parse_direction(scalar(s, "stream"));
-    if (!d) {
-      fail(s, fmt::format("stream '{}' is not a direction: write upstream (client→server) or downstream "
-                          "(server→client, the default)", s.Scalar()));
+  attempt([&] {
+    if (const YAML::Node s = child(n, "stream")) {
+      const auto d = parse_direction(scalar(s, "stream"));
+      if (!d) {
+        fail(s, fmt::format("stream '{}' is not a direction: write upstream (client→server) or downstream "
+                            "(server→client, the default)", s.Scalar()));
+      }
+      stream = *d;
     }
-    stream = *d;
-  }
+  });
   FaultSpec f;
   f.toxic = Toxic::make(*type, stream);
-  if (const YAML::Node name = child(n, "name")) f.toxic.name = scalar(name, "name");
-  if (const YAML::Node toxicity = child(n, "toxicity")) {
-    const auto p = parse_as<double>(scalar(toxicity, "toxicity"));
-    if (!p || !(*p >= 0.0 && *p <= 1.0)) {
-      fail(toxicity, fmt::format("toxicity '{}' must be a number from 0 to 1 (the share of connections that get "
-                                 "the fault): e.g. 0.5, or 1 for every connection", toxicity.Scalar()));
+  attempt([&] {
+    if (const YAML::Node name = child(n, "name")) f.toxic.name = scalar(name, "name");
+  });
+  attempt([&] {
+    if (const YAML::Node toxicity = child(n, "toxicity")) {
+      const auto p = parse_as<double>(scalar(toxicity, "toxicity"));
+      if (!p || !(*p >= 0.0 && *p <= 1.0)) {
+        fail(toxicity, fmt::format("toxicity '{}' must be a number from 0 to 1 (the share of connections that get "
+                                   "the fault): e.g. 0.5, or 1 for every connection", toxicity.Scalar()));
+      }
+      f.toxic.toxicity = *p;
     }
-    f.toxic.toxicity = *p;
-  }
-  const YAML::Node attributes = child(n, "attributes");
-  if (attributes) read_attributes(attributes, f.toxic);
-  if (const std::string why = validate(f.toxic); !why.empty()) {
-    fail(attributes ? attributes : n, fmt::format("{} toxic '{}': {}", to_string(f.toxic.type), f.toxic.name, why));
-  }
-  if (const YAML::Node after = child(n, "after")) f.after = read_duration(after, "after");
-  if (const YAML::Node lasts = child(n, "for")) {
-    f.lasts = read_duration(lasts, "for");
-    if (f.lasts->count() == 0) {
-      fail(lasts, "for: 0s would remove the fault as soon as it applies: give a positive duration, or leave "
-                  "for: out to keep the fault until it is removed");
+  });
+  attempt([&] {
+    const YAML::Node attributes = child(n, "attributes");
+    if (attributes) read_attributes(attributes, f.toxic);
+    if (const std::string why = validate(f.toxic); !why.empty()) {
+      fail(attributes ? attributes : n, fmt::format("{} toxic '{}': {}", to_string(f.toxic.type), f.toxic.name, why));
     }
-  }
+  });
+  attempt([&] {
+    if (const YAML::Node after = child(n, "after")) f.after = read_duration(after, "after");
+  });
+  attempt([&] {
+    if (const YAML::Node lasts = child(n, "for")) {
+      f.lasts = read_duration(lasts, "for");
+      if (f.lasts->count() == 0) {
+        fail(lasts, "for: 0s would remove the fault as soon as it applies: give a positive duration, or leave "
+                    "for: out to keep the fault until it is removed");
+      }
+    }
+  });
   return f;
 }
 
@@ -339,16 +380,19 @@ void ConfigReader::read_attributes(const YAML::Node& n, Toxic& toxic) const {
     const std::string& name = it->first.Scalar();
     const auto spec = std::find_if(specs.begin(), specs.end(), [&](const AttributeSpec& a) { return a.name == name; });
     if (spec == specs.end()) {
-      fail(it->first, fmt::format("a {} toxic has no attribute '{}'{}; its attributes: {}", to_string(toxic.type),
-                                  name, did_you_mean(name, names), fmt::join(described, ", ")));
+      record(it->first, fmt::format("a {} toxic has no attribute '{}'{}; its attributes: {}", to_string(toxic.type),
+                                    name, did_you_mean(name, names), fmt::join(described, ", ")));
+      continue;
     }
-    const std::string text = scalar(it->second, name);
-    const auto value = parse_as<std::int64_t>(text);
-    if (!value || *value < 0) {
-      fail(it->second, fmt::format("{} '{}' must be a whole number, 0 or more, of {} ({}): e.g. {}: 100", name, text,
-                                   spec->unit, spec->doc, name));
-    }
-    toxic.set(name, *value);
+    attempt([&] {
+      const std::string text = scalar(it->second, name);
+      const auto value = parse_as<std::int64_t>(text);
+      if (!value || *value < 0) {
+        fail(it->second, fmt::format("{} '{}' must be a whole number, 0 or more, of {} ({}): e.g. {}: 100", name,
+                                     text, spec->unit, spec->doc, name));
+      }
+      toxic.set(name, *value);
+    });
   }
 }
 
@@ -358,14 +402,14 @@ void ConfigReader::check_unique(const std::vector<ProxySpec>& specs, const std::
   const std::size_t i = specs.size() - 1;  // the proxy just read, against those before it
   for (std::size_t j = 0; j < i; ++j) {
     if (specs[j].name == specs[i].name) {
-      fail(entries[i].node["name"], fmt::format("a second proxy is named '{}' (the first is at line {}): give each "
+      record(entries[i].node["name"], fmt::format("a second proxy is named '{}' (the first is at line {}): give each "
                                                 "proxy its own name",
                                                 specs[i].name, position(entries[j].node).first));
     }
     const auto& a = entries[j].listen;
     const auto& b = entries[i].listen;
     if (a && b && (a->takes(*b) || b->takes(*a))) {
-      fail(entries[i].node["listen"],
+      record(entries[i].node["listen"],
            fmt::format("proxy '{}' listens on {}, which proxy '{}' already takes with {} (line {}): give it "
                        "another port",
                        specs[i].name, specs[i].listen, specs[j].name, specs[j].listen,
@@ -379,7 +423,7 @@ void ConfigReader::check_api(const YAML::Node& api, const Bound& bound, const st
   for (std::size_t i = 0; i < specs.size(); ++i) {
     const auto& listen = entries[i].listen;
     if (listen && (listen->takes(bound) || bound.takes(*listen))) {
-      fail(api, fmt::format("api {} clashes with the listen address {} of proxy '{}' (line {}): give the API "
+      record(api, fmt::format("api {} clashes with the listen address {} of proxy '{}' (line {}): give the API "
                             "another port", api.Scalar(), specs[i].listen, specs[i].name,
                             position(entries[i].node["listen"]).first));
     }
@@ -400,10 +444,11 @@ void ConfigReader::check_loops(const std::vector<ProxySpec>& specs, const std::v
     for (std::size_t hops = 0; at && hops < specs.size(); ++hops) {
       path.push_back(specs[*at].name);
       if (*at == i) {
-        fail(entries[i].node["upstream"],
+        record(entries[i].node["upstream"],
              fmt::format("proxy '{}' forwards back to itself ({}), so a connection would loop until the ports run "
                          "out: point the last hop's upstream at your server",
                          specs[i].name, fmt::join(path, " → ")));
+        break;  // once a proxy is found looping, the rest of its path says nothing new
       }
       at = next(*at);
     }
@@ -417,36 +462,63 @@ RunConfig ConfigReader::read(const YAML::Node& root) {
   expect(root, YAML::NodeType::Map, "a config");
   check_keys(root, kTopKeys, "the config");
   RunConfig config;
+  // Every part is read even when one before it failed; finish() throws what was recorded.
   const YAML::Node api = child(root, "api");
   std::optional<Bound> api_bound;
-  if (api) {
+  attempt([&] {
+    if (!api) return;
     api_bound = read_bind_address(api, "api");
     config.api = api.Scalar();
-  }
-  if (const YAML::Node seed = child(root, "seed")) {
-    config.seed = parse_as<std::uint64_t>(scalar(seed, "seed"));
-    if (!config.seed) fail(seed, fmt::format("seed '{}' must be a whole number, 0 or more: e.g. seed: 42", seed.Scalar()));
-  }
-  const YAML::Node scale = child(root, "time_scale");
-  const double default_scale = scale ? read_time_scale(scale) : 1.0;
-  const YAML::Node proxies =
-      require(root, "proxies", "the config", "add proxies: with a list of proxies (name, listen, upstream)");
-  expect(proxies, YAML::NodeType::Sequence, "'proxies'");
-  if (proxies.size() == 0) fail(proxies, "'proxies' is empty: add at least one proxy (name, listen, upstream)");
-  std::vector<Entry> entries;
-  for (const YAML::Node& n : proxies) {
-    config.proxies.push_back(read_proxy(n, default_scale, entries.emplace_back()));
-    check_unique(config.proxies, entries);
-  }
-  if (api_bound) check_api(api, *api_bound, config.proxies, entries);
-  check_loops(config.proxies, entries);
+  });
+  attempt([&] {
+    if (const YAML::Node seed = child(root, "seed")) {
+      config.seed = parse_as<std::uint64_t>(scalar(seed, "seed"));
+      if (!config.seed) fail(seed, fmt::format("seed '{}' must be a whole number, 0 or more: e.g. seed: 42", seed.Scalar()));
+    }
+  });
+  double default_scale = 1.0;
+  attempt([&] {
+    if (const YAML::Node scale = child(root, "time_scale")) default_scale = read_time_scale(scale);
+  });
+  attempt([&] {
+    const YAML::Node proxies =
+        require(root, "proxies", "the config", "add proxies: with a list of proxies (name, listen, upstream)");
+    expect(proxies, YAML::NodeType::Sequence, "'proxies'");
+    if (proxies.size() == 0) fail(proxies, "'proxies' is empty: add at least one proxy (name, listen, upstream)");
+    std::vector<Entry> entries;
+    for (const YAML::Node& n : proxies) {
+      Entry entry;
+      ProxySpec spec;
+      // A proxy without a readable name is left out of the checks across proxies.
+      if (!attempt([&] { spec = read_proxy(n, default_scale, entry, config.warnings); })) continue;
+      config.proxies.push_back(std::move(spec));
+      entries.push_back(std::move(entry));
+      check_unique(config.proxies, entries);
+    }
+    if (api_bound) check_api(api, *api_bound, config.proxies, entries);
+    check_loops(config.proxies, entries);
+  });
+  finish();
   return config;
 }
 
 }  // namespace
 
-RunConfig load_config(std::string_view text, const std::string& file) {
-  return ConfigReader(file).read(parse_yaml(text, file));
+RunConfig load_config(std::string_view text, const std::string& file, bool strict) {
+  return ConfigReader(file, strict).read(parse_yaml(text, file));
+}
+
+bool looks_like_config(std::string_view text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first != std::string_view::npos && text[first] == '[') return true;  // Toxiproxy's JSON array
+  try {
+    const YAML::Node root = YAML::Load(std::string(text));
+    if (root.IsSequence()) return true;
+    if (!root.IsMap()) return false;
+    return root["proxies"].IsDefined() || root["api"].IsDefined() || root["seed"].IsDefined();
+  } catch (const YAML::Exception&) {
+    return false;  // the profile loader reports the syntax error at its place
+  }
 }
 
 RunConfig load_toxiproxy_config(std::string_view text, const std::string& file) {
@@ -468,7 +540,7 @@ RunConfig load_toxiproxy_config(std::string_view text, const std::string& file) 
   }
 }
 
-RunConfig load_config_file(const std::string& path) {
+RunConfig load_config_file(const std::string& path, bool strict) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     std::error_code ec;
@@ -482,7 +554,7 @@ RunConfig load_config_file(const std::string& path) {
   // dropsim's config is a YAML mapping; Toxiproxy's (toxiproxy-server -config) a JSON array.
   const auto first = content.find_first_not_of(" \t\r\n");
   if (first != std::string::npos && content[first] == '[') return load_toxiproxy_config(content, path);
-  return load_config(content, path);
+  return load_config(content, path, strict);
 }
 
 }  // namespace dropsim

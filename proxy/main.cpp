@@ -1,6 +1,7 @@
 // dropsim: the command line. Each subcommand is a thin wrapper over the library.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <exception>
 #include <functional>
@@ -37,20 +38,46 @@ struct ProfileArgs {
   std::string profile;
   std::vector<std::string> sets;
   double time_scale = 1.0;
+  bool strict = false;
 };
+
+/// A number greater than 0. CLI::PositiveNumber would say so with the bounds of a double
+/// ("out of range 2.2250738585072014e-308 to 1.7976931348623157e+308"), which reads as noise.
+const CLI::Validator kGreaterThanZero(
+    [](std::string& text) -> std::string {
+      double value = 0;
+      const bool read = CLI::detail::lexical_cast(text, value);
+      if (read && value > 0 && std::isfinite(value)) return "";
+      return "must be greater than 0, e.g. 0.05 to turn 60s into 3s (got " + text + ")";
+    },
+    "NUMBER > 0");
+
+/// `--strict`, on every subcommand that loads a profile or a config.
+void add_strict_option(CLI::App& cmd, bool& strict) {
+  cmd.add_flag("--strict", strict,
+               "A setting outside the range the real system allows (e.g. ALB's idle timeout over 4000s) is an error, "
+               "not a warning");
+}
 
 void add_profile_options(CLI::App& cmd, ProfileArgs& args) {
   cmd.add_option("--set", args.sets, "Override a setting by the real system's name: NAME=VALUE")
       ->type_name("NAME=VALUE");
   cmd.add_option("--time-scale", args.time_scale, "Multiply every duration (0.05: 60s becomes 3s)")
-      ->check(CLI::PositiveNumber);
+      ->check(kGreaterThanZero);
+  add_strict_option(cmd, args.strict);
 }
 
+/// Prints each warning on a line of stderr.
+void print_warnings(const std::vector<std::string>& warnings) {
+  for (const auto& w : warnings) std::cerr << w << "\n";
+}
+
+/// The profile `args` name, resolved; its warnings are for the caller to print.
 dropsim::Profile load(const ProfileArgs& args) {
   std::vector<dropsim::SettingOverride> overrides;
   for (const auto& s : args.sets) overrides.push_back(dropsim::parse_setting_override(s));
   const auto text = dropsim::find_profile_text(args.profile);
-  return dropsim::load_profile(text.text, text.file, overrides, args.time_scale);
+  return dropsim::load_profile(text.text, text.file, overrides, args.time_scale, args.strict);
 }
 
 /// `dropsim run`: proxies from the command line or a config file, and the control API.
@@ -83,14 +110,16 @@ struct RunArgs {
 };
 
 /// What to start: one proxy from the flags, a config file's proxies, or none (API only).
-std::vector<dropsim::ProxySpec> proxy_specs(RunArgs& args) {
+/// Adds the warnings of what it loaded to `warnings` (the run's log prints them, in its format).
+std::vector<dropsim::ProxySpec> proxy_specs(RunArgs& args, std::vector<std::string>& warnings) {
   std::vector<dropsim::ProxySpec> specs;
   if (!args.config.empty()) {
     if (!args.upstream.empty() || !args.profile.profile.empty() || !args.profile.sets.empty()) {
       throw std::invalid_argument(
           "--config names every proxy, its profile and settings: drop --profile/--upstream/--set, or drop --config");
     }
-    dropsim::RunConfig config = dropsim::load_config_file(args.config);
+    dropsim::RunConfig config = dropsim::load_config_file(args.config, args.profile.strict);
+    warnings = std::move(config.warnings);
     if (config.api && !args.api_given) args.api = *config.api;
     if (config.seed && !args.seed_given) args.seed = *config.seed;
     // A training room replays the same chain faster: --time-scale wins over the file.
@@ -111,6 +140,8 @@ std::vector<dropsim::ProxySpec> proxy_specs(RunArgs& args) {
   // Checked here so that a missing profile names the flag the user typed (--profile); the
   // runtime's own message names the API's field.
   dropsim::find_profile_text(spec.profile);
+  // Every error and warning now, before anything binds.
+  if (!args.profile.profile.empty()) warnings = load(args.profile).warnings;
   for (const auto& s : args.profile.sets) spec.settings.push_back(dropsim::parse_setting_override(s));
   spec.time_scale = args.profile.time_scale;
   specs.push_back(std::move(spec));
@@ -165,7 +196,9 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
                              DROPSIM_VERSION);
     return 0;
   }
-  const auto specs = proxy_specs(args);
+  std::vector<std::string> warnings;
+  const auto specs = proxy_specs(args, warnings);
+  for (const auto& w : warnings) log.event(spdlog::level::warn, 0, "setting_out_of_range", w);
   if (specs.empty() && args.no_api) {
     throw std::invalid_argument("nothing to run: give --upstream (one proxy), --config FILE, or the API (drop --no-api)");
   }
@@ -273,6 +306,16 @@ int config_error(dropsim::EventLog& log, const std::exception& e) {
   return kExitConfig;
 }
 
+/// A profile or config error: every error of the pass, one a line.
+int config_error(dropsim::EventLog& log, const dropsim::ProfileError& e) {
+  log.finish();
+  const auto errors = e.errors();
+  if (errors.size() > 1) std::cerr << fmt::format("dropsim: {} errors:\n", errors.size());
+  else std::cerr << "dropsim: ";
+  std::cerr << e.report() << "\n";
+  return kExitConfig;
+}
+
 int list_profiles() {
   for (const auto& p : dropsim::embedded_profiles()) {
     const auto profile = dropsim::load_profile(p.text, std::string(p.path));
@@ -281,16 +324,39 @@ int list_profiles() {
   return 0;
 }
 
-int check_files(const std::vector<std::string>& files) {
+/// `dropsim check` of one config: exactly what `run --config` loads, without binding.
+std::string check_config(const std::string& path, bool strict) {
+  const dropsim::RunConfig config = dropsim::load_config_file(path, strict);
+  print_warnings(config.warnings);
+  std::vector<std::string> proxies;
+  for (const auto& p : config.proxies) proxies.push_back(fmt::format("{}: {}", p.name, p.profile));
+  return fmt::format("{}: config OK: {} {} ({})", path, config.proxies.size(),
+                     config.proxies.size() == 1 ? "proxy" : "proxies", fmt::join(proxies, ", "));
+}
+
+/// `dropsim check` of one profile.
+std::string check_profile(const dropsim::ProfileText& text, bool strict) {
+  const auto profile = dropsim::load_profile(text.text, text.file, {}, 1.0, strict);
+  print_warnings(profile.warnings);
+  return fmt::format("{}: profile OK: {}, {} timer(s)", text.file, profile.name, profile.timers.size());
+}
+
+/// Checks each file, a profile or a config told apart by its content; 1 when any fails.
+int check_files(const std::vector<std::string>& files, bool strict) {
   int status = 0;
   for (const auto& file : files) {
     try {
+      // Toxiproxy's JSON config has no name a built-in profile could have.
+      if (file.ends_with(".json")) {
+        std::cout << check_config(file, strict) << "\n";
+        continue;
+      }
       const auto text = dropsim::find_profile_text(file);
-      const auto profile = dropsim::load_profile(text.text, text.file);
-      std::cout << fmt::format("{}: ok (profile {}, {} timer(s))\n", text.file, profile.name,
-                               profile.timers.size());
+      std::cout << (dropsim::looks_like_config(text.text) ? check_config(text.file, strict)
+                                                          : check_profile(text, strict))
+                << "\n";
     } catch (const dropsim::ProfileError& e) {
-      std::cerr << e.what() << "\n";
+      std::cerr << e.report() << "\n";
       status = kExitInvalid;
     }
   }
@@ -388,8 +454,12 @@ int main(int argc, char** argv) {
   add_profile_options(*profiles, show_args);
 
   std::vector<std::string> check_args;
-  auto* check = app.add_subcommand("check", "Validate profile files; exit 1 with FILE:LINE:COL: message");
-  check->add_option("files", check_args, "Profile YAML files (or built-in names)")->required();
+  bool check_strict = false;
+  auto* check = app.add_subcommand(
+      "check", "Validate profiles and configs (as run --config reads them); exit 1 with FILE:LINE:COL: message for "
+               "every error");
+  check->add_option("files", check_args, "Profile or config files (or built-in profile names)")->required();
+  add_strict_option(*check, check_strict);
 
   dropsim::DemoOptions demo_options;
   auto* demo = app.add_subcommand("demo", "Show a 60-second ALB drop and its fix, on loopback, time-compressed");
@@ -424,10 +494,12 @@ int main(int argc, char** argv) {
     }
     if (*profiles) {
       if (show_args.profile.empty()) return list_profiles();
-      std::cout << dropsim::to_yaml(load(show_args));
+      const dropsim::Profile profile = load(show_args);
+      print_warnings(profile.warnings);
+      std::cout << dropsim::to_yaml(profile);
       return 0;
     }
-    if (*check) return check_files(check_args);
+    if (*check) return check_files(check_args, check_strict);
     if (*demo) return dropsim::run_demo(demo_options, std::cout, log);
   } catch (const dropsim::ProfileError& e) {
     return config_error(log, e);

@@ -152,6 +152,10 @@ struct Setting {
   std::string value;          ///< canonical text of the value in force
   std::string default_value;  ///< canonical text of the profile's default
   std::string doc;            ///< one line: what it means in the real system
+  std::string min;            ///< canonical text of the real system's lowest value; "" none
+  std::string max;            ///< canonical text of the real system's highest value; "" none
+  std::string range_doc;      ///< where the range is documented; "" when only `doc` says it
+  std::string scaled_value;   ///< a duration's value after --time-scale; "" when not scaled
 };
 
 /// Upstream connect behaviour.
@@ -186,6 +190,9 @@ struct Profile {
   Duration blackhole_hold = std::chrono::minutes(15);
   std::vector<Setting> settings;
   double time_scale = 1.0;  ///< already applied to every duration above
+  /// "FILE:LINE:COL: warning: ..." for what loads but the real system would not take (a
+  /// setting outside its documented range); `--strict` turns them into errors.
+  std::vector<std::string> warnings;
 };
 
 /// "tcp" or "http".

@@ -233,7 +233,53 @@ struct SettingDecl {
   std::string doc;                   ///< one line
   SettingValue default_value;        ///< the profile's default
   SettingValue value;                ///< the value in force (default, or --set)
+  std::optional<SettingValue> min;   ///< the real system's lowest value (duration, size, count)
+  std::optional<SettingValue> max;   ///< the real system's highest value
+  std::string range_doc;             ///< where the range is documented; "" when `doc` says it
+  /// min, max and value as written (4000s, not 1h6m40s), for the range warning
+  std::string min_text;
+  std::string max_text;
+  std::string value_text;
+  /// Where `value` was written (the default's line, or the --set / config entry), for the
+  /// range warning.
+  std::string value_file;
+  std::pair<int, int> value_at{0, 0};
 };
+
+/// The value a setting of type `t` falls back to when its default cannot be read, so that
+/// the rest of the profile can still be checked against it.
+SettingValue zero_value(SettingType t) {
+  switch (t) {
+    case SettingType::duration: return std::optional<Duration>{};
+    case SettingType::boolean: return false;
+    case SettingType::action: return CloseAction::fin;
+    case SettingType::size: return SettingValue{std::in_place_type<std::uint64_t>, 0u};
+    case SettingType::count: return SettingValue{std::in_place_type<std::uint32_t>, 0u};
+  }
+  return std::optional<Duration>{};
+}
+
+/// True for the types whose values are ordered and may declare `min:`/`max:`.
+constexpr bool has_range(SettingType t) {
+  return t == SettingType::duration || t == SettingType::size || t == SettingType::count;
+}
+
+/// True when `v` lies outside [min, max]. A disabled duration (none) or size (none) is not
+/// a value on the scale, so no range refuses it.
+bool outside(const SettingValue& v, const std::optional<SettingValue>& min, const std::optional<SettingValue>& max) {
+  if (const auto* d = std::get_if<std::optional<Duration>>(&v); d && !*d) return false;
+  if (const auto* size = std::get_if<std::uint64_t>(&v); size && *size == 0) return false;
+  // Same alternative (the declaration parsed them with the setting's type), so < orders
+  // the values; an engaged optional<Duration> compares by its duration.
+  return (min && v < *min) || (max && *max < v);
+}
+
+
+/// "1s-4000s", "at least 1s", "at most 4000s", as the declaration writes them.
+std::string range_text(const SettingDecl& s) {
+  if (s.min && s.max) return fmt::format("{}-{}", s.min_text, s.max_text);
+  return s.min ? "at least " + s.min_text : "at most " + s.max_text;
+}
 
 /// Reads `text` as a value of setting `s`; nullopt when it is not one.
 std::optional<SettingValue> parse_setting_value(const SettingDecl& s, std::string_view text) {
@@ -431,7 +477,7 @@ const Literal<std::uint32_t> kCount{"a count", SettingType::count, parse_count, 
 constexpr std::string_view kTopKeys[] = {"name",     "description", "source",     "mode",
                                          "time_scale", "settings",  "connect",    "half_close",
                                          "blackhole_hold", "handshake", "limits",   "timers"};
-constexpr std::string_view kSettingKeys[] = {"type", "default", "unit", "aliases", "doc"};
+constexpr std::string_view kSettingKeys[] = {"type", "default", "unit", "min", "max", "aliases", "doc", "range_doc"};
 constexpr std::string_view kConnectKeys[] = {"timeout", "on_failure", "http_status", "timeout_status",
                                              "keepalive", "retries", "retry_interval"};
 /// The keys of `connect:` that only its http_status action uses.
@@ -485,7 +531,7 @@ class Loader : private YamlReader {
   explicit Loader(std::string file) : YamlReader(std::move(file)) {}
 
   /// The resolved profile of `root`, with `overrides` applied and durations scaled.
-  Profile load(const YAML::Node& root, const std::vector<SettingOverride>& overrides, double scale);
+  Profile load(const YAML::Node& root, const std::vector<SettingOverride>& overrides, double scale, bool strict);
 
  private:
   void expect_map(const YAML::Node& n, std::string_view what) const;
@@ -493,13 +539,12 @@ class Loader : private YamlReader {
   /// Hides YamlReader::scalar: here a single value may also be a $setting or an if:
   /// expression, and an empty one has a message of its own.
   std::string scalar(const YAML::Node& n, std::string_view what) const;
-  /// Hides YamlReader::check_keys: repeated keys anywhere in `map` first, then unknown ones.
-  void check_keys(const YAML::Node& map, std::span<const std::string_view> allowed,
-                  std::string_view owner) const;
 
   void read_settings(const YAML::Node& n);
   SettingDecl read_setting(const YAML::Node& key, const YAML::Node& body) const;
   std::string read_unit(const YAML::Node& body, SettingType type) const;
+  void read_range(const YAML::Node& body, SettingDecl& s) const;
+  void check_ranges(Profile& p, bool strict) const;
   std::vector<std::string> read_aliases(const YAML::Node& body) const;
   void check_setting_names(const YAML::Node& key, const SettingDecl& s) const;
   void apply_override(const SettingOverride& o);
@@ -540,6 +585,9 @@ class Loader : private YamlReader {
 
   std::string profile_name_;            ///< for --set messages
   std::vector<SettingDecl> settings_;   ///< in declaration order
+  /// Settings whose declaration failed (already reported): a $reference to one is not
+  /// reported again as "refers to no declared setting".
+  std::vector<std::string> broken_settings_;
 };
 
 void Loader::expect_map(const YAML::Node& n, std::string_view what) const {
@@ -557,23 +605,19 @@ std::string Loader::scalar(const YAML::Node& n, std::string_view what) const {
                       what, shape(n)));
 }
 
-void Loader::check_keys(const YAML::Node& map, std::span<const std::string_view> allowed,
-                        std::string_view owner) const {
-  // A profile reports a repeated key before an unknown one even when the unknown one comes
-  // first; the one pass of YamlReader::check_keys then meets only unknown keys.
-  check_unique_keys(map, owner);
-  YamlReader::check_keys(map, allowed, owner);
-}
-
 // --- settings ---------------------------------------------------------------------------
 
 void Loader::read_settings(const YAML::Node& n) {
   expect_map(n, "'settings'");
   check_unique_keys(n, "'settings'");
   for (auto it = n.begin(); it != n.end(); ++it) {
-    SettingDecl s = read_setting(it->first, it->second);
-    check_setting_names(it->first, s);
-    settings_.push_back(std::move(s));
+    if (!it->first.IsScalar()) continue;  // reported by check_unique_keys
+    const bool read = attempt([&] {
+      SettingDecl s = read_setting(it->first, it->second);
+      check_setting_names(it->first, s);
+      settings_.push_back(std::move(s));
+    });
+    if (!read) broken_settings_.push_back(it->first.Scalar());
   }
 }
 
@@ -589,15 +633,56 @@ SettingDecl Loader::read_setting(const YAML::Node& key, const YAML::Node& body) 
     fail(type, fmt::format("'{}' is not a setting type: write {}", type.Scalar(), setting_type_names()));
   }
   s.type = *parsed_type;
-  s.unit = read_unit(body, s.type);
-  s.aliases = read_aliases(body);
-  if (const YAML::Node doc = child(body, "doc")) s.doc = scalar(doc, "doc");
-  const YAML::Node def = require(body, "default", owner, "add default: with the real system's default");
-  const std::string text = scalar(def, "default");
-  const auto value = parse_setting_value(s, text);
-  if (!value) fail(def, fmt::format("'{}' is not {} for {}: {}", text, value_what(s.type), owner, value_fix(s)));
-  s.default_value = s.value = *value;
+  attempt([&] { s.unit = read_unit(body, s.type); });
+  attempt([&] { s.aliases = read_aliases(body); });
+  attempt([&] {
+    if (const YAML::Node doc = child(body, "doc")) s.doc = scalar(doc, "doc");
+  });
+  // A default that cannot be read is reported, and the setting kept with its type's zero
+  // value: the fields that refer to it are still checked.
+  s.default_value = s.value = zero_value(s.type);
+  s.value_file = file();
+  attempt([&] {
+    const YAML::Node def = require(body, "default", owner, "add default: with the real system's default");
+    s.value_at = position(def);
+    const std::string text = scalar(def, "default");
+    const auto value = parse_setting_value(s, text);
+    if (!value) fail(def, fmt::format("'{}' is not {} for {}: {}", text, value_what(s.type), owner, value_fix(s)));
+    s.default_value = s.value = *value;
+    s.value_text = text;
+  });
+  read_range(body, s);
   return s;
+}
+
+void Loader::read_range(const YAML::Node& body, SettingDecl& s) const {
+  const std::string owner = fmt::format("setting '{}'", s.name);
+  for (const std::string_view key : {"min", "max"}) {
+    attempt([&] {
+      const YAML::Node n = child(body, key);
+      if (!n) return;
+      if (!has_range(s.type)) {
+        fail(key_node(body, key), fmt::format("'{}' applies only to duration, size and count settings, and {} is {}: "
+                                              "remove it", key, owner, to_string(s.type)));
+      }
+      const std::string text = scalar(n, key);
+      const auto value = parse_setting_value(s, text);
+      if (!value || canonical(*value) == "none") {
+        fail(n, fmt::format("'{}' is not {} for {}'s {}: {} (not none: a range bounds real values)", text,
+                            value_what(s.type), owner, key, value_fix(s)));
+      }
+      (key == "min" ? s.min : s.max) = *value;
+      (key == "min" ? s.min_text : s.max_text) = text;
+    });
+  }
+  attempt([&] {
+    if (const YAML::Node doc = child(body, "range_doc")) s.range_doc = scalar(doc, "range_doc");
+  });
+  if (s.min && s.max && *s.max < *s.min) {
+    record(key_node(body, "max"), fmt::format("{}'s max {} is below its min {}: swap them", owner, s.max_text,
+                                              s.min_text));
+    s.min = s.max = std::nullopt;
+  }
 }
 
 std::string Loader::read_unit(const YAML::Node& body, SettingType type) const {
@@ -655,25 +740,33 @@ std::vector<std::string> Loader::setting_names() const {
 void Loader::apply_override(const SettingOverride& o) {
   const auto index = find_setting(o.name);
   if (!index) {
-    throw UnknownSettingError("--set", 0, 0,
-                              fmt::format("profile '{}' has no setting '{}'{}; its settings: {}", profile_name_,
-                                          o.name, did_you_mean(normalise_name(o.name), setting_names()),
-                                          join(setting_names())));
+    if (std::find(broken_settings_.begin(), broken_settings_.end(), o.name) != broken_settings_.end()) return;
+    record(ProfileError(o.file, o.name_line, o.name_column,
+                        fmt::format("profile '{}' has no setting '{}'{}; its settings: {}", profile_name_, o.name,
+                                    did_you_mean(normalise_name(o.name), setting_names()), join(setting_names()))));
+    return;
   }
   SettingDecl& s = settings_[*index];
   const auto value = parse_setting_value(s, trim(o.value));
   if (!value) {
-    throw ProfileError("--set", 0, 0,
-                       fmt::format("'{}' is not {} for setting '{}': {}", o.value, value_what(s.type),
-                                   s.name, value_fix(s)));
+    record(ProfileError(o.file, o.value_line, o.value_column,
+                        fmt::format("'{}' is not {} for setting '{}': {}", o.value, value_what(s.type), s.name,
+                                    value_fix(s))));
+    return;
   }
   s.value = *value;
+  s.value_text = trim(o.value);
+  s.value_file = o.file;
+  s.value_at = {o.value_line, o.value_column};
 }
 
 const SettingDecl& Loader::setting_ref(const YAML::Node& at, std::string_view ref) const {
   const std::string_view name = ref.substr(1);  // without '$'
   for (const SettingDecl& s : settings_) {
     if (s.name == name || std::find(s.aliases.begin(), s.aliases.end(), name) != s.aliases.end()) return s;
+  }
+  if (std::find(broken_settings_.begin(), broken_settings_.end(), name) != broken_settings_.end()) {
+    throw AlreadyReported{};
   }
   fail(at, fmt::format("'{}' refers to no declared setting{}; declare it under 'settings:' or use one of: {}",
                        ref, did_you_mean(name, setting_names(), "$"), join(setting_names())));
@@ -682,7 +775,8 @@ const SettingDecl& Loader::setting_ref(const YAML::Node& at, std::string_view re
 std::vector<Setting> Loader::settings_in_force() const {
   std::vector<Setting> out;
   for (const SettingDecl& s : settings_) {
-    out.push_back({s.name, std::string(to_string(s.type)), canonical(s.value), canonical(s.default_value), s.doc});
+    out.push_back({s.name, std::string(to_string(s.type)), canonical(s.value), canonical(s.default_value), s.doc,
+                   s.min ? canonical(*s.min) : "", s.max ? canonical(*s.max) : "", s.range_doc, ""});
   }
   return out;
 }
@@ -772,8 +866,13 @@ bool Loader::could_be(const YAML::Node& n, const Literal<T>& lit, const T& value
 template <class T>
 T Loader::field_or(const YAML::Node& map, std::string_view key, const Literal<T>& lit, T fallback,
                    std::string_view label) const {
-  const YAML::Node n = child(map, key);
-  return n.IsDefined() ? eval(n, label.empty() ? key : label, lit) : fallback;
+  // A bad value is reported and the field keeps its default, so that the rest is checked.
+  T value = fallback;
+  attempt([&] {
+    const YAML::Node n = child(map, key);
+    if (n.IsDefined()) value = eval(n, label.empty() ? key : label, lit);
+  });
+  return value;
 }
 
 // --- sections ---------------------------------------------------------------------------
@@ -797,14 +896,14 @@ ConnectPolicy Loader::read_connect(const YAML::Node& n, Mode mode) const {
   c.on_failure = field_or(n, "on_failure", kConnectAction, c.on_failure, "connect.on_failure");
   if (mode == Mode::tcp && c.on_failure == CloseAction::http_status) {
     const YAML::Node at = n["on_failure"];
-    fail(at.IsDefined() ? at : n, "connect.on_failure is http_status, which needs mode: http (in mode tcp "
+    record(at.IsDefined() ? at : n, "connect.on_failure is http_status, which needs mode: http (in mode tcp "
                                   "there is no request to answer, so it would be a plain FIN): write fin, "
                                   "or mode: http");
   }
   for (const std::string_view key : kConnectStatusKeys) {
     if (!n[std::string(key)]) continue;
     if (!could_be(n["on_failure"], kConnectAction, CloseAction::http_status, ConnectPolicy{}.on_failure)) {
-      fail(key_node(n, key), fmt::format("'{}' is a detail of on_failure: http_status, and on_failure can never "
+      record(key_node(n, key), fmt::format("'{}' is a detail of on_failure: http_status, and on_failure can never "
                                          "be http_status here: remove it, or write on_failure: http_status",
                                          key));
     }
@@ -828,7 +927,7 @@ ConnectPolicy Loader::read_connect(const YAML::Node& n, Mode mode) const {
 void Loader::check_http_only(const YAML::Node& map, std::string_view key, Mode mode,
                              std::string_view what) const {
   if (mode == Mode::http || !map[std::string(key)]) return;
-  fail(key_node(map, key), fmt::format("'{}' ({}) applies only to mode: http, and this profile is mode: "
+  record(key_node(map, key), fmt::format("'{}' ({}) applies only to mode: http, and this profile is mode: "
                                        "tcp, where dropsim sees bytes, not HTTP or WebSocket frames: "
                                        "remove it, or write mode: http", key, what));
 }
@@ -845,13 +944,13 @@ HandshakePolicy Loader::read_handshake(const YAML::Node& root, Mode mode) const 
   check_keys(n, kHandshakeKeys, "'handshake'");
   const YAML::Node policy =
       require(n, "policy", "'handshake'", "add policy: forward, strip_upgrade or reject");
-  h.kind = eval(policy, "handshake.policy", kHandshake);
-  if (const YAML::Node status = child(n, "status")) {
+  h.kind = field_or(n, "policy", kHandshake, h.kind, "handshake.policy");
+  if (n["status"]) {
     if (!could_be(policy, kHandshake, HandshakePolicy::Kind::reject, h.kind)) {
-      fail(key_node(n, "status"), "'status' is the answer of policy: reject, and policy can never be "
-                                  "reject here: remove status, or write policy: reject");
+      record(key_node(n, "status"), "'status' is the answer of policy: reject, and policy can never be "
+                                    "reject here: remove status, or write policy: reject");
     }
-    h.status = eval(status, "handshake.status", kHttpStatus);
+    h.status = field_or(n, "status", kHttpStatus, h.status, "handshake.status");
   }
   // Keep only what acts, so that the resolved profile (and to_yaml) carries no stray status.
   if (h.kind != HandshakePolicy::Kind::reject) h.status = HandshakePolicy{}.status;
@@ -867,9 +966,11 @@ MessageLimits Loader::read_limits(const YAML::Node& root, Mode mode) const {
   check_keys(n, kLimitKeys, "'limits'");
   l.max_frame = field_or(n, "max_frame", kSize, l.max_frame, "limits.max_frame");
   l.max_message = field_or(n, "max_message", kSize, l.max_message, "limits.max_message");
-  if (const YAML::Node e = child(n, "on_exceed")) {
-    l.on_exceed = read_actions(e, "limits.on_exceed", l.on_exceed, kExceedAction, mode);
-  }
+  attempt([&] {
+    if (const YAML::Node e = child(n, "on_exceed")) {
+      l.on_exceed = read_actions(e, "limits.on_exceed", l.on_exceed, kExceedAction, mode);
+    }
+  });
   return l;
 }
 
@@ -879,10 +980,12 @@ std::vector<TimerSpec> Loader::read_timers(const YAML::Node& n, Mode mode) const
   std::vector<TimerSpec> timers;
   std::vector<YAML::Node> seen;
   for (const YAML::Node& entry : n) {
-    TimerSpec t = read_timer(entry, mode);
+    TimerSpec t;
+    // A timer that is not a mapping is skipped; the others are still checked.
+    if (!attempt([&] { t = read_timer(entry, mode); })) continue;
     for (std::size_t i = 0; i < timers.size(); ++i) {
-      if (timers[i].name != t.name) continue;
-      fail(entry, fmt::format("a second timer is named '{}' (the first is at line {}): give each "
+      if (t.name.empty() || timers[i].name != t.name) continue;
+      record(entry, fmt::format("a second timer is named '{}' (the first is at line {}): give each "
                               "timer its own name", t.name, position(seen[i]).first));
     }
     timers.push_back(std::move(t));
@@ -895,39 +998,55 @@ TimerSpec Loader::read_timer(const YAML::Node& n, Mode mode) const {
   expect_map(n, "each entry of 'timers'");
   check_keys(n, kTimerKeys, "a timer");
   TimerSpec t;
-  t.name = scalar(require(n, "name", "a timer", "add name: <the real system's name for it>"), "name");
-  const std::string owner = fmt::format("timer '{}'", t.name);
-  t.kind = eval(require(n, "kind", owner, "add kind: idle, blocked_write or lifetime"), "kind", kKind);
-  check_kind_keys(n, t.kind, owner);
-  t.timeout = eval(require(n, "timeout", owner, "add timeout: with a duration (e.g. 60s), none, or a $setting"),
-                   "timeout", kTimeout);
+  // Each part that fails is reported and left at its default, so that one run lists every
+  // mistake of the timer; a timer without a name is still checked, as "a timer".
+  attempt([&] { t.name = scalar(require(n, "name", "a timer", "add name: <the real system's name for it>"), "name"); });
+  const std::string owner = t.name.empty() ? "a timer" : fmt::format("timer '{}'", t.name);
+  const bool kind_known = attempt(
+      [&] { t.kind = eval(require(n, "kind", owner, "add kind: idle, blocked_write or lifetime"), "kind", kKind); });
+  if (kind_known) check_kind_keys(n, t.kind, owner);  // against a kind that is a guess, every key would be
+  attempt([&] {
+    t.timeout = eval(require(n, "timeout", owner, "add timeout: with a duration (e.g. 60s), none, or a $setting"),
+                     "timeout", kTimeout);
+  });
   t.reset_by = field_or(n, "reset_by", kDirectionSet, DirectionSet::both());
   if (t.reset_by == DirectionSet{}) {
-    fail(n["reset_by"], "an idle timer that no traffic resets is a lifetime: write kind: lifetime, "
-                        "or reset_by: upstream, downstream or both");
+    record(n["reset_by"], "an idle timer that no traffic resets is a lifetime: write kind: lifetime, "
+                          "or reset_by: upstream, downstream or both");
+    t.reset_by = DirectionSet::both();
   }
   check_http_only(n, "reset_on", mode, "which WebSocket frames reset the timer; in mode tcp every byte does");
-  if (const YAML::Node frames = child(n, "reset_on")) t.reset_on = read_reset_on(frames);
+  attempt([&] {
+    if (const YAML::Node frames = child(n, "reset_on")) t.reset_on = read_reset_on(frames);
+  });
   t.rearm_granularity = field_or(n, "rearm_granularity", kDurationLiteral, Duration{0});
-  if (const YAML::Node paused = child(n, "paused_while_blocked")) {
-    t.paused_while_blocked = eval(paused, "paused_while_blocked", kDirection);
+  attempt([&] {
+    if (const YAML::Node paused = child(n, "paused_while_blocked")) {
+      t.paused_while_blocked = eval(paused, "paused_while_blocked", kDirection);
+    }
+  });
+  if (kind_known && t.kind == TimerKind::blocked_write) {
+    attempt([&] {
+      t.direction = eval(require(n, "direction", owner,
+                                 "add direction: upstream or downstream (the direction whose writes are blocked)"),
+                         "direction", kDirection);
+    });
   }
-  if (t.kind == TimerKind::blocked_write) {
-    t.direction = eval(require(n, "direction", owner,
-                               "add direction: upstream or downstream (the direction whose writes are blocked)"),
-                       "direction", kDirection);
-  }
-  if (const YAML::Node phases = child(n, "while")) t.phases = read_phases(phases);
-  if (const YAML::Node actions = child(n, "on_expiry")) {
-    t.on_expiry = read_actions(actions, "on_expiry", SideActions{}, kAction, mode);
-  }
+  attempt([&] {
+    if (const YAML::Node phases = child(n, "while")) t.phases = read_phases(phases);
+  });
+  attempt([&] {
+    if (const YAML::Node actions = child(n, "on_expiry")) {
+      t.on_expiry = read_actions(actions, "on_expiry", SideActions{}, kAction, mode);
+    }
+  });
   return t;
 }
 
 void Loader::check_kind_keys(const YAML::Node& n, TimerKind kind, std::string_view owner) const {
   for (const KindOnlyKey& only : kKindOnlyKeys) {
     if (only.kind == kind || !n[std::string(only.key)]) continue;
-    fail(key_node(n, only.key), fmt::format("'{}' applies only to {} timers and {} is {}: remove it",
+    record(key_node(n, only.key), fmt::format("'{}' applies only to {} timers and {} is {}: remove it",
                                             only.key, to_string(only.kind), owner, to_string(kind)));
   }
 }
@@ -937,11 +1056,13 @@ Phases Loader::read_phases(const YAML::Node& n) const {
   if (n.size() == 0) fail(n, "an empty 'while' list means the timer never runs: list its phases or remove the timer");
   Phases p{false, false, false};
   for (const YAML::Node& item : n) {
-    switch (eval(item, "while", kPhase)) {
-      case Phase::open: p.open = true; break;
-      case Phase::upstream_finished: p.upstream_finished = true; break;
-      case Phase::downstream_finished: p.downstream_finished = true; break;
-    }
+    attempt([&] {
+      switch (eval(item, "while", kPhase)) {
+        case Phase::open: p.open = true; break;
+        case Phase::upstream_finished: p.upstream_finished = true; break;
+        case Phase::downstream_finished: p.downstream_finished = true; break;
+      }
+    });
   }
   return p;
 }
@@ -954,12 +1075,14 @@ FrameKinds Loader::read_reset_on(const YAML::Node& n) const {
   }
   FrameKinds k{false, false, false, false};
   for (const YAML::Node& item : n) {
-    switch (eval(item, "reset_on", kFrameKind)) {
-      case FrameKind::data: k.data = true; break;
-      case FrameKind::ping: k.ping = true; break;
-      case FrameKind::pong: k.pong = true; break;
-      case FrameKind::close: k.close = true; break;
-    }
+    attempt([&] {
+      switch (eval(item, "reset_on", kFrameKind)) {
+        case FrameKind::data: k.data = true; break;
+        case FrameKind::ping: k.ping = true; break;
+        case FrameKind::pong: k.pong = true; break;
+        case FrameKind::close: k.close = true; break;
+      }
+    });
   }
   return k;
 }
@@ -975,7 +1098,7 @@ SideActions Loader::read_actions(const YAML::Node& n, const std::string& section
   for (const auto& [key, side] : {std::pair{"client", a.client}, std::pair{"upstream", a.upstream}}) {
     if (mode == Mode::tcp && is_http_action(side)) {
       const YAML::Node at = n[key];
-      fail(at.IsDefined() ? at : n, fmt::format("{}.{} is {}, which needs mode: http (in mode tcp there is no HTTP or "
+      record(at.IsDefined() ? at : n, fmt::format("{}.{} is {}, which needs mode: http (in mode tcp there is no HTTP or "
                                "WebSocket to speak, so it would be a plain FIN): write fin, or mode: http",
                                section, key, to_string(side)));
     }
@@ -987,19 +1110,20 @@ SideActions Loader::read_actions(const YAML::Node& n, const std::string& section
                                  ? fmt::format("has {} on both sides", to_string(a.client))
                                  : fmt::format("mixes a closing action with {}",
                                                is_partial_action(a.client) ? to_string(a.client) : to_string(a.upstream));
-    fail(n, fmt::format("{} {}: half_close ends one direction and keeps the connection open, so pair it with "
+    record(n, fmt::format("{} {}: half_close ends one direction and keeps the connection open, so pair it with "
                         "keep on the other side (client: keep, upstream: half_close), or close both",
                         quoted, what));
   }
   for (const ActionDetail& d : kActionDetails) {
     if (!n[std::string(d.key)]) continue;
     if (!action.parse(to_string(d.used_by))) {
-      fail(key_node(n, d.key), fmt::format("'{}' is a detail of the {} action, which {} cannot take: remove it",
-                                           d.key, to_string(d.used_by), quoted));
+      record(key_node(n, d.key), fmt::format("'{}' is a detail of the {} action, which {} cannot take: remove it",
+                                             d.key, to_string(d.used_by), quoted));
+      continue;  // the next check would say the same of this key
     }
     if (!could_be(n["client"], action, d.used_by, defaults.client) &&
         !could_be(n["upstream"], action, d.used_by, defaults.upstream)) {
-      fail(key_node(n, d.key), fmt::format("'{}' is a detail of the {} action, and neither client nor upstream "
+      record(key_node(n, d.key), fmt::format("'{}' is a detail of the {} action, and neither client nor upstream "
                                            "can be {} here: remove it, or write e.g. client: {}",
                                            d.key, to_string(d.used_by), to_string(d.used_by),
                                            to_string(d.used_by)));
@@ -1008,7 +1132,7 @@ SideActions Loader::read_actions(const YAML::Node& n, const std::string& section
   a.ws_code = field_or(n, "ws_code", kWsCode, defaults.ws_code, section + ".ws_code");
   a.ws_reason = field_or(n, "ws_reason", kWsReason, defaults.ws_reason, section + ".ws_reason");
   if (a.ws_reason.size() > kMaxWsReason) {
-    fail(n["ws_reason"], fmt::format("{}.ws_reason is {} bytes, and a close frame carries at most {} (RFC 6455 "
+    record(n["ws_reason"], fmt::format("{}.ws_reason is {} bytes, and a close frame carries at most {} (RFC 6455 "
                                      "5.5: 125 bytes of payload, 2 of them the code): shorten it",
                                      section, a.ws_reason.size(), kMaxWsReason));
   }
@@ -1036,17 +1160,28 @@ HalfClosePolicy Loader::read_half_close(const YAML::Node& n) const {
   return h;
 }
 
+/// `d` times `factor`; nullopt when that no longer fits in nanoseconds (about 292 years).
+std::optional<Duration> checked_scale(Duration d, double factor) {
+  if (static_cast<long double>(d.count()) * factor > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
+    return std::nullopt;
+  }
+  return scale(d, factor);
+}
+
 /// Multiplies every duration of `p` by `factor` (--time-scale); a ProfileError when one
-/// would no longer fit in nanoseconds (about 292 years).
+/// would no longer fit in nanoseconds. The settings keep the profile's own time (what the
+/// real system is configured with); each duration setting notes its scaled value.
 void scale_durations(Profile& p, double factor) {
   const auto scaled = [factor](Duration d, std::string_view what) {
-    if (static_cast<long double>(d.count()) * factor > static_cast<long double>(std::numeric_limits<std::int64_t>::max())) {
-      throw ProfileError("--time-scale", 0, 0,
-                         fmt::format("time scale {} makes {} ({}) too long to count: use a smaller time scale",
-                                     factor, what, format_duration(d)));
-    }
-    return scale(d, factor);
+    if (const auto out = checked_scale(d, factor)) return *out;
+    throw ProfileError("--time-scale", 0, 0,
+                       fmt::format("time scale {} makes {} ({}) too long to count: use a smaller time scale",
+                                   factor, what, format_duration(d)));
   };
+  for (Setting& s : p.settings) {
+    if (factor == 1.0 || s.type != "duration") continue;
+    if (const auto d = parse_duration(s.value)) s.scaled_value = format_duration(scaled(*d, "setting " + s.name));
+  }
   p.connect.timeout = scaled(p.connect.timeout, "connect.timeout");
   p.connect.keepalive = scaled(p.connect.keepalive, "connect.keepalive");
   p.connect.retry_interval = scaled(p.connect.retry_interval, "connect.retry_interval");
@@ -1057,32 +1192,63 @@ void scale_durations(Profile& p, double factor) {
   }
 }
 
-Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>& overrides, double factor) {
+Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>& overrides, double factor,
+                     bool strict) {
   if (!root.IsMap()) {
     fail(root, fmt::format("a profile must be a mapping with name, mode, settings and timers, found {} "
                            "(see profiles/nginx.yaml)", shape(root)));
   }
+  // Every section is read even when one before it failed: each failure is recorded and
+  // the section keeps its default, and finish() throws them all at the end.
   check_keys(root, kTopKeys, "the profile");
   Profile p;
-  p.name = scalar(require(root, "name", "the profile", "add name: <the emulated system>"), "name");
+  attempt([&] { p.name = scalar(require(root, "name", "the profile", "add name: <the emulated system>"), "name"); });
   profile_name_ = p.name;
-  if (const YAML::Node d = child(root, "description")) p.description = scalar(d, "description");
+  attempt([&] {
+    if (const YAML::Node d = child(root, "description")) p.description = scalar(d, "description");
+  });
   p.source = file();
-  const YAML::Node file_scale_node = child(root, "time_scale");
-  const double file_scale = file_scale_node ? read_file_scale(file_scale_node) : 1.0;
-  if (const YAML::Node settings = child(root, "settings")) read_settings(settings);
+  double file_scale = 1.0;
+  attempt([&] {
+    if (const YAML::Node n = child(root, "time_scale")) file_scale = read_file_scale(n);
+  });
+  attempt([&] {
+    if (const YAML::Node settings = child(root, "settings")) read_settings(settings);
+  });
   for (const SettingOverride& o : overrides) apply_override(o);
-  p.mode = eval(require(root, "mode", "the profile", "add mode: tcp or mode: http"), "mode", kMode);
-  p.connect = read_connect(child(root, "connect"), p.mode);
-  p.half_close = read_half_close(child(root, "half_close"));
+  // An unreadable mode is checked as http, the mode that refuses nothing of its own: tcp
+  // would add an "applies only to mode: http" error for every http key.
+  p.mode = Mode::http;
+  attempt([&] { p.mode = eval(require(root, "mode", "the profile", "add mode: tcp or mode: http"), "mode", kMode); });
+  attempt([&] { p.connect = read_connect(child(root, "connect"), p.mode); });
+  attempt([&] { p.half_close = read_half_close(child(root, "half_close")); });
   p.blackhole_hold = field_or(root, "blackhole_hold", kDurationLiteral, p.blackhole_hold);
-  p.handshake = read_handshake(root, p.mode);
-  p.limits = read_limits(root, p.mode);
-  p.timers = read_timers(child(root, "timers"), p.mode);
+  attempt([&] { p.handshake = read_handshake(root, p.mode); });
+  attempt([&] { p.limits = read_limits(root, p.mode); });
+  attempt([&] { p.timers = read_timers(child(root, "timers"), p.mode); });
   p.settings = settings_in_force();
+  check_ranges(p, strict);
+  finish();
   scale_durations(p, factor);
   p.time_scale = file_scale * factor;
   return p;
+}
+
+void Loader::check_ranges(Profile& p, bool strict) const {
+  for (const SettingDecl& s : settings_) {
+    // A default outside the range is only a warning too: a resolved profile printed by
+    // `dropsim profiles` has the --set value as its default, and must load again.
+    if (!outside(s.value, s.min, s.max)) continue;
+    const std::string message =
+        fmt::format("{} {} is outside what {} allows ({}, {})", s.name, s.value_text, profile_name_,
+                    range_text(s), s.range_doc.empty() ? s.doc : s.range_doc);
+    const auto [line, column] = s.value_at;
+    if (strict) {
+      record(ProfileError(s.value_file, line, column, message + " (--strict; without it, a warning)"));
+    } else {
+      p.warnings.emplace_back(ProfileError(s.value_file, line, column, "warning: " + message).what());
+    }
+  }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -1093,8 +1259,14 @@ void emit_setting(YAML::Emitter& out, const Setting& s) {
   out << YAML::Key << s.name << YAML::Value << YAML::BeginMap;
   out << YAML::Key << "type" << YAML::Value << s.type;
   out << YAML::Key << "default" << YAML::Value << s.value;
-  if (s.value != s.default_value) out << YAML::Comment("profile default: " + s.default_value);
+  std::vector<std::string> notes;
+  if (!s.scaled_value.empty()) notes.push_back("runs as " + s.scaled_value + " after time_scale");
+  if (s.value != s.default_value) notes.push_back("profile default: " + s.default_value);
+  if (!notes.empty()) out << YAML::Comment(fmt::format("{}", fmt::join(notes, "; ")));
+  if (!s.min.empty()) out << YAML::Key << "min" << YAML::Value << s.min;
+  if (!s.max.empty()) out << YAML::Key << "max" << YAML::Value << s.max;
   if (!s.doc.empty()) out << YAML::Key << "doc" << YAML::Value << s.doc;
+  if (!s.range_doc.empty()) out << YAML::Key << "range_doc" << YAML::Value << s.range_doc;
   out << YAML::EndMap;
 }
 
@@ -1189,6 +1361,22 @@ ProfileError::ProfileError(std::string file, int line, int column, const std::st
       column_(column),
       message_(message) {}
 
+ProfileError::ProfileError(std::vector<ProfileError> errors)
+    : ProfileError(errors.at(0).file(), errors.at(0).line(), errors.at(0).column(), errors.at(0).message()) {
+  if (errors.size() > 1) all_ = std::move(errors);
+}
+
+std::string ProfileError::report() const {
+  const std::vector<ProfileError> all = errors();
+  std::string out;
+  for (std::size_t i = 0; i < all.size() && i < kMaxReported; ++i) {
+    if (i > 0) out += '\n';
+    out += all[i].what();
+  }
+  if (all.size() > kMaxReported) out += fmt::format("\n... and {} more error(s)", all.size() - kMaxReported);
+  return out;
+}
+
 SettingOverride parse_setting_override(std::string_view text) {
   const auto eq = text.find('=');
   if (eq == std::string_view::npos || trim(text.substr(0, eq)).empty()) {
@@ -1199,19 +1387,23 @@ SettingOverride parse_setting_override(std::string_view text) {
 }
 
 Profile load_profile(std::string_view text, const std::string& file,
-                     const std::vector<SettingOverride>& overrides, double time_scale) {
+                     const std::vector<SettingOverride>& overrides, double time_scale, bool strict) {
   if (!(time_scale > 0) || !std::isfinite(time_scale)) {
     throw ProfileError("--time-scale", 0, 0,
                        fmt::format("{} is not a positive number: write e.g. 0.05 to turn 60s into 3s",
                                    time_scale));
   }
-  return Loader(file).load(parse_yaml(text, file), overrides, time_scale);
+  return Loader(file).load(parse_yaml(text, file), overrides, time_scale, strict);
 }
 
 std::string to_yaml(const Profile& p) {
   YAML::Emitter out;
-  out << YAML::Comment("Resolved profile: settings substituted, every duration already multiplied "
-                       "by time_scale.");
+  // Settings stay in the profile's own time, the values the real system is configured with
+  // (so that `--set` and the range read the same), and a comment gives what runs; every
+  // other duration is already scaled, and time_scale says by how much.
+  out << YAML::Comment("Resolved profile: settings substituted. Settings are in the profile's own time (a "
+                       "comment gives the value after time_scale); every other duration is already "
+                       "multiplied by time_scale.");
   out << YAML::BeginMap;
   out << YAML::Key << "name" << YAML::Value << p.name;
   out << YAML::Key << "description" << YAML::Value << p.description;

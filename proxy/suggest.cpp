@@ -22,8 +22,7 @@ std::size_t edit_distance(std::string_view a, std::string_view b) {
   return d[a.size()][b.size()];
 }
 
-std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates,
-                         std::string_view prefix) {
+std::optional<std::string> closest(std::string_view word, const std::vector<std::string>& candidates) {
   const std::string* best = nullptr;
   std::size_t best_distance = 0;
   for (const std::string& c : candidates) {
@@ -35,7 +34,14 @@ std::string did_you_mean(std::string_view word, const std::vector<std::string>& 
       best_distance = d;
     }
   }
-  return best == nullptr ? "" : fmt::format(" (did you mean '{}{}'?)", prefix, *best);
+  if (best == nullptr) return std::nullopt;
+  return *best;
+}
+
+std::string did_you_mean(std::string_view word, const std::vector<std::string>& candidates,
+                         std::string_view prefix) {
+  const auto best = closest(word, candidates);
+  return best ? fmt::format(" (did you mean '{}{}'?)", prefix, *best) : "";
 }
 
 }  // namespace dropsim

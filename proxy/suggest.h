@@ -2,6 +2,7 @@
 // "Did you mean ...?" for every place that reads a name a person typed: profile names,
 // setting names, YAML keys.
 
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -10,6 +11,9 @@ namespace dropsim {
 
 /// Optimal-string-alignment distance: a swapped pair of letters ("ngnix") counts once.
 std::size_t edit_distance(std::string_view a, std::string_view b);
+
+/// The candidate within typo distance of `word` (the nearest), if any.
+std::optional<std::string> closest(std::string_view word, const std::vector<std::string>& candidates);
 
 /// " (did you mean 'x'?)" when a candidate is within typo distance of `word`, else "".
 /// `prefix` is printed before the suggestion (e.g. "$" for setting references).

@@ -40,6 +40,11 @@ void YamlReader::fail(const YAML::Node& at, const std::string& message) const {
   throw ProfileError(file_, line, column, message);
 }
 
+void YamlReader::record(const YAML::Node& at, const std::string& message) const {
+  const auto [line, column] = position(at);
+  errors_.add(ProfileError(file_, line, column, message));
+}
+
 std::string YamlReader::scalar(const YAML::Node& n, std::string_view what) const {
   if (n.IsScalar()) return n.Scalar();
   fail(n, fmt::format("'{}' must be a single value, found {}", what, shape(n)));
@@ -62,21 +67,34 @@ YAML::Node YamlReader::child(const YAML::Node& map, std::string_view key) const 
 YAML::Node YamlReader::require(const YAML::Node& map, std::string_view key, std::string_view owner,
                                std::string_view fix) const {
   const YAML::Node n = child(map, key);
-  if (!n.IsDefined()) fail(map, fmt::format("{} is missing '{}': {}", owner, key, fix));
+  if (n.IsDefined()) return n;
+  const auto [line, column] = position(map);
+  if (errors_.typo_reported(line, column, std::string(key))) throw AlreadyReported{};
+  fail(map, fmt::format("{} is missing '{}': {}", owner, key, fix));
   return n;
 }
 
 void YamlReader::check_keys(const YAML::Node& map, std::span<const std::string_view> allowed,
                             std::string_view owner) const {
   const std::vector<std::string> valid(allowed.begin(), allowed.end());
+  const auto [map_line, map_column] = position(map);
   std::set<std::string> seen;
   for (auto it = map.begin(); it != map.end(); ++it) {
-    if (!it->first.IsScalar()) fail(it->first, fmt::format("a key in {} must be a plain name", owner));
+    if (!it->first.IsScalar()) {
+      record(it->first, fmt::format("a key in {} must be a plain name", owner));
+      continue;
+    }
     const std::string& key = it->first.Scalar();
-    if (!seen.insert(key).second) fail(it->first, fmt::format("'{}' appears twice in {}: keep one", key, owner));
+    if (!seen.insert(key).second) {
+      record(it->first, fmt::format("'{}' appears twice in {}: keep one", key, owner));
+      continue;
+    }
     if (valid.empty() || std::find(valid.begin(), valid.end(), key) != valid.end()) continue;
-    fail(it->first, fmt::format("unknown key '{}' in {}{}; valid keys: {}", key, owner, did_you_mean(key, valid),
-                                fmt::join(valid, ", ")));
+    const auto meant = closest(key, valid);
+    // The key it was meant to be is then missing too; that is the same mistake, said once.
+    if (meant && !map[*meant]) errors_.note_typo(map_line, map_column, *meant);
+    record(it->first, fmt::format("unknown key '{}' in {}{}; valid keys: {}", key, owner, did_you_mean(key, valid),
+                                  fmt::join(valid, ", ")));
   }
 }
 

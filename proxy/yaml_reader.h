@@ -15,6 +15,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "error_list.h"
+
 namespace dropsim {
 
 /// The YAML document in `text`; a syntax error throws ProfileError at its FILE:LINE:COL.
@@ -28,7 +30,8 @@ std::string_view shape(const YAML::Node& n);
 
 /// Reads nodes of one file and throws ProfileError labelled with it. A class rather than
 /// free functions so that every call does not repeat the label; readers derive from it
-/// privately and add the checks of their own format.
+/// privately and add the checks of their own format. fail() throws; a reader catches with
+/// attempt() where it can go on, and finish() throws everything recorded in one error.
 class YamlReader {
  public:
   /// `file` labels every error.
@@ -50,12 +53,14 @@ class YamlReader {
   /// `map[key]`, possibly undefined; fails at the key when it is written with no value.
   YAML::Node child(const YAML::Node& map, std::string_view key) const;
 
-  /// child(), failing "owner is missing 'key': fix" when it is absent.
+  /// child(), failing "owner is missing 'key': fix" when it is absent (or AlreadyReported
+  /// when an unknown key of `map` was reported as a typo of it).
   YAML::Node require(const YAML::Node& map, std::string_view key, std::string_view owner,
                      std::string_view fix) const;
 
-  /// Fails at the first key, in file order, that is not a plain name, repeats an earlier
-  /// one, or is not in `allowed` (with a did-you-mean). An empty `allowed` takes any name.
+  /// Records an error for every key that is not a plain name, repeats an earlier one, or
+  /// is not in `allowed` (with a did-you-mean), and goes on: such a key is skipped. An
+  /// empty `allowed` takes any name.
   void check_keys(const YAML::Node& map, std::span<const std::string_view> allowed,
                   std::string_view owner) const;
 
@@ -64,8 +69,25 @@ class YamlReader {
     check_keys(map, {}, owner);
   }
 
+  /// Records an error at `at` and goes on.
+  void record(const YAML::Node& at, const std::string& message) const;
+
+  /// Runs `f`, recording a ProfileError it throws; false when it threw.
+  template <class F>
+  bool attempt(F&& f) const {
+    return errors_.attempt(std::forward<F>(f));
+  }
+
+  /// Records `e` (each of its errors).
+  void record(const ProfileError& e) const { errors_.add(e); }
+
+  /// Throws one ProfileError with every error recorded, in file order; nothing when none.
+  void finish() const { errors_.throw_if_any(file_); }
+
  private:
   std::string file_;
+  /// Recording an error does not change what was read: the const readers record too.
+  mutable ErrorList errors_;
 };
 
 }  // namespace dropsim

@@ -89,19 +89,154 @@ TEST(Cli, CheckAcceptsEveryBuiltinProfileFile) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
-TEST(Cli, TheReadmeProfileExampleIsValid) {
-  // "Writing a profile" in the README must stay a profile that loads.
-  std::ifstream readme(std::string(DROPSIM_SOURCE_DIR) + "/README.md");
+/// The first ```yaml block of the document at `path` (relative to the source tree).
+std::string first_yaml_block(const std::string& path) {
+  std::ifstream doc(std::string(DROPSIM_SOURCE_DIR) + "/" + path);
   std::string line, yaml;
   bool inside = false;
-  while (std::getline(readme, line)) {
+  while (std::getline(doc, line)) {
     if (!inside && line == "```yaml") { inside = true; continue; }
     if (inside && line == "```") break;
     if (inside) yaml += line + "\n";
   }
+  return yaml;
+}
+
+TEST(Cli, TheReadmeProfileExampleIsValid) {
+  // "Writing a profile" in the README must stay a profile that loads.
+  const std::string yaml = first_yaml_block("README.md");
   ASSERT_NE(yaml.find("name: my-lb"), std::string::npos) << "README's first yaml block is the example";
   const auto r = run_process({kBinary, "check", write_temp("readme.yaml", yaml)});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+/// The lines of `text`, without the empty one after a final newline.
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+TEST(Cli, CheckTellsAConfigFromAProfileAndChecksBoth) {
+  const std::string config = write_temp("check_config.yaml",
+                                        "api: 127.0.0.1:0\n"
+                                        "proxies:\n"
+                                        "  - {name: alb-front, listen: 127.0.0.1:0, upstream: 127.0.0.1:9, profile: alb,\n"
+                                        "     settings: {idle_timeout: 30}}\n"
+                                        "  - {name: api, listen: 127.0.0.1:0, upstream: 127.0.0.1:9, profile: nginx}\n");
+  const std::string json = write_temp("check_toxiproxy.json",
+                                      R"([{"name": "redis", "listen": "127.0.0.1:0", "upstream": "127.0.0.1:6379"}])");
+  const auto r = run_process({kBinary, "check", config, "nginx", json});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  const auto out = lines_of(r.out);
+  ASSERT_EQ(out.size(), 3u) << r.out;
+  EXPECT_EQ(out[0], config + ": config OK: 2 proxies (alb-front: alb, api: nginx)");
+  EXPECT_EQ(out[1], "profiles/nginx.yaml: profile OK: nginx, 3 timer(s)");
+  EXPECT_EQ(out[2], json + ": config OK: 1 proxy (redis: tcp)");
+}
+
+TEST(Cli, CheckAcceptsTheConfigExampleOfTheDocs) {
+  // docs/config.md's full example, as a user copies it into dropsim.yaml.
+  const auto r = run_process({kBinary, "check", write_temp("dropsim.yaml", first_yaml_block("docs/config.md"))});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(": config OK: 3 proxies (alb: alb, nginx: nginx, app: tcp)"), std::string::npos) << r.out;
+}
+
+TEST(Cli, CheckReportsEveryMistakeOfAFileInOneRun) {
+  const std::string path = write_temp("five.yaml",
+                                      "name: five\n"
+                                      "mode: http\n"
+                                      "settings:\n"
+                                      "  idle_timeout: {type: duration, default: 60s}\n"
+                                      "timers:\n"
+                                      "  - name: idle\n"
+                                      "    kind: idel\n"
+                                      "    timout: 60s\n"
+                                      "    reset_by: client\n"
+                                      "    on_expiry: {client: fni, upstream: fin}\n"
+                                      "  - {name: other, kind: idle, timeout: $idle_timeot}\n");
+  const std::string good = write_temp("good.yaml", "name: good\nmode: tcp\n");
+  const auto r = run_process({kBinary, "check", path, good});
+  EXPECT_EQ(r.exit_code, 1) << "one bad file fails the run";
+  const auto err = lines_of(r.err);
+  ASSERT_EQ(err.size(), 5u) << r.err;
+  const std::vector<std::pair<std::string, std::string>> want = {
+      {":7:11: ", "idel"}, {":8:5: ", "did you mean 'timeout'?"}, {":9:15: ", "'client'"},
+      {":10:25: ", "'fni'"}, {":11:40: ", "did you mean '$idle_timeout'?"}};
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    EXPECT_EQ(err[i].rfind(path + want[i].first, 0), 0u) << err[i];
+    EXPECT_NE(err[i].find(want[i].second), std::string::npos) << err[i];
+  }
+  EXPECT_NE(r.out.find(good + ": profile OK: good, 0 timer(s)"), std::string::npos) << "the next file is checked";
+}
+
+TEST(Cli, ASettingOutsideTheRealRangeWarnsAndStrictRefusesIt) {
+  const std::string config = write_temp("range.yaml",
+                                        "proxies:\n"
+                                        "  - name: lb\n"
+                                        "    listen: 127.0.0.1:0\n"
+                                        "    upstream: 127.0.0.1:9\n"
+                                        "    profile: alb\n"
+                                        "    settings: {idle_timeout: 5000s}\n");
+  const auto warned = run_process({kBinary, "check", config});
+  EXPECT_EQ(warned.exit_code, 0) << warned.err;
+  EXPECT_NE(warned.err.find(config + ":6:30: warning: idle_timeout 5000s is outside what alb allows (1s-4000s, AWS"),
+            std::string::npos)
+      << warned.err;
+  const auto strict = run_process({kBinary, "check", "--strict", config});
+  EXPECT_EQ(strict.exit_code, 1);
+  EXPECT_EQ(strict.err.rfind(config + ":6:30: idle_timeout 5000s is outside", 0), 0u) << strict.err;
+  const auto profiles = run_process({kBinary, "profiles", "alb", "--set", "idle_timeout=5000s", "--strict"});
+  EXPECT_EQ(profiles.exit_code, 2);
+  EXPECT_NE(profiles.err.find("--set: idle_timeout 5000s is outside"), std::string::npos) << profiles.err;
+}
+
+TEST(Cli, RunConfigReportsEveryErrorBeforeStarting) {
+  const std::string config = write_temp("run_bad.yaml",
+                                        "proxies:\n"
+                                        "  - name: a\n"
+                                        "    listen: 127.0.0.1:0\n"
+                                        "    upstream: 127.0.0.1:9\n"
+                                        "    profile: nginx\n"
+                                        "    settings: {proxy_read_timeot: 1s, send_timeout: soon}\n");
+  const auto r = run_process({kBinary, "run", "--no-api", "--config", config}, milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("dropsim: 2 errors:\n" + config + ":6:16: "), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(config + ":6:53: 'soon' is not a duration"), std::string::npos) << r.err;
+}
+
+TEST(Cli, RunProfileFileReportsEveryErrorBeforeStarting) {
+  const std::string path = write_temp("run_two.yaml",
+                                      "name: two\n"
+                                      "mode: tcp\n"
+                                      "timers:\n"
+                                      "  - {name: a, kind: idle, timeout: 60}\n"
+                                      "  - {name: b, kind: lifetime, timeout: 1s, reset_by: both}\n");
+  const auto r = run_process({kBinary, "run", "--no-api", "--profile", path, "--upstream", "127.0.0.1:9", "--listen",
+                              "127.0.0.1:0"},
+                             milliseconds(5000));
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("dropsim: 2 errors:\n" + path + ":4:36: '60' is not a duration"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(path + ":5:44: 'reset_by' applies only to idle timers"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("listening"), std::string::npos) << "nothing started: " << r.err;
+}
+
+TEST(Cli, TimeScaleMustBeGreaterThanZero) {
+  for (const char* bad : {"0", "-1", "nan"}) {
+    SCOPED_TRACE(bad);
+    const auto r = run_process({kBinary, "profiles", "nginx", "--time-scale", bad});
+    EXPECT_EQ(r.exit_code, 2);
+    EXPECT_NE(r.err.find("must be greater than 0"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("e+308"), std::string::npos) << "no double bounds: " << r.err;
+  }
+}
+
+TEST(Cli, ProfilesKeepsSettingsInProfileTimeBesideScaledTimers) {
+  const auto r = run_process({kBinary, "profiles", "haproxy", "--set", "timeout_tunnel=1s", "--time-scale", "0.1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("default: 1s  # runs as 100ms after time_scale"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("timeout: 100ms"), std::string::npos) << "the tunnel timer, scaled\n" << r.out;
 }
 
 TEST(Cli, UnknownSettingIsAConfigurationError) {

@@ -481,5 +481,67 @@ TEST(ConfigError, SameFaultTypeInBothStreamsIsFine) {
   EXPECT_EQ(c.proxies[0].faults[1].after, milliseconds(0));
 }
 
+// --- every error in one pass, ranges, telling a config from a profile -----------------------
+
+TEST(ConfigError, EveryIndependentErrorInOnePassInFileOrder) {
+  const ProfileError e = config_error(R"(api: 127.0.0.1:8080
+seed: -1
+proxies:
+  - name: a
+    listen: 127.0.0.1:8080
+    upstream: 127.0.0.1:3000
+    profile: alb
+    settings: {idle_timeot: 5s, idle_timeout: soon}
+    faults:
+      - {type: latncy}
+      - {type: latency, toxicity: 2}
+  - name: a
+    listen: 127.0.0.1:8081
+    upstream: 127.0.0.1:3000
+)");
+  const std::vector<ProfileError> all = e.errors();
+  ASSERT_EQ(all.size(), 7u) << e.report();
+  const std::vector<std::string> places = {"c.yaml:1:6: ",  "c.yaml:2:7: ",   "c.yaml:8:16: ", "c.yaml:8:47: ",
+                                           "c.yaml:10:16: ", "c.yaml:11:35: ", "c.yaml:12:11: "};
+  const std::vector<std::string> phrases = {"api 127.0.0.1:8080 clashes",
+                                            "seed '-1'",
+                                            "no setting 'idle_timeot' (did you mean 'idle_timeout'?)",
+                                            "'soon' is not a duration for setting 'idle_timeout'",
+                                            "unknown toxic type 'latncy'",
+                                            "toxicity '2'",
+                                            "a second proxy is named 'a'"};
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const std::string what = all[i].what();
+    EXPECT_TRUE(what.starts_with(places[i])) << places[i] << " in " << what;
+    EXPECT_NE(what.find(phrases[i]), std::string::npos) << phrases[i] << " in " << what;
+  }
+}
+
+TEST(Config, ASettingOutsideTheRealRangeWarnsAtItsLine) {
+  const std::string yaml = one_proxy("    profile: alb\n    settings: {idle_timeout: 5000s}\n");
+  const RunConfig config = load_config(yaml, "c.yaml");
+  ASSERT_EQ(config.warnings.size(), 1u);
+  EXPECT_TRUE(config.warnings[0].starts_with("c.yaml:6:30: warning: idle_timeout 5000s is outside what alb allows "
+                                             "(1s-4000s"))
+      << config.warnings[0];
+  try {
+    load_config(yaml, "c.yaml", /*strict=*/true);
+    ADD_FAILURE() << "strict: expected a ProfileError";
+  } catch (const ProfileError& e) {
+    EXPECT_TRUE(std::string(e.what()).starts_with("c.yaml:6:30: idle_timeout 5000s is outside")) << e.what();
+  }
+}
+
+TEST(Config, LooksLikeConfigByContent) {
+  EXPECT_TRUE(looks_like_config(kChain));
+  EXPECT_TRUE(looks_like_config("api: 127.0.0.1:8474\n"));
+  EXPECT_TRUE(looks_like_config("seed: 1\n"));
+  EXPECT_TRUE(looks_like_config("  [{\"name\": \"x\"}]"));  // Toxiproxy's JSON config
+  EXPECT_TRUE(looks_like_config("- name: x\n"));
+  EXPECT_FALSE(looks_like_config("name: nginx\nmode: http\ntimers: []\n"));
+  EXPECT_FALSE(looks_like_config("name: [\n"));  // the profile loader reports the syntax error
+  EXPECT_FALSE(looks_like_config(""));
+}
+
 }  // namespace
 }  // namespace dropsim

@@ -1,8 +1,11 @@
 #include "profile_yaml.h"
 
+#include <algorithm>
+#include <tuple>
 #include <string>
 #include <string_view>
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "builtin_profiles.h"
@@ -423,8 +426,12 @@ TEST(ProfileYamlErrorTest, IfTestsOnlyBoolOrDurationSettings) {
                "t.yaml:8:18: ", "if: takes a $setting");
   expect_error(load_error(with_settings("half_close: {if: $flag, then: forward}\n")), "t.yaml:8:13: ",
                "the if: expression of 'half_close' is missing 'else'");
-  expect_error(load_error(with_settings("half_close: {if: $flag, then: forward, otherwise: close_both}\n")),
-               "t.yaml:8:40: ", "unknown key 'otherwise' in the if: expression of 'half_close'");
+  // Both are said: the missing else (at the mapping, first in file order) and the stray key.
+  const ProfileError otherwise =
+      load_error(with_settings("half_close: {if: $flag, then: forward, otherwise: close_both}\n"));
+  ASSERT_EQ(otherwise.errors().size(), 2u) << otherwise.report();
+  expect_error(otherwise.errors()[0], "t.yaml:8:13: ", "the if: expression of 'half_close' is missing 'else'");
+  expect_error(otherwise.errors()[1], "t.yaml:8:40: ", "unknown key 'otherwise' in the if: expression of 'half_close'");
 }
 
 TEST(ProfileYamlErrorTest, BothBranchesOfAnIfAreChecked) {
@@ -1043,6 +1050,9 @@ void expect_round_trip(const Profile& p) {
   for (std::size_t i = 0; i < p.settings.size(); ++i) {
     EXPECT_EQ(q.settings[i].name, p.settings[i].name);
     EXPECT_EQ(q.settings[i].value, p.settings[i].value);
+    EXPECT_EQ(q.settings[i].min, p.settings[i].min);
+    EXPECT_EQ(q.settings[i].max, p.settings[i].max);
+    EXPECT_EQ(q.settings[i].range_doc, p.settings[i].range_doc);
   }
 }
 
@@ -1067,7 +1077,7 @@ TEST(ProfileToYamlTest, ShowsResolvedValuesAndChangedDefaults) {
   const std::string yaml = to_yaml(builtin("nginx", {{"proxy_read_timeout", "2s"}}, 0.5));
   EXPECT_NE(yaml.find("source: profiles/nginx.yaml"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("time_scale: 0.5"), std::string::npos) << yaml;
-  EXPECT_NE(yaml.find("default: 2s  # profile default: 1m"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("default: 2s  # runs as 1s after time_scale; profile default: 1m"), std::string::npos) << yaml;
   EXPECT_NE(yaml.find("timeout: 1s"), std::string::npos) << yaml;  // 2s scaled by 0.5
   EXPECT_NE(yaml.find("rearm_granularity: 150ms"), std::string::npos) << yaml;
   EXPECT_EQ(yaml.find(": $"), std::string::npos) << "a $setting left unresolved\n" << yaml;
@@ -1464,6 +1474,204 @@ TEST(ProfileBlackholeHoldTest, RefusesANonDurationWithItsPlace) {
     EXPECT_EQ(e.line(), 3);
     EXPECT_NE(std::string(e.what()).find("'forever' is not a duration"), std::string::npos) << e.what();
   }
+}
+
+// --- every error in one pass -------------------------------------------------------------
+
+/// The five mistakes of issue 12, one of each kind: a misspelt key, a misspelt value, a
+/// misspelt $setting, a value of the wrong set, a misspelt action.
+constexpr std::string_view kFiveMistakes = R"(name: five
+mode: http
+settings:
+  idle_timeout:
+    type: duration
+    default: 60s
+timers:
+  - name: idle
+    kind: idel
+    timout: 60s
+    reset_by: client
+    on_expiry: {client: fni, upstream: fin}
+  - name: other
+    kind: idle
+    timeout: $idle_timeot
+)";
+
+TEST(ProfileYamlErrorsTest, FiveMistakesAreReportedTogetherInFileOrder) {
+  const ProfileError e = load_error(kFiveMistakes);
+  const std::vector<ProfileError> all = e.errors();
+  // The misspelt `timout` leaves `timeout` missing: the same mistake, said once.
+  ASSERT_EQ(all.size(), 5u) << e.report();
+  expect_error(all[0], "t.yaml:9:11: ", "'idel' is not a timer kind");
+  expect_error(all[1], "t.yaml:10:5: ", "unknown key 'timout' in a timer (did you mean 'timeout'?)");
+  expect_error(all[2], "t.yaml:11:15: ", "'client' is not a set of directions");
+  expect_error(all[3], "t.yaml:12:25: ", "'fni' is not a close action");
+  expect_error(all[4], "t.yaml:15:14: ", "(did you mean '$idle_timeout'?)");
+  // Existing callers see the first one.
+  EXPECT_STREQ(e.what(), all[0].what());
+  EXPECT_EQ(e.line(), 9);
+  EXPECT_EQ(e.column(), 11);
+  EXPECT_EQ(e.report(), fmt::format("{}\n{}\n{}\n{}\n{}", all[0].what(), all[1].what(), all[2].what(),
+                                    all[3].what(), all[4].what()));
+}
+
+TEST(ProfileYamlErrorsTest, OneErrorIsAListOfOne) {
+  const ProfileError e = load_error("name: t\nmode: tcpp\n");
+  ASSERT_EQ(e.errors().size(), 1u);
+  EXPECT_EQ(e.report(), e.what());
+}
+
+TEST(ProfileYamlErrorsTest, ABrokenSettingIsNotReportedAgainWhereItIsUsed) {
+  const ProfileError e = load_error(R"(name: t
+mode: tcp
+settings:
+  t1: {type: durashun, default: 1s}
+  t2: {type: duration, default: 60}
+timers:
+  - {name: a, kind: idle, timeout: $t1}
+  - {name: b, kind: idle, timeout: $t2}
+  - {name: c, kind: idle, timeout: 5}
+)");
+  const std::vector<ProfileError> all = e.errors();
+  ASSERT_EQ(all.size(), 3u) << e.report();
+  expect_error(all[0], "t.yaml:4:14: ", "'durashun' is not a setting type");
+  expect_error(all[1], "t.yaml:5:33: ", "'60' is not a duration for setting 't2'");
+  expect_error(all[2], "t.yaml:9:36: ", "'5' is not a duration");
+}
+
+TEST(ProfileYamlErrorsTest, EveryBadOverrideIsReportedAtItsPlace) {
+  SettingOverride from_config{"proxy_read_timeot", "2s", "c.yaml", 7, 9, 7, 28};
+  const ProfileError e =
+      load_error(kFiveMistakes, {{"idle_timeout", "soon"}, from_config});
+  const std::vector<ProfileError> all = e.errors();
+  ASSERT_EQ(all.size(), 7u) << e.report();
+  // No line: the command line's come first.
+  expect_error(all[0], "--set: ", "'soon' is not a duration for setting 'idle_timeout'");
+  expect_error(all[1], "c.yaml:7:9: ", "profile 'five' has no setting 'proxy_read_timeot'");
+}
+
+TEST(ProfileYamlErrorsTest, AFileOfMistakesIsCappedInTheReport) {
+  std::string yaml = "name: t\nmode: tcp\n";
+  for (int i = 0; i < 60; ++i) yaml += fmt::format("junk{}: 1\n", i);
+  const ProfileError e = load_error(yaml);
+  EXPECT_EQ(e.errors().size(), 60u);
+  const std::string report = e.report();
+  EXPECT_EQ(std::count(report.begin(), report.end(), '\n'), 50) << report;
+  EXPECT_TRUE(report.ends_with("\n... and 10 more error(s)")) << report;
+}
+
+// --- ranges -------------------------------------------------------------------------------
+
+/// A profile with one ranged setting feeding one timer; the default is on line 6.
+std::string ranged(std::string_view range, std::string_view def = "60s") {
+  return fmt::format(R"(name: lb
+mode: tcp
+settings:
+  idle_timeout:
+    type: duration
+    default: {}
+    unit: s
+{}    doc: Idle timeout; 1-4000 seconds.
+timers:
+  - {{name: idle, kind: idle, timeout: $idle_timeout}}
+)", def, range);
+}
+
+constexpr std::string_view kRange = "    min: 1s\n    max: 4000s\n    range_doc: LB docs, idle timeout attribute\n";
+
+TEST(ProfileYamlRangeTest, InsideTheRangeNothingIsSaid) {
+  const Profile p = load(ranged(kRange), {{"idle_timeout", "4000"}});
+  EXPECT_TRUE(p.warnings.empty());
+  EXPECT_EQ(p.timers[0].timeout, seconds(4000));
+  EXPECT_EQ(p.settings[0].min, "1s");
+  EXPECT_EQ(p.settings[0].max, "66m40s");
+  EXPECT_EQ(p.settings[0].range_doc, "LB docs, idle timeout attribute");
+}
+
+TEST(ProfileYamlRangeTest, OutsideItIsAWarningNamingTheRangeAndItsSource) {
+  const Profile p = load(ranged(kRange), {{"idle_timeout", "5000s"}});
+  EXPECT_EQ(p.timers[0].timeout, seconds(5000)) << "a warning: it runs anyway";
+  ASSERT_EQ(p.warnings.size(), 1u);
+  EXPECT_EQ(p.warnings[0], "--set: warning: idle_timeout 5000s is outside what lb allows (1s-4000s, LB docs, "
+                           "idle timeout attribute)");
+  // Below, and a default outside it (at the default's line); `doc` stands in for range_doc.
+  EXPECT_NE(load(ranged(kRange), {{"idle_timeout", "500ms"}}).warnings.at(0).find("500ms is outside"),
+            std::string::npos);
+  const Profile d = load(ranged("    max: 10s\n"));
+  ASSERT_EQ(d.warnings.size(), 1u);
+  EXPECT_EQ(d.warnings[0], "t.yaml:6:14: warning: idle_timeout 60s is outside what lb allows (at most 10s, Idle "
+                           "timeout; 1-4000 seconds.)");
+}
+
+TEST(ProfileYamlRangeTest, StrictMakesItAnError) {
+  try {
+    load_profile(ranged(kRange), "t.yaml", {{"idle_timeout", "5000s"}}, 1.0, /*strict=*/true);
+    ADD_FAILURE() << "expected a ProfileError";
+  } catch (const ProfileError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--set: idle_timeout 5000s is outside what lb allows (1s-4000s", 0), 0u)
+        << e.what();
+  }
+  EXPECT_NO_THROW(load_profile(ranged(kRange), "t.yaml", {{"idle_timeout", "30s"}}, 1.0, true));
+}
+
+TEST(ProfileYamlRangeTest, NoneIsNotOnTheScale) {
+  EXPECT_TRUE(load(ranged(kRange), {{"idle_timeout", "none"}}).warnings.empty());
+}
+
+TEST(ProfileYamlRangeTest, BadRangesAreErrors) {
+  expect_error(load_error(ranged("    min: soon\n")), "t.yaml:8:10: ", "'soon' is not a duration for setting "
+                                                                        "'idle_timeout''s min");
+  expect_error(load_error(ranged("    min: none\n")), "t.yaml:8:10: ", "a range bounds real values");
+  expect_error(load_error(ranged("    min: 10s\n    max: 1s\n")), "t.yaml:9:5: ", "max 1s is below its min 10s");
+  expect_error(load_error("name: t\nmode: tcp\nsettings:\n  b: {type: bool, default: on, max: off}\n"),
+               "t.yaml:4:32: ", "'max' applies only to duration, size and count settings");
+}
+
+TEST(ProfileYamlRangeTest, SizesAndCountsTakeRangesToo) {
+  const std::string yaml = R"(name: t
+mode: http
+settings:
+  frame: {type: size, default: 32KiB, min: 1KiB, max: 64KiB}
+  tries: {type: count, default: 3, max: 5}
+limits: {max_frame: $frame}
+connect: {retries: $tries}
+)";
+  EXPECT_TRUE(load(yaml).warnings.empty());
+  const Profile p = load(yaml, {{"frame", "1MiB"}, {"tries", "6"}});
+  ASSERT_EQ(p.warnings.size(), 2u);
+  EXPECT_NE(p.warnings[0].find("frame 1MiB is outside what t allows (1KiB-64KiB"), std::string::npos);
+  EXPECT_NE(p.warnings[1].find("tries 6 is outside what t allows (at most 5"), std::string::npos);
+}
+
+TEST(ProfileYamlRangeTest, BuiltinsCarryTheRangesTheirSystemsDocument) {
+  for (const auto& [name, min, max] : {std::tuple{"alb", "1s", "66m40s"}, std::tuple{"nlb", "1m", "100m"},
+                                       std::tuple{"azure-lb", "4m", "100m"}}) {
+    SCOPED_TRACE(name);
+    const Profile p = builtin(name);
+    EXPECT_EQ(p.settings[0].min, min);
+    EXPECT_EQ(p.settings[0].max, max);
+    EXPECT_FALSE(p.settings[0].range_doc.empty());
+    EXPECT_TRUE(p.warnings.empty());
+  }
+  const Profile alb = builtin("alb", {{"idle_timeout", "5000s"}});
+  ASSERT_EQ(alb.warnings.size(), 1u);
+  EXPECT_NE(alb.warnings[0].find("idle_timeout 5000s is outside what alb allows (1s-4000s, AWS"), std::string::npos);
+}
+
+TEST(ProfileToYamlTest, RangesRoundTripAndAnOutOfRangeDumpStillLoads) {
+  expect_round_trip(builtin("alb", {{"idle_timeout", "5000s"}}));
+  const std::string yaml = to_yaml(builtin("alb"));
+  EXPECT_NE(yaml.find("min: 1s"), std::string::npos) << yaml;
+  EXPECT_NE(yaml.find("range_doc: AWS"), std::string::npos) << yaml;
+}
+
+TEST(ProfileToYamlTest, SettingsStayInProfileTimeWithTheScaledValueBeside) {
+  const std::string yaml = to_yaml(builtin("haproxy", {{"timeout_tunnel", "1s"}}, 0.1));
+  EXPECT_NE(yaml.find("default: 1s  # runs as 100ms after time_scale; profile default: none"), std::string::npos)
+      << yaml;
+  EXPECT_NE(yaml.find("Settings are in the profile's own time"), std::string::npos) << yaml;
+  // At time_scale 1 there is nothing to say.
+  EXPECT_EQ(to_yaml(builtin("haproxy")).find("runs as"), std::string::npos);
 }
 
 }  // namespace
