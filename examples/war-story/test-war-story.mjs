@@ -86,8 +86,9 @@ const a2 = act('client-heartbeat');
 check(a2?.opened && !a2.dropped, 'act 2: with a 25 s client ping, the client is still connected after 150 story seconds');
 check(a2?.client_pongs >= 5, `act 2: its pings came back as pongs through both hops (${a2?.client_pongs}, want >= 5)`);
 check(a2?.close_code === 1000, `act 2: it then closed normally with 1000 (got ${a2?.close_code})`);
+// A loaded machine delays the pings (27.0 s seen beside two CPU burners): any 2x.x s, judged ok.
 check(
-  logOf(a2, 'alb').some((l) => /heartbeat: client→server: pings every 2[45]\.\ds vs idle_timeout 60s: margin 2\.\dx, ok/.test(l)),
+  logOf(a2, 'alb').some((l) => /heartbeat: client→server: pings every 2\d\.\ds vs idle_timeout 60s: margin 2\.\dx, ok/.test(l)),
   "act 2: dropsim judges the client's heartbeat ok against the ALB's idle_timeout",
 );
 
