@@ -47,6 +47,20 @@ TEST(Cli, HelpNamesTheSubcommands) {
   }
 }
 
+// The demo's output tells one story: A dropped with 1006, B alive then closed cleanly by
+// itself, and no session cut short by the demo stopping (issue: it once said B survived,
+// then logged B's connection closed with 1006 by "proxy stopping").
+TEST(Cli, DemoEndsAsItsStorySays) {
+  const auto r = run_process({kBinary, "demo", "--time-scale", "0.01"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("client B (heartbeat) the demo is over: it sends close 1000, the server answers 1000"),
+            std::string::npos)
+      << r.out;
+  EXPECT_EQ(r.err.find("proxy stopping"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the client will see 1000 (the server's close frame)"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the client will see 1006 (no close frame), the server sees FIN"), std::string::npos) << r.err;
+}
+
 TEST(Cli, ProfilesListsEveryBuiltinOnALine) {
   const auto r = run_process({kBinary, "profiles"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
