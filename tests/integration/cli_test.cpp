@@ -59,6 +59,13 @@ TEST(Cli, DemoEndsAsItsStorySays) {
   EXPECT_EQ(r.err.find("proxy stopping"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("the client will see 1000 (the server's close frame)"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("the client will see 1006 (no close frame), the server sees FIN"), std::string::npos) << r.err;
+  // Directions and ends in words that cannot be confused, and advice where there was no heartbeat.
+  EXPECT_NE(r.err.find("client→server: no heartbeat: ping at least every 30s to survive idle_timeout 60s"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("server→client: no heartbeat, none needed (client→server pings reset idle_timeout)"),
+            std::string::npos)
+      << r.err;
 }
 
 TEST(Cli, ProfilesListsEveryBuiltinOnALine) {
