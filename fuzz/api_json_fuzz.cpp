@@ -78,7 +78,7 @@ void use_toxic(Toxic toxic) {
 void proxy_spec(const ProxySpec& spec) {
   address(spec.listen);
   address(spec.upstream);
-  profile(spec.profile, spec.settings, spec.time_scale);
+  profile(spec.profile, spec.settings, spec.time_scale.value_or(1.0));
 }
 
 void read(unsigned which, std::uint8_t type, std::string_view body) {
@@ -122,7 +122,7 @@ void read(unsigned which, std::uint8_t type, std::string_view body) {
     case 7: {
       const ProfileChange change =
           strict_profile_change(parse_strict_body(body, {"profile", "settings", "time_scale"}, "a profile change"));
-      profile(change.profile.value_or("tcp"), change.settings, change.time_scale);
+      profile(change.profile.value_or("tcp"), change.settings, change.time_scale.value_or(1.0));
       break;
     }
     case 8: (void)strict_partition(parse_strict_body(body, {"duration_ms"}, "a partition")); break;
