@@ -100,7 +100,9 @@ TEST_P(IdleExpiry, ClientObservesTheAction) {
     EXPECT_TRUE(proxy.wait_log("blackholed client sent 13 bytes after the flow was forgotten: RST"));
   } else {
     EXPECT_EQ(e.how, expected) << to_string(e.how);
-    EXPECT_GE(e.after.count(), 490);
+    // The timer starts when dropsim accepts; our clock starts after our own accept of the
+    // upstream side, which a sanitizer build on a loaded machine made 11 ms later.
+    EXPECT_GE(e.after.count(), 450);
     EXPECT_LT(e.after.count(), 1000);
     if (expected == End::eof) {
       // After the FIN, fin_rst's RST follows and moves our socket from CLOSE_WAIT to CLOSE
