@@ -161,6 +161,12 @@ class Writer {
     }
   }
 
+  /// A family with one series per proxy, labelled only by it: its counter `field`.
+  void per_proxy(const Family& f, std::span<const MetricsSample> samples, std::uint64_t ProxyMetrics::*field) {
+    begin(f);
+    for (const MetricsSample& s : samples) sample(f, s.proxy, {}, s.counters->*field);
+  }
+
   /// A family whose samples are one map of each proxy's counters, keyed by `label`.
   template <class Map>
   void by_key(const Family& f, std::string_view label, std::span<const MetricsSample> samples,
@@ -185,8 +191,7 @@ std::string render_prometheus(std::span<const MetricsSample> samples) {
   for (const MetricsSample& s : samples) w.sample(kActiveSessions, s.proxy, {}, s.active_sessions);
   w.begin(kBlackholedSessions);
   for (const MetricsSample& s : samples) w.sample(kBlackholedSessions, s.proxy, {}, s.blackholed_sessions);
-  w.begin(kSessions);
-  for (const MetricsSample& s : samples) w.sample(kSessions, s.proxy, {}, s.counters->sessions_total);
+  w.per_proxy(kSessions, samples, &ProxyMetrics::sessions_total);
   w.by_key(kClosesByCause, "cause", samples, &ProxyMetrics::closes_by_cause);
   w.by_key(kClosesByCode, "code", samples, &ProxyMetrics::closes_by_code);
   // Directions and frame kinds are a fixed set: every series is there from the start, at 0.
@@ -207,16 +212,11 @@ std::string render_prometheus(std::span<const MetricsSample> samples) {
   }
   w.by_key(kTimerFirings, "timer", samples, &ProxyMetrics::timer_firings);
   w.by_key(kFaults, "type", samples, &ProxyMetrics::faults_applied);
-  w.begin(kAcceptErrors);
-  for (const MetricsSample& s : samples) w.sample(kAcceptErrors, s.proxy, {}, s.counters->accept_errors);
-  w.begin(kBlackholed);
-  for (const MetricsSample& s : samples) w.sample(kBlackholed, s.proxy, {}, s.counters->blackholed);
-  w.begin(kBlackholeExpired);
-  for (const MetricsSample& s : samples) w.sample(kBlackholeExpired, s.proxy, {}, s.counters->blackhole_expired);
-  w.begin(kUnansweredCloses);
-  for (const MetricsSample& s : samples) w.sample(kUnansweredCloses, s.proxy, {}, s.counters->unanswered_closes);
-  w.begin(kRefusedRemotePeers);
-  for (const MetricsSample& s : samples) w.sample(kRefusedRemotePeers, s.proxy, {}, s.counters->refused_remote_peers);
+  w.per_proxy(kAcceptErrors, samples, &ProxyMetrics::accept_errors);
+  w.per_proxy(kBlackholed, samples, &ProxyMetrics::blackholed);
+  w.per_proxy(kBlackholeExpired, samples, &ProxyMetrics::blackhole_expired);
+  w.per_proxy(kUnansweredCloses, samples, &ProxyMetrics::unanswered_closes);
+  w.per_proxy(kRefusedRemotePeers, samples, &ProxyMetrics::refused_remote_peers);
   return w.take();
 }
 
