@@ -131,7 +131,7 @@ SCENARIOS = [
     # (nothing left to read), one whose buffers did not kept it disarmed (data pending), so
     # the outcome depended on the machine, not on the proxy.
     Scenario("slow-reader", "the server sends 96 MiB at 0.5 T; the client stalls, reading only from 2 T",
-             True, Script(read_from=2.0), Script(big_at=0.5, big_size=96 << 20), 4.5, nginx_ws(), haproxy_ws(),
+             True, Script(read_from=2.0), Script(big_at=0.5, big_size=96 << 20), 6.0, nginx_ws(), haproxy_ws(),
              compare_stats=("big",), known={"haproxy": Known(SLOW_READER_HAPROXY)}, heavy=True,
              tolerance=MOVES_MIBS),
     Scenario("server-close-1001", "the server sends close 1001 at 0.3 T", True,

@@ -83,9 +83,17 @@ def split_head(buffer):
 def encode_frame(opcode, payload=b"", mask=False, key=None):
     """One final frame; a client masks (RFC 6455 5.3), a server does not. `key`: the
     masking key (default random)."""
-    head = bytes([0x80 | opcode])
+    return b"".join(frame_parts(opcode, payload, mask, key))
+
+
+def frame_parts(opcode, payload=b"", mask=False, key=None):
+    """encode_frame's bytes as [head, body], the body being `payload` itself when nothing
+    changes it (no mask, or a zero key): a peer queues the parts, and a multi-MiB message
+    costs no copy. Touching 96 MiB of fresh memory took 1.2 s on a loaded machine, which
+    made the slow-reader scenario's backend send at 1.7 T instead of 0.5 T."""
     mask_bit = 0x80 if mask else 0
     n = len(payload)
+    head = bytes([0x80 | opcode])
     if n < 126:
         head += bytes([mask_bit | n])
     elif n < 1 << 16:
@@ -93,9 +101,9 @@ def encode_frame(opcode, payload=b"", mask=False, key=None):
     else:
         head += bytes([mask_bit | 127]) + struct.pack("!Q", n)
     if not mask:
-        return head + payload
+        return [head, payload]
     key = key or os.urandom(4)
-    return head + key + apply_mask(payload, key)
+    return [head + key, apply_mask(payload, key)]
 
 
 def apply_mask(payload, key):
@@ -112,21 +120,52 @@ def close_payload(code, reason=b""):
     return struct.pack("!H", code) + reason
 
 
+# A payload this large whose bytes are all zero (every multi-MiB message the peers send) is
+# counted as it arrives instead of buffered: gathering 96 MiB in a bytearray and slicing it
+# out touched ~300 MiB of fresh memory, seconds on a loaded machine, and the client's
+# Python, not the proxy, then decided when the slow-reader scenario's transfer ended.
+STREAM_AT = 1 << 20
+
+
 class FrameReader:
-    """Turns a byte stream into (opcode, payload) frames; unmasks as needed."""
+    """Turns a byte stream into (opcode, payload) frames; unmasks as needed. A payload of
+    STREAM_AT bytes or more with no mask or a zero key is checked to be zeros as it
+    arrives and returned as bytes(n); any other byte in it raises ValueError."""
 
     def __init__(self):
         self._buffer = bytearray()
+        self._streaming = None  # (opcode, length, bytes still to come) of a big frame
 
     def feed(self, data):
         """Adds bytes; returns the frames they completed."""
-        self._buffer += data
         frames = []
-        while True:
-            frame = self._next()
-            if frame is None:
-                return frames
-            frames.append(frame)
+        data = memoryview(data)
+        while data:
+            if self._streaming:
+                data = self._stream(data, frames)
+                continue
+            self._buffer += data
+            data = memoryview(b"")
+            while not self._streaming:
+                frame = self._next()
+                if frame is None:
+                    break
+                frames.append(frame)
+            if self._streaming and self._buffer:  # what followed the big frame's head
+                data, self._buffer = memoryview(bytes(self._buffer)), bytearray()
+        return frames
+
+    def _stream(self, data, frames):
+        """Consumes a big frame's bytes from `data`; returns what is left of `data`."""
+        opcode, n, left = self._streaming
+        take = data[:left]
+        if take.tobytes().count(0) != len(take):
+            raise ValueError("a big WebSocket payload that is not all zeros: the proxy changed it")
+        left -= len(take)
+        self._streaming = (opcode, n, left) if left else None
+        if not left:
+            frames.append((opcode, bytes(n)))
+        return data[len(take):]
 
     def _next(self):
         b = self._buffer
@@ -147,6 +186,10 @@ class FrameReader:
             if len(b) < pos + 4:
                 return None
             key, pos = bytes(b[pos:pos + 4]), pos + 4
+        if n >= STREAM_AT and key in (b"", ZERO_KEY):
+            del b[:pos]
+            self._streaming = (opcode, n, n)
+            return None
         if len(b) < pos + n:
             return None
         payload = bytes(b[pos:pos + n])
