@@ -1,5 +1,5 @@
-// libFuzzer target for the control API's bodies (proxy/api_json.h) and the addresses in
-// them (parse_host_port, proxy/address.h): everything a client's bytes reach before the
+// libFuzzer target for the control API's bodies (proxy/control/api_json.h) and the addresses in
+// them (parse_host_port, proxy/core/address.h): everything a client's bytes reach before the
 // Runtime acts.
 //
 //   data[0] % 10 picks the reader, as ControlApi calls it:

@@ -1,4 +1,4 @@
-// libFuzzer target for the config loaders (proxy/config_yaml.h): dropsim's YAML config
+// libFuzzer target for the config loaders (proxy/control/config_yaml.h): dropsim's YAML config
 // (load_config) and Toxiproxy's JSON one (load_toxiproxy_config), told apart as
 // load_config_file does: a JSON array is Toxiproxy's.
 //

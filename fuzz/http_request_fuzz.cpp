@@ -1,4 +1,4 @@
-// libFuzzer target for HttpRequestReader (proxy/http_request.h), the control API's
+// libFuzzer target for HttpRequestReader (proxy/protocol/http_request.h), the control API's
 // request reader, driven as ApiServer::serve drives it.
 //
 //   data[0]: bits 0-2 how the rest is cut into socket reads; bit 3 small limits (a 200-byte

@@ -1,4 +1,4 @@
-// libFuzzer target for the profile loader (proxy/profile_yaml.h load_profile): a
+// libFuzzer target for the profile loader (proxy/profiles/profile_yaml.h load_profile): a
 // `--profile FILE` or a profile named by a config is text the user did not necessarily write.
 //
 // Input: the profile's YAML. Comment lines of the form `#set NAME=VALUE` become `--set`

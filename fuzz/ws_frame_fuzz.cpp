@@ -1,4 +1,4 @@
-// libFuzzer target for FrameTracker (proxy/ws_frame.h).
+// libFuzzer target for FrameTracker (proxy/protocol/ws_frame.h).
 //
 // Input: byte 0 picks the options (bits 0-3) and how the rest is cut into feeds
 // (bits 4-7); the rest is the wire. The stream is fed twice, cut and whole, and the two

@@ -1,3 +1,4 @@
+#include "close_action.h"
 #include "ws_frame.h"
 
 #include <gtest/gtest.h>

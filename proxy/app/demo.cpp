@@ -2,7 +2,6 @@
 
 #include <chrono>
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/io_context.hpp>
@@ -15,6 +14,7 @@
 #include <asio/write.hpp>
 #include <fmt/format.h>
 
+#include "await.h"
 #include "builtin_profiles.h"
 #include "profile_yaml.h"
 #include "proxy.h"
@@ -25,7 +25,6 @@ namespace {
 
 using asio::ip::tcp;
 using Seconds = std::chrono::duration<double>;
-constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// Narrates with both clocks: the profile's (what the audience should imagine) and the
 /// real one (what the wall clock says).

@@ -4,7 +4,6 @@
 #include <atomic>
 #include <stdexcept>
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
@@ -13,13 +12,12 @@
 #include <fmt/format.h>
 
 #include "address.h"
+#include "await.h"
 #include "duration.h"
 #include "session.h"
 
 namespace dropsim {
 namespace {
-
-constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// Connection ids are unique in the process, so chained proxies never share a "C7".
 std::atomic<std::uint64_t> next_connection_id{1};

@@ -144,7 +144,4 @@ std::vector<std::uint8_t> encode_frame(Opcode opcode, std::span<const std::uint8
 std::vector<std::uint8_t> encode_close_frame(std::uint16_t code, std::string_view reason,
                                              std::optional<std::uint32_t> mask_key = std::nullopt);
 
-/// "close 1001 (going away)", for logs: the code and its RFC 6455 §7.4.1 meaning.
-std::string describe_close_code(std::uint16_t code);
-
 }  // namespace dropsim

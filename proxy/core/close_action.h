@@ -2,8 +2,10 @@
 // How dropsim ends one side of a connection. Each is what a real intermediary does on
 // the wire, so the peer observes exactly what it would observe in production.
 
+#include <cstdint>
 #include <optional>
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace dropsim {
@@ -29,5 +31,8 @@ std::string_view to_string(CloseAction a);
 std::string_view describe(CloseAction a);
 /// Parses the names that to_string prints.
 std::optional<CloseAction> parse_close_action(std::string_view text);
+
+/// "close 1001 (going away)", for logs: the code and its RFC 6455 §7.4.1 meaning.
+std::string describe_close_code(std::uint16_t code);
 
 }  // namespace dropsim

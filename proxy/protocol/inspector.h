@@ -23,21 +23,10 @@
 #include "http_tracker.h"
 #include "policy.h"
 #include "profile.h"
+#include "verdict.h"
 #include "ws_frame.h"
 
 namespace dropsim {
-
-/// What the pipe does with the chunk it just read.
-struct Verdict {
-  enum class Action {
-    forward,  ///< write the chunk as read
-    replace,  ///< write `replacement` instead (empty: hold the chunk back)
-    cut,      ///< write the first `prefix` bytes, then stop: see Inspector::problem()
-  };
-  Action action = Action::forward;
-  std::string_view replacement;  ///< replace: valid until the next inspect()
-  std::size_t prefix = 0;        ///< cut: bytes to write before stopping
-};
 
 /// Why a session must end because of what a peer sent.
 struct Problem {

@@ -12,13 +12,13 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <asio/write.hpp>
 #include <fmt/format.h>
 
 #include "address.h"
+#include "await.h"
 #include "control_api.h"
 #include "duration.h"
 #include "episode.h"
@@ -30,7 +30,6 @@
 namespace dropsim {
 namespace {
 
-constexpr auto kUseTuple = asio::experimental::as_tuple(asio::use_awaitable);
 /// Bytes read per receive: a request head or a small body in one go.
 constexpr std::size_t kReadChunk = 16 * 1024;
 /// The kernel's send buffer of an event stream: what a stalled reader holds beyond the
@@ -172,12 +171,12 @@ void ApiServer::stop() {
 asio::awaitable<void> ApiServer::accept_loop(std::shared_ptr<State> state) {
   asio::steady_timer backoff(state->io);
   while (!state->stopped) {
-    auto [ec, socket] = co_await state->acceptor.async_accept(kUseTuple);
+    auto [ec, socket] = co_await state->acceptor.async_accept(kAwait);
     if (state->stopped || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // Out of descriptors: back off rather than spin; the proxies keep running.
       backoff.expires_after(std::chrono::milliseconds(100));
-      co_await backoff.async_wait(kUseTuple);
+      co_await backoff.async_wait(kAwait);
       continue;
     }
     if (!admit(*state, socket)) continue;
@@ -232,7 +231,7 @@ asio::awaitable<void> ApiServer::watchdog(std::shared_ptr<State> state, std::sha
       co_return;
     }
     conn->timer.expires_at(conn->deadline == TimePoint::max() ? now + state->options.idle_timeout : conn->deadline);
-    co_await conn->timer.async_wait(kUseTuple);
+    co_await conn->timer.async_wait(kAwait);
   }
 }
 
@@ -240,7 +239,7 @@ namespace {
 
 /// Writes all of `bytes`; false when the connection is gone.
 asio::awaitable<bool> write_all(asio::ip::tcp::socket& socket, const std::string& bytes) {
-  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), kUseTuple);
+  auto [ec, n] = co_await asio::async_write(socket, asio::buffer(bytes), kAwait);
   co_return !ec;
 }
 
@@ -302,7 +301,7 @@ asio::awaitable<void> ApiServer::serve(std::shared_ptr<State> state, std::shared
       }
     }
     if (reader.take_continue() && !co_await write_all(conn->socket, "HTTP/1.1 100 Continue\r\n\r\n")) break;
-    auto [ec, n] = co_await conn->socket.async_read_some(asio::buffer(chunk), kUseTuple);
+    auto [ec, n] = co_await conn->socket.async_read_some(asio::buffer(chunk), kAwait);
     if (ec) break;  // EOF, reset, or closed by stop() or the watchdog
     pending.append(chunk.data(), n);
     if (!conn->in_request) request_from_now();  // a request's first byte
@@ -328,7 +327,7 @@ asio::awaitable<void> ApiServer::stream_events(std::shared_ptr<State> state, std
       std::string out = c.events->take();
       if (out.empty()) {
         c.wake.expires_after(state->options.heartbeat);
-        auto [ec] = co_await c.wake.async_wait(kUseTuple);
+        auto [ec] = co_await c.wake.async_wait(kAwait);
         if (c.closed || c.gone || state->stopped) break;
         if (ec) continue;  // woken early: events are waiting
         out = ": heartbeat\n\n";
@@ -344,7 +343,7 @@ asio::awaitable<void> ApiServer::until_gone(std::shared_ptr<Connection> conn) {
   // An event-stream client sends nothing more; its read ends only when it goes away.
   std::array<char, 512> discard;
   while (!conn->closed) {
-    auto [ec, n] = co_await conn->socket.async_read_some(asio::buffer(discard), kUseTuple);
+    auto [ec, n] = co_await conn->socket.async_read_some(asio::buffer(discard), kAwait);
     if (ec) break;
   }
   conn->gone = true;

@@ -1,6 +1,5 @@
 #include "session.h"
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/co_spawn.hpp>
 #include <asio/connect.hpp>
 #include <asio/detached.hpp>
@@ -16,13 +15,12 @@
 #include <random>
 
 #include "address.h"
+#include "await.h"
 #include "duration.h"
 #include "explain.h"
 
 namespace dropsim {
 namespace {
-
-constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
 
 std::string endpoint_text(const asio::ip::tcp::socket& s) {
   std::error_code ec;

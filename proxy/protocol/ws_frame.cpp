@@ -301,27 +301,4 @@ std::vector<std::uint8_t> encode_close_frame(std::uint16_t code, std::string_vie
   return encode_frame(Opcode::close, payload, true, mask_key);
 }
 
-std::string describe_close_code(std::uint16_t code) {
-  std::string_view meaning;
-  switch (code) {
-    case 1000: meaning = "normal closure"; break;
-    case 1001: meaning = "going away"; break;
-    case 1002: meaning = "protocol error"; break;
-    case 1003: meaning = "unsupported data"; break;
-    case 1005: meaning = "no status received"; break;
-    case 1006: meaning = "abnormal closure"; break;
-    case 1007: meaning = "invalid payload data"; break;
-    case 1008: meaning = "policy violation"; break;
-    case 1009: meaning = "message too big"; break;
-    case 1010: meaning = "mandatory extension"; break;
-    case 1011: meaning = "internal error"; break;
-    case 1012: meaning = "service restart"; break;
-    case 1013: meaning = "try again later"; break;
-    case 1014: meaning = "bad gateway"; break;
-    case 1015: meaning = "TLS handshake"; break;
-    default: return fmt::format("close {}", code);
-  }
-  return fmt::format("close {} ({})", code, meaning);
-}
-
 }  // namespace dropsim

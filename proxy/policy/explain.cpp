@@ -4,8 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "close_action.h"
 #include "duration.h"
-#include "ws_frame.h"
 
 namespace dropsim {
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <vector>
 
-#include "runtime.h"
+#include "proxy_spec.h"
 
 namespace dropsim {
 

@@ -4,17 +4,15 @@
 #include <optional>
 #include <stdexcept>
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "await.h"
 #include "clock.h"
 
 namespace dropsim {
 namespace {
-
-constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
 
 /// Listen addresses are looked up once, when a proxy is created: as long as DNS takes,
 /// up to this (getaddrinfo gives up well before it on its own).

@@ -31,8 +31,8 @@
 
 #include "buffer_pool.h"
 #include "direction.h"
-#include "inspector.h"
 #include "toxic.h"
+#include "verdict.h"
 
 namespace dropsim {
 

@@ -6,18 +6,17 @@
 #include <string_view>
 #include <vector>
 
-#include <asio/experimental/as_tuple.hpp>
 #include <asio/post.hpp>
 #include <asio/experimental/awaitable_operators.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 
+#include "await.h"
 #include "shaper.h"
 
 namespace dropsim {
 namespace {
 
-constexpr auto kAwait = asio::experimental::as_tuple(asio::use_awaitable);
 using End = PipeResult::End;
 
 bool would_block(const std::error_code& ec) {
