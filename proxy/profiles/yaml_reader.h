@@ -3,10 +3,11 @@
 // FILE:LINE:COL, and the few checks each mapping needs (a value present, a single value,
 // no unknown or repeated keys), all reported as ProfileError with the fix.
 //
-//   text ──parse_yaml──► YAML::Node ──Loader (profile_yaml.cpp)──────► Profile
+//   text ──parse_yaml──► YAML::Node ──Loader (profile_loader.cpp)────► Profile
 //                                   └─ConfigReader (config_yaml.cpp)─► RunConfig
 //
-// Only profile_yaml.cpp and config_yaml.cpp include this header, and so yaml-cpp.
+// Only the profile readers (through settings_reader.h) and config_yaml.cpp include this
+// header, and so yaml-cpp; profile_emitter.cpp includes yaml-cpp for its YAML::Emitter.
 
 #include <span>
 #include <string>
