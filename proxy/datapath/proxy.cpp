@@ -158,7 +158,7 @@ void Proxy::stop() {
   if (stopped_) return;
   stopped_ = true;
   stop_accepting();
-  for (auto& s : open_sessions()) s->shut_down("proxy stopping");
+  for (auto& s : open_sessions()) s->close_now("proxy stopping");
 }
 
 void Proxy::stop_accepting() {

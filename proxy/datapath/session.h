@@ -10,6 +10,27 @@
 //
 // Everything runs on one io_context thread: no locks. Coroutines hold the Session
 // alive; it ends when every socket is closed and they have unwound.
+//
+// Its life (phase_) goes one way:
+//
+//   connecting ──upstream connected──► open ── each direction may end alone, the session
+//       │                               │      going on: its source's FIN is forwarded
+//       │                               │      (on_fin), or a half_close timer ends it
+//       │                               │      (close_direction)
+//       │ upstream unreachable,         │ both directions ended, a timer, a fault, the API,
+//       │ close_now                     │ a peer's error or refused bytes, close_now
+//       ▼                               │
+//     closing ◄─────────────────────────┘ begin_closing(what, actions, cause), once: the
+//       │  pipes stop, each side is closed as `actions` says, the close line is logged;
+//       │  a side may still linger for a close reply, drain a frame or a status, or be
+//       │  held blackholed
+//       ▼ release_if_closed(): the last socket is closed
+//     released: the budget's slot given back, on_closed called; the coroutines unwind
+//
+// The API's SessionState says connecting, open, or closing (blackholed while a blackholed
+// side is held). Files: session.cpp (this life), session_connect.cpp (the upstream connect
+// and the HTTP status when it fails), session_close.cpp (closing one side),
+// session_faults.cpp (toxics, API actions), session_report.cpp (log lines, metrics, info).
 
 #include <array>
 #include <cstdint>
@@ -70,8 +91,9 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
 
   /// Connects upstream, then runs both pipes and the watchdog.
   void start();
-  /// Ends the session now, FIN to both sides (process shutdown).
-  void shut_down(std::string_view why);
+  /// Closes the session now, FIN to both sides, and lets go of every socket it still
+  /// holds, lingering or blackholed (the proxy is stopping).
+  void close_now(std::string_view why);
   /// Logs one line about the live session: activity, frames, heartbeat margins, timers.
   void report();
   /// The proxy's toxics are now `toxics`: new ones are rolled for (toxicity) and start
@@ -89,7 +111,49 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   std::uint64_t id() const { return id_; }
 
  private:
+  /// Where the session is in its life (the diagram above).
+  enum class Phase {
+    connecting,  ///< the upstream connect (or the answer to its failure) is under way
+    open,        ///< both pipes and the watchdog run
+    closing,     ///< begin_closing ran: no byte moves; sockets may still be held
+    released,    ///< every socket closed, on_closed called
+  };
+
+  // session.cpp: the life
   asio::awaitable<void> run();
+  /// Runs the pipe of `d` and hands how it ended to on_fin, on_failed, on_problem or on_limited.
+  asio::awaitable<void> pump(Direction d);
+  /// Sleeps until the next timer or fault deadline, fires what is due, sleeps again.
+  asio::awaitable<void> watchdog();
+  // PipeObserver
+  Verdict on_chunk(Direction d, std::span<const char> bytes) override;
+  void on_write_blocked(Direction d, std::size_t pending) override;
+  void on_write_progress(Direction d, std::size_t pending) override;
+  /// Wakes the watchdog if the policy's next deadline moved earlier than its timer.
+  void reschedule();
+  /// The source of `d` sent FIN: forward it or close both, per the profile.
+  void on_fin(Direction d);
+  /// A socket failed (reset, broken pipe): the other side gets a FIN.
+  void on_failed(Side s, const std::error_code& ec);
+  /// A peer sent something the inspector refuses (a bad frame, a refused upgrade).
+  void on_problem();
+  /// A timer fired: log why, then act on each side.
+  void on_expiry(const Expiry& e);
+  /// A half_close timer fired: close direction `d` only (FIN toward its destination).
+  void close_direction(const Expiry& e, Direction d);
+  /// The one way a session ends (open or connecting → closing; later calls do nothing):
+  /// stops both pipes (no byte moves after this), closes each side as `actions` says, and
+  /// logs the close line: `what` then what each side observed (only `describe_only`'s,
+  /// when given). `client_reply` goes to the client first (a refused handshake's status).
+  void begin_closing(const std::string& what, const SideActions& actions, std::string_view cause,
+                     std::optional<Side> describe_only = std::nullopt, std::string client_reply = {});
+  /// closing → released once every socket is closed: gives the budget's slot back and
+  /// calls on_closed, once. Called wherever a socket may have been the last one open.
+  void release_if_closed();
+  /// True once begin_closing ran (closing or released).
+  bool closing() const { return phase_ >= Phase::closing; }
+
+  // session_connect.cpp: the upstream connect, and the answer when it fails
   asio::awaitable<bool> connect_upstream();
   /// How the connect attempts ended: "" when connected, else why not ("Connection refused
   /// after 4 attempts (3 retries)"); `timed_out` tells whether the last attempt timed out.
@@ -100,24 +164,13 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   /// Reads from the client until a request head ("\r\n\r\n") arrived, for at most
   /// `limit`; false on EOF, an error, the time limit or an oversized head.
   asio::awaitable<bool> read_request_head(std::string& buffer, Duration limit);
-  asio::awaitable<void> pump(Direction d);
-  asio::awaitable<void> watchdog();
-  /// Holds blackholed side `s` open and silent until its peer sends (answered with RST)
-  /// or the profile's blackhole_hold passes (released silently).
-  asio::awaitable<void> hold_blackholed(Side s);
-  /// Lets go of blackholed side `s` without a packet where the kernel allows it: TCP_REPAIR
-  /// (CAP_NET_ADMIN) makes close() send nothing, as the load balancer that forgot the flow
-  /// sends nothing; without that right, RST, which the peer's next packet would have met.
-  /// `why` goes in the log line. No-op when `s` is not held.
-  void release_blackholed(Side s, std::string_view why);
-  /// Marks side `s` no longer held, in the flags and the gauges.
-  void unhold(Side s);
-  /// True while a blackholed side is held.
-  bool holding() const { return held_[0] || held_[1]; }
-  /// After our close frame and FIN to `s`: reads (and drops) until its EOF, at most
-  /// context close_wait, then closes, so the closing handshake ends cleanly rather than
-  /// with RST.
-  asio::awaitable<void> linger_closed(Side s);
+
+  // session_close.cpp: closing one side
+  /// Closes one side the way `actions` says for it, `reply` written first; returns what it
+  /// actually got.
+  SideClose close_side(Side s, const SideActions& actions, std::string reply = {});
+  /// The close frame for `s`, or "" with `why_not` set when none is possible.
+  std::string close_frame(Side s, std::uint16_t code, const std::string& reason, std::string& why_not) const;
   /// Writes `bytes` (a close frame, an HTTP status) to side `s` whole, then closes it as
   /// `then` says: ws_close (FIN, then linger_closed), rst, or FIN for anything else. Never
   /// blocks the thread: what the socket does not take at once is written as it drains,
@@ -130,35 +183,24 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   asio::awaitable<void> flush_then_close(Side s, std::string rest, std::size_t total, CloseAction then);
   /// Closes `s` as `then` says, its bytes written (see write_then_close).
   void close_after_write(Side s, CloseAction then);
+  /// After our close frame and FIN to `s`: reads (and drops) until its EOF, at most
+  /// context close_wait, then closes, so the closing handshake ends cleanly rather than
+  /// with RST.
+  asio::awaitable<void> linger_closed(Side s);
+  /// Holds blackholed side `s` open and silent until its peer sends (answered with RST)
+  /// or the profile's blackhole_hold passes (released silently).
+  asio::awaitable<void> hold_blackholed(Side s);
+  /// Lets go of blackholed side `s` without a packet where the kernel allows it: TCP_REPAIR
+  /// (CAP_NET_ADMIN) makes close() send nothing, as the load balancer that forgot the flow
+  /// sends nothing; without that right, RST, which the peer's next packet would have met.
+  /// `why` goes in the log line. No-op when `s` is not held.
+  void release_blackholed(Side s, std::string_view why);
+  /// Marks side `s` no longer held, in the flags and the gauges.
+  void unhold(Side s);
+  /// True while a blackholed side is held.
+  bool holding() const { return held_[0] || held_[1]; }
 
-  // PipeObserver
-  Verdict on_chunk(Direction d, std::span<const char> bytes) override;
-  void on_write_blocked(Direction d, std::size_t pending) override;
-  void on_write_progress(Direction d, std::size_t pending) override;
-
-  /// The source of `d` sent FIN: forward it or close both, per the profile.
-  void on_finished(Direction d);
-  /// A socket failed (reset, broken pipe): the other side gets a FIN.
-  void on_failed(Side s, const std::error_code& ec);
-  /// A timer fired: log why, then act on each side.
-  void on_expiry(const Expiry& e);
-  /// A half_close timer fired: end direction `d` only (FIN toward its destination).
-  void end_direction(const Expiry& e, Direction d);
-  /// A peer sent something the inspector refuses (a bad frame, a refused upgrade).
-  void on_problem();
-  /// The one way a session ends: stops both pipes (no byte moves after this), closes each
-  /// side as `actions` says, and logs the close line: `what` then what each side observed
-  /// (only `describe_only`'s, when given). `client_reply` goes to the client first (a
-  /// refused handshake's status).
-  void end(const std::string& what, const SideActions& actions, std::string_view cause,
-           std::optional<Side> describe_only = std::nullopt, std::string client_reply = {});
-  /// The close frame for `s`, or "" with `why_not` set when none is possible.
-  std::string close_frame(Side s, std::uint16_t code, const std::string& reason, std::string& why_not) const;
-  /// Closes one side the way `actions` says for it, `reply` written first; returns what it
-  /// actually got.
-  SideClose close_side(Side s, const SideActions& actions, std::string reply = {});
-  /// Wakes the watchdog if the policy's next deadline moved earlier than its timer.
-  void reschedule();
+  // session_faults.cpp: toxics (apply_toxics and act are public)
   /// A toxic that got this session, with where it started counting.
   struct ActiveToxic {
     Toxic toxic;
@@ -174,10 +216,16 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   bool fire_faults(TimePoint at);
   /// A pipe carried all a limit allowed (limit_data, or reset_peer's `bytes`).
   void on_limited(Direction d);
+
+  // session_report.cpp: log lines and metrics (report and info are public)
+  /// begin_closing's record: counts the close (cause, WebSocket close code) and logs the
+  /// close line (see begin_closing) and, for a WebSocket, the heartbeat line. `at` and
+  /// `websocket` as they were before the sides were closed.
+  void record_close(const std::string& what, const std::array<SideClose, 2>& closed, std::string_view cause,
+                    std::optional<Side> describe_only, TimePoint at, bool websocket);
   /// Adds what the policy counted since the last call to the proxy's metrics.
   void count_metrics();
-  /// Calls on_closed once every socket is closed.
-  void maybe_done();
+
   asio::ip::tcp::socket& socket(Side s) { return sockets_[index(s)]; }
   TimePoint now() const { return context_->clock->now(); }
 
@@ -189,11 +237,9 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   Policy policy_;
   Inspector inspector_;  ///< HTTP and WebSocket view of the bytes (a no-op in tcp mode)
   Clockface clock_;      ///< durations in the profile's time, for log lines
-  asio::steady_timer timer_;
-  bool ending_ = false;  ///< an end was decided: pipe results no longer matter
-  std::array<bool, 2> direction_ended_{};  ///< by a half_close expiry, indexed by Direction
-  bool done_ = false;    ///< on_closed was called
-  bool watching_ = false;  ///< the watchdog runs (the upstream is connected): the timer is its own
+  asio::steady_timer timer_;  ///< the upstream connect's while connecting, then the watchdog's
+  Phase phase_ = Phase::connecting;
+  std::array<bool, 2> direction_closed_{};  ///< by a half_close expiry, indexed by Direction
   std::array<bool, 2> held_{};  ///< blackholed and still held, indexed by Side
   bool unanswered_ = false;     ///< a peer did not hang up within close_wait of our close frame
   std::vector<ActiveToxic> toxics_;
