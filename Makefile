@@ -46,8 +46,21 @@ fidelity: build
 demo: build
 	$(BUILD)/dropsim demo
 
+# dropsim's own bench (build/bench/dropsim_bench: dropsim against direct loopback, in
+# process), then bench/compare.py: dropsim side by side with real nginx and HAProxy in one
+# run, rounds shuffled, a table of ratios to nginx (issue 14). iperf3 and sockperf come
+# from `scripts/deps.sh --bench`. BENCH_ARGS goes to compare.py (--quick, --rounds N);
+# Both rewrite docs/performance.md; `make bench-compare` runs compare.py alone.
+BENCH_ARGS ?=
 bench: build
+	@scripts/deps.sh --bench
 	$(BUILD)/bench/dropsim_bench
+	/usr/bin/python3 bench/compare.py --dropsim $(BUILD)/dropsim --markdown docs/performance.md $(BENCH_ARGS)
+
+.PHONY: bench-compare
+bench-compare: build
+	@scripts/deps.sh --bench
+	/usr/bin/python3 bench/compare.py --dropsim $(BUILD)/dropsim --markdown docs/performance.md $(BENCH_ARGS)
 
 # 1,000 clients through a tcp proxy under `ulimit -n 256`: the cap, the API meanwhile, the
 # descriptors after (bench/capacity.py; LIMIT= and CLIENTS= change the figures).

@@ -23,11 +23,15 @@ packages=(
 services=(nginx haproxy)
 # `--fuzz` (make fuzz): clang with libFuzzer and the sanitizer runtimes, on top of the above.
 fuzz_packages=(clang libclang-rt-14-dev)
+# `--bench` (make bench): the load generators bench/compare.py drives through dropsim,
+# nginx and HAProxy: iperf3 (bulk TCP) and sockperf (64 B ping-pong).
+bench_packages=(iperf3 sockperf)
 
 case "${1:-}" in
   "") ;;
   --fuzz) packages+=("${fuzz_packages[@]}") ;;
-  *) echo "usage: scripts/deps.sh [--fuzz]" >&2; exit 2 ;;
+  --bench) packages+=("${bench_packages[@]}") ;;
+  *) echo "usage: scripts/deps.sh [--fuzz | --bench]" >&2; exit 2 ;;
 esac
 
 # The Toxiproxy Node client test (tests/toxiproxy-node): Debian's node and npm, only when
