@@ -510,6 +510,7 @@ void Runtime::start_listening(Entry& e) {
   o.lookup = options_.lookup;
   o.budget = budget_;
   o.close_wait = options_.drain_timeout;
+  o.splice = options_.splice;
   o.loopback_peers_only = e.spec.loopback_peers_only;
   auto proxy = std::make_unique<Proxy>(io_, std::move(o), log_, clock_);
   try {

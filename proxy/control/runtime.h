@@ -96,6 +96,10 @@ struct RuntimeOptions {
   /// A drain (SIGTERM) waits this long for every peer to answer its close frame and
   /// close; a session's close frame (drain, ws_close) waits as long for its peer's reply.
   Duration drain_timeout = std::chrono::seconds(2);
+  /// Bulk raw TCP bytes with no fault on them are spliced (zero-copy) rather than copied
+  /// (`run --splice`). Off by default: on loopback it costs the peers more than it saves
+  /// dropsim (docs/performance.md).
+  bool splice = false;
 };
 
 /// How a drain (Runtime::drain) ended.

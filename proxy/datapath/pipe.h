@@ -19,10 +19,22 @@
 // It keeps reading while earlier bytes wait for their time, so latency does not cap
 // throughput; a full backlog stops the reads (backpressure again). Without faults none of
 // this exists: no copy, no timer, no extra syscall.
+//
+// When the observer does not need to see a direction's bytes (raw TCP: only their count
+// and time matter), no fault applies and a read brought 16 KiB or more (a bulk transfer:
+// small messages are cheaper copied), the pipe splices the rest of its turn:
+//
+//   from ──splice into a lent kernel pipe──► on_passed(count) ──► splice to `to`
+//
+// the same loop with the same backpressure (the kernel pipe is emptied before the next
+// splice in), so a fault added mid-transfer finds it empty and switches to copying
+// between two chunks without losing or reordering a byte.
 
 #include <cstddef>
 #include <cstdint>
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <span>
 #include <system_error>
 
@@ -31,6 +43,7 @@
 
 #include "buffer_pool.h"
 #include "direction.h"
+#include "splice_pool.h"
 #include "toxic.h"
 #include "verdict.h"
 
@@ -46,6 +59,11 @@ class PipeObserver {
   virtual void on_write_blocked(Direction d, std::size_t pending) = 0;
   /// A blocked write in `d` progressed; `pending` bytes are left (0: drained).
   virtual void on_write_progress(Direction d, std::size_t pending) = 0;
+  /// Whether `d`'s bytes may pass unseen (nothing parses them, no verdict can change
+  /// them): the pipe may then splice them and report only how many passed.
+  virtual bool opaque(Direction /*d*/) const { return false; }
+  /// `n` bytes passed unseen in `d` (spliced): what on_chunk would have counted.
+  virtual void on_passed(Direction /*d*/, std::size_t /*n*/) {}
 };
 
 /// How a pipe's run() ended.
@@ -68,8 +86,9 @@ class Pipe {
   /// Bytes read but not yet written stay below this (then the pipe stops reading).
   static constexpr std::size_t kMaxBacklog = 1024 * 1024;
 
+  /// With `splice` (null: always copy), opaque bytes move through its kernel pipes.
   Pipe(Direction direction, asio::ip::tcp::socket& from, asio::ip::tcp::socket& to,
-       BufferPool& pool, PipeObserver& observer);
+       BufferPool& pool, PipeObserver& observer, SplicePool* splice = nullptr);
   ~Pipe();
 
   /// Moves bytes until the source finishes, a socket fails, the session stops it, or the
@@ -107,8 +126,21 @@ class Pipe {
   /// The faulted loop: true when the pipe ends (the result in shaping_), false when the
   /// faults are gone and the backlog written (shaping_ freed: the plain loop goes on).
   asio::awaitable<bool> run_shaped();
+  /// Splices through `pipe` while bytes keep coming (run()'s copy loop without the
+  /// copy): nothing when the source is drained or the bytes need seeing again, else how
+  /// the pipe ends.
+  asio::awaitable<std::optional<PipeResult>> splice_turn(SplicePool::Lease& pipe);
   /// Writes all of [data, data+n) to `to_`; returns the error that stopped it, if any.
   asio::awaitable<std::error_code> write_all(const char* data, std::size_t n);
+  /// Splices all `n` bytes `pipe` holds to `to_`; returns the error that stopped it.
+  asio::awaitable<std::error_code> splice_all(SplicePool::Lease& pipe, std::size_t n);
+  /// write_all's loop: `write_some(want, ec)` writes at most `want` of the `n` bytes left
+  /// and returns how many it wrote; it waits while `to_` is full and tells the observer.
+  template <class WriteSome>
+  asio::awaitable<std::error_code> deliver(std::size_t n, WriteSome write_some);
+  /// The turn began at `turn`: when its budget is spent, yields the thread and starts a
+  /// new turn; false when the pipe must leave its loop (stopped, or faults arrived).
+  asio::awaitable<bool> keep_turn(std::chrono::steady_clock::time_point& turn);
   /// One non-blocking read of at most `cap` bytes (0: a peek) into the backlog; false
   /// when there was nothing to read. Records in `s` how the source or the pipe ended.
   bool read_once(Shaping& s, std::size_t cap);
@@ -122,6 +154,7 @@ class Pipe {
   asio::ip::tcp::socket& to_;
   BufferPool& pool_;
   PipeObserver& observer_;
+  SplicePool* splice_;
   /// The faults (in its Shaper), backlog and timer, while faults apply or bytes they
   /// delayed still wait: an idle pipe without faults pays one pointer for them.
   std::unique_ptr<Shaping> shaping_;

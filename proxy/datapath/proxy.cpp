@@ -41,6 +41,8 @@ Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Cl
   if (options_.metrics) context_->metrics = options_.metrics;
   context_->budget = options_.budget;
   context_->close_wait = options_.close_wait;
+  context_->splice.set_budget(options_.budget);
+  if (!options_.splice) context_->splice.disable();
   context_->resolver = std::make_shared<const Resolver>(io_.get_executor(), options_.lookup);
 }
 

@@ -26,9 +26,9 @@ Session::Session(std::uint64_t id, asio::ip::tcp::socket client,
       profile_(context_->profile),
       sockets_{make_socket_like(client), make_socket_like(client)},
       pipes_{Pipe(Direction::upstream, sockets_[index(Side::client)], sockets_[index(Side::upstream)],
-                  context_->pool, *this),
+                  context_->pool, *this, &context_->splice),
              Pipe(Direction::downstream, sockets_[index(Side::upstream)], sockets_[index(Side::client)],
-                  context_->pool, *this)},
+                  context_->pool, *this, &context_->splice)},
       policy_(*profile_, context_->clock->now()),
       inspector_(*profile_, policy_),
       clock_(profile_->time_scale),
@@ -98,8 +98,7 @@ asio::awaitable<void> Session::watchdog() {
   // Activity only moves deadlines later, so this sleeps until the deadline it saw,
   // re-asks the policy, and sleeps again while the real deadline is still ahead.
   while (!closing()) {
-    auto deadline = policy_.next_deadline();
-    if (const auto fault = fault_deadline(); fault && (!deadline || *fault < *deadline)) deadline = fault;
+    const auto deadline = next_deadline();
     timer_.expires_at(deadline ? *deadline : TimePoint::max());
     co_await timer_.async_wait(kAwait);
     if (closing()) co_return;
@@ -118,6 +117,13 @@ Verdict Session::on_chunk(Direction d, std::span<const char> bytes) {
   return v;
 }
 
+bool Session::opaque(Direction d) const { return inspector_.opaque(d); }
+
+void Session::on_passed(Direction d, std::size_t n) {
+  inspector_.count(d, n, now());
+  count_metrics();
+}
+
 void Session::on_write_blocked(Direction d, std::size_t pending) {
   policy_.on_write_blocked(d, pending, now());
   reschedule();
@@ -131,9 +137,14 @@ void Session::on_write_progress(Direction d, std::size_t pending) {
 void Session::reschedule() {
   // Before the watchdog runs, timer_ times the upstream connect: not ours to cancel.
   if (phase_ != Phase::open) return;
+  const auto deadline = next_deadline();
+  if (deadline && *deadline < timer_.expiry()) timer_.cancel();
+}
+
+std::optional<TimePoint> Session::next_deadline() const {
   auto deadline = policy_.next_deadline();
   if (const auto fault = fault_deadline(); fault && (!deadline || *fault < *deadline)) deadline = fault;
-  if (deadline && *deadline < timer_.expiry()) timer_.cancel();
+  return deadline;
 }
 
 void Session::on_fin(Direction d) {

@@ -2,7 +2,7 @@
 // One proxied connection: the accepted client, the upstream socket, a Pipe each way, the
 // pure Policy, and one watchdog timer.
 //
-//              ┌──────────────── Session C7 ─────────────────┐
+//              ┌───────────────────── Session C7 ──────────────────────┐
 //   client ───►│ sockets_[client]  Pipe[upstream]   sockets_[upstream] │───► server
 //   client ◄───│                   Pipe[downstream]                    │◄─── server
 //              │ Policy (profile + activity + now) ◄── watchdog timer  │
@@ -45,6 +45,7 @@
 #include <asio/steady_timer.hpp>
 
 #include "buffer_pool.h"
+#include "splice_pool.h"
 #include "clock.h"
 #include "event_log.h"
 #include "explain.h"
@@ -72,6 +73,7 @@ struct SessionContext {
   const Clock* clock = &SteadyClock::instance();     ///< the source of `now`
   EventLog* log = nullptr;                           ///< connection events
   BufferPool pool;                                   ///< chunks for every pipe
+  SplicePool splice;                                 ///< kernel pipes for opaque bytes
   std::function<void(std::uint64_t)> on_closed;      ///< called once when a session ends
   std::shared_ptr<ProxyMetrics> metrics = std::make_shared<ProxyMetrics>();  ///< the proxy's counters
   std::uint64_t seed = 0;                            ///< toxicity rolls and jitter (`--seed`)
@@ -127,6 +129,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   asio::awaitable<void> watchdog();
   // PipeObserver
   Verdict on_chunk(Direction d, std::span<const char> bytes) override;
+  bool opaque(Direction d) const override;
+  void on_passed(Direction d, std::size_t n) override;
   void on_write_blocked(Direction d, std::size_t pending) override;
   void on_write_progress(Direction d, std::size_t pending) override;
   /// Wakes the watchdog if the policy's next deadline moved earlier than its timer.
@@ -212,6 +216,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   void update_pipe_faults();
   /// The earliest time a toxic acts on the session as a whole (reset_peer, timeout).
   std::optional<TimePoint> fault_deadline() const;
+  /// When the watchdog must wake: the policy's next deadline or a toxic's, the earlier.
+  std::optional<TimePoint> next_deadline() const;
   /// Fires the session-level toxics due at `at`; true when that ended the session.
   bool fire_faults(TimePoint at);
   /// A pipe carried all a limit allowed (limit_data, or reset_peer's `bytes`).

@@ -79,6 +79,15 @@ Verdict Inspector::inspect(Direction d, std::span<const char> bytes, TimePoint n
   return {};
 }
 
+bool Inspector::opaque(Direction d) const {
+  return profile_.mode == Mode::tcp || stage_[index(d)] == Stage::raw;
+}
+
+void Inspector::count(Direction d, std::size_t n, TimePoint now) {
+  now_ = now;
+  policy_.on_bytes(d, n, now, 0);
+}
+
 Verdict Inspector::inspect_http(Direction d, std::span<const char> bytes) {
   policy_.on_bytes(d, bytes.size(), now_, 0);
   if (d == Direction::downstream && !bytes.empty()) response_started_ = true;

@@ -48,6 +48,11 @@ class Inspector {
 
   /// Inspects `bytes` read in direction `d` at `now`.
   Verdict inspect(Direction d, std::span<const char> bytes, TimePoint now);
+  /// Whether `d`'s bytes need no inspecting (a tcp profile, or the raw stream after
+  /// strip_upgrade): inspect() would only count them, so count() may stand in for it.
+  bool opaque(Direction d) const;
+  /// `n` bytes moved unseen in `d` at `now` (spliced): counted as inspect() counts them.
+  void count(Direction d, std::size_t n, TimePoint now);
 
   /// Set when a verdict was `cut` (or a reject): what happened and what to do.
   const std::optional<Problem>& problem() const { return problem_; }

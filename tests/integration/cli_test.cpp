@@ -2,11 +2,13 @@
 
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <regex>
 #include <sstream>
+#include <thread>
 
 #include <gtest/gtest.h>
 
@@ -331,6 +333,85 @@ TEST(Cli, Sigusr1ReportsEveryLiveSession) {
   EXPECT_NE(child.err().find("1 active session(s)"), std::string::npos) << child.err();
   child.signal(SIGTERM);
   EXPECT_EQ(child.wait(milliseconds(3000)), 0);
+}
+
+/// Kernel pipes process `pid` holds open (each splicing direction holds two ends).
+int pipe_ends_of(int pid) {
+  int n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd", ec)) {
+    std::error_code link_ec;
+    if (std::filesystem::read_symlink(e.path(), link_ec).string().starts_with("pipe:")) ++n;
+  }
+  return n;
+}
+
+/// Whether `run` was given --splice.
+class CliSplice : public ::testing::TestWithParam<bool> {};
+
+TEST_P(CliSplice, ARawTransferHeldByAFullServerHoldsAKernelPipeOnlyWithSplice) {
+  const bool splice = GetParam();
+  Listener server;  // accepts, never reads: the transfer blocks inside dropsim
+  std::vector<std::string> args{kBinary, "run", "--no-api", "--profile", "nginx-stream", "--listen", "127.0.0.1:0",
+                                "--upstream", "127.0.0.1:" + std::to_string(server.port())};
+  if (splice) args.push_back("--splice");
+  ChildProcess child(args);
+  ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
+  const int before = pipe_ends_of(child.pid());
+  Fd client = connect_to(logged_port(child.err()));
+  Fd upstream = server.accept();
+  ASSERT_TRUE(upstream.valid());
+  const Pushed pushed = push_until_blocked(client.get(), std::size_t{256} << 20, milliseconds(300));
+  ASSERT_TRUE(pushed.blocked) << pushed.bytes << " bytes went and the client never blocked";
+  // Blocked on the server's full window, the client→server pipe holds its chunk: a kernel
+  // pipe (two ends) with --splice, else a user-space buffer.
+  EXPECT_EQ(pipe_ends_of(child.pid()) - before, splice ? 2 : 0) << "pushed " << pushed.bytes << " bytes";
+  // Every byte arrives, in order, once the server reads.
+  std::size_t got = 0;
+  char buf[65536];
+  set_io_timeout(upstream.get(), milliseconds(2000));
+  while (got < pushed.bytes) {
+    const ssize_t n = ::recv(upstream.get(), buf, sizeof buf, 0);
+    if (n <= 0) break;
+    ASSERT_TRUE(std::all_of(buf, buf + n, [](char c) { return c == 'j'; })) << "after byte " << got;
+    got += static_cast<std::size_t>(n);
+  }
+  EXPECT_EQ(got, pushed.bytes);
+  child.signal(SIGTERM);
+  EXPECT_EQ(child.wait(milliseconds(3000)), 0);
+}
+
+INSTANTIATE_TEST_SUITE_P(SpliceOrCopy, CliSplice, ::testing::Bool(),
+                         [](const auto& info) { return info.param ? "Splice" : "Copy"; });
+
+TEST(Cli, WithSpliceAServerHangingUpMidTransferEndsThatSessionOnly) {
+  // splice(2) into a socket whose peer has gone raises SIGPIPE: the process must not die
+  // of it (it did, before SIGPIPE was ignored), and the next client is served.
+  Listener server;
+  ChildProcess child({kBinary, "run", "--no-api", "--splice", "--profile", "nginx-stream", "--listen",
+                      "127.0.0.1:0", "--upstream", "127.0.0.1:" + std::to_string(server.port())});
+  ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
+  const std::uint16_t port = logged_port(child.err());
+  Fd client = connect_to(port);
+  Fd upstream = server.accept();
+  ASSERT_TRUE(upstream.valid());
+  std::thread pusher([&] { push_until_blocked(client.get(), std::size_t{256} << 20, milliseconds(500)); });
+  EXPECT_EQ(recv_exact(upstream.get(), std::size_t{4} << 20, milliseconds(3000)).size(), std::size_t{4} << 20);
+  // A FIN, then a close with bytes unread: the RST that follows makes dropsim's next
+  // splice toward the server fail with EPIPE (as when a server hangs up at the end of a
+  // test), which is where SIGPIPE comes from.
+  shutdown_write(upstream.get());
+  upstream.reset();
+  pusher.join();
+  ASSERT_TRUE(child.wait_err("closed", milliseconds(3000))) << child.err();
+
+  Fd next = connect_to(port);
+  Fd next_upstream = server.accept();
+  ASSERT_TRUE(next_upstream.valid()) << child.err();
+  ASSERT_TRUE(send_all(next.get(), "still here"));
+  EXPECT_EQ(recv_exact(next_upstream.get(), 10, milliseconds(2000)), "still here");
+  child.signal(SIGTERM);
+  EXPECT_EQ(child.wait(milliseconds(3000)), 0) << child.err();
 }
 
 TEST(Cli, AtATimeScaleLogLinesGiveRealTimeBesideAndApiProxiesShareTheScale) {

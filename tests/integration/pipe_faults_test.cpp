@@ -1,5 +1,6 @@
 // One Pipe between real loopback sockets, with faults: latency, bandwidth, slicer,
-// slow_close, hold, drop and limit as a peer sees them. Timing bounds are wide for a
+// slow_close, hold, drop and limit as a peer sees them; and splicing (opaque bytes) as it
+// gives way to the faults and back. Timing bounds are wide for a
 // loaded 2-core machine; every wait is bounded and every test stops by itself.
 //
 //   client fd ──► [from ─ Pipe(upstream) ─ to] ──► server fd
@@ -41,48 +42,20 @@ bool stays_quiet(int fd, Ms quiet) {
   return ::poll(&p, 1, static_cast<int>(quiet.count())) == 0;
 }
 
-/// How a sender that never gives up fared.
-struct Pushed {
-  std::size_t bytes = 0;  ///< taken by the kernel
-  bool blocked = false;   ///< the socket stayed unwritable for the whole `quiet`
-};
-
-/// Sends until `fd` stays unwritable for `quiet` (blocked), `most` bytes went, or 10 s
-/// passed. Waits for room rather than giving up at the first EAGAIN: a kernel may free
-/// room in its queues some time after they filled.
-Pushed push_until_blocked(int fd, std::size_t most, Ms quiet) {
-  const std::string junk(64 * 1024, 'j');
-  const auto deadline = Steady::now() + Ms(10000);
-  Pushed out;
-  while (out.bytes < most && Steady::now() < deadline) {
-    const ssize_t w =
-        ::send(fd, junk.data(), std::min(junk.size(), most - out.bytes), MSG_DONTWAIT | MSG_NOSIGNAL);
-    if (w > 0) {
-      out.bytes += static_cast<std::size_t>(w);
-      continue;
-    }
-    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
-    pollfd p{fd, POLLOUT, 0};
-    if (::poll(&p, 1, static_cast<int>(quiet.count())) == 0) {
-      out.blocked = true;
-      break;
-    }
-  }
-  return out;
-}
-
 /// A Pipe on its own io_context thread between a test client and a test server.
 class Rig final : public PipeObserver {
  public:
   /// `queues`: fixed kernel buffers for the client and the pipe's source socket, the
-  /// path a hold stops.
-  explicit Rig(SocketBuffers queues = {})
-      : in_(512, queues),
+  /// path a hold stops. `splice`: the observer calls the bytes opaque and the pipe has
+  /// kernel pipes to splice them through.
+  explicit Rig(SocketBuffers queues = {}, bool splice = false)
+      : splice_(splice),
+        in_(512, queues),
         client_(connect_to(in_.port(), true, queues)),
         server_side_(connect_to(out_.port())),
         from_(io_),
         to_(io_),
-        pipe_(Direction::upstream, from_, to_, pool_, *this) {
+        pipe_(Direction::upstream, from_, to_, pool_, *this, &splice_pool_) {
     Fd from = in_.accept();
     server_ = out_.accept();
     if (!from.valid() || !server_.valid()) throw std::runtime_error("accept timed out");
@@ -160,8 +133,16 @@ class Rig final : public PipeObserver {
     return n;
   }
 
+  /// Kernel pipes lent out and kept for reuse, read on the io thread.
+  std::pair<std::size_t, std::size_t> splice_pipes() {
+    std::pair<std::size_t, std::size_t> n;
+    on_io([&] { n = {splice_pool_.in_use(), splice_pool_.free_count()}; });
+    return n;
+  }
+
   std::atomic<int> chunks{0};              ///< on_chunk calls
   std::atomic<std::size_t> chunk_bytes{0};  ///< bytes passed to on_chunk
+  std::atomic<std::size_t> passed_bytes{0};  ///< bytes reported by on_passed (spliced)
   std::atomic<Steady::time_point> first_chunk_at{};
 
  private:
@@ -172,7 +153,10 @@ class Rig final : public PipeObserver {
   }
   void on_write_blocked(Direction, std::size_t) override {}
   void on_write_progress(Direction, std::size_t) override {}
+  bool opaque(Direction) const override { return splice_; }
+  void on_passed(Direction, std::size_t n) override { passed_bytes += n; }
 
+  bool splice_;
   Listener in_;
   Listener out_;
   Fd client_;
@@ -183,6 +167,7 @@ class Rig final : public PipeObserver {
   asio::ip::tcp::socket from_;
   asio::ip::tcp::socket to_;
   BufferPool pool_;
+  SplicePool splice_pool_;
   Pipe pipe_;
   std::promise<PipeResult> done_;
   std::future<PipeResult> result_ = done_.get_future();
@@ -487,6 +472,86 @@ TEST(PipeFaults, FinWaitsForTheBytesBeforeIt) {
   EXPECT_EQ(rig.ended(Ms(3000)), PipeResult::End::finished);
   EXPECT_GE(since(start), Ms(145));
   EXPECT_EQ(recv_exact(rig.server(), 4, Ms(1000)), "last");
+}
+
+/// `n` bytes that do not repeat with any period a chunk or a kernel pipe could hide.
+std::string pattern(std::size_t n) {
+  std::string out(n, '\0');
+  std::uint32_t x = 2463534242u;
+  for (char& c : out) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    c = static_cast<char>(x);
+  }
+  return out;
+}
+
+TEST(PipeSplice, OpaqueBytesAreSplicedCountedAndFollowedByTheFin) {
+  Rig rig({}, true);
+  const std::string data = pattern(std::size_t{8} << 20);
+  std::string got;
+  std::thread reader([&] { got = recv_exact(rig.server(), data.size(), Ms(10000)); });
+  ASSERT_TRUE(send_all(rig.client(), data));
+  reader.join();
+  EXPECT_TRUE(got == data) << "the spliced stream differs (" << got.size() << " bytes arrived)";
+  shutdown_write(rig.client());
+  EXPECT_EQ(rig.ended(Ms(2000)), PipeResult::End::finished);
+  // The first read of each wake-up is copied, the rest spliced (how much of each depends
+  // on the kernel's buffer sizes); together they count every byte once.
+  EXPECT_GT(rig.passed_bytes.load(), 0u);
+  EXPECT_EQ(rig.passed_bytes.load() + rig.chunk_bytes.load(), data.size());
+  // The pipe went back to the pool empty, to be reused.
+  EXPECT_EQ(rig.splice_pipes(), std::make_pair(std::size_t{0}, std::size_t{1}));
+}
+
+TEST(PipeSplice, SmallMessagesAreCopiedNotSpliced) {
+  Rig rig({}, true);
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(send_all(rig.client(), "ping"));
+    ASSERT_EQ(recv_exact(rig.server(), 4, Ms(2000)), "ping");
+  }
+  EXPECT_EQ(rig.passed_bytes.load(), 0u);
+  EXPECT_EQ(rig.chunk_bytes.load(), 80u);
+  EXPECT_EQ(rig.splice_pipes(), std::make_pair(std::size_t{0}, std::size_t{0}));  // none ever made
+}
+
+TEST(PipeSplice, FaultsAddedAndRemovedMidTransferLoseAndReorderNothing) {
+  Rig rig({}, true);
+  const std::string data = pattern(std::size_t{24} << 20);
+  std::string got;
+  std::thread sender([&] { send_all(rig.client(), data); });
+  // Splicing, then latency and jitter (copying into the shaped backlog), then none again.
+  got = recv_exact(rig.server(), std::size_t{4} << 20, Ms(10000));
+  rig.set_faults(with_latency(milliseconds(20), milliseconds(10)));
+  got += recv_exact(rig.server(), std::size_t{8} << 20, Ms(10000));
+  rig.set_faults(DirectionFaults{});
+  got += recv_exact(rig.server(), data.size() - got.size(), Ms(10000));
+  sender.join();
+  ASSERT_EQ(got.size(), data.size());
+  EXPECT_TRUE(got == data) << "bytes were lost or reordered across the switches";
+  // Both paths carried bytes, and together every byte exactly once.
+  EXPECT_GT(rig.passed_bytes.load(), 0u);
+  EXPECT_GT(rig.chunk_bytes.load(), 0u);
+  EXPECT_EQ(rig.passed_bytes.load() + rig.chunk_bytes.load(), data.size());
+  shutdown_write(rig.client());
+  EXPECT_EQ(rig.ended(Ms(2000)), PipeResult::End::finished);
+}
+
+TEST(PipeSplice, AStopWhileTheDestinationIsFullEndsItAndClosesTheUnemptiedPipe) {
+  // The server never reads: the destination fills, and the kernel pipe stays full.
+  Rig rig({}, true);
+  const Pushed pushed = push_until_blocked(rig.client(), std::size_t{64} << 20, Ms(300));
+  ASSERT_GT(pushed.bytes, 0u);
+  EXPECT_GT(rig.passed_bytes.load(), 0u);
+  EXPECT_EQ(rig.splice_pipes().first, 1u);  // lent, while the pipe waits to write
+  EXPECT_FALSE(rig.result(Ms(0)));
+  const auto start = Steady::now();
+  rig.close_sockets();
+  EXPECT_EQ(rig.ended(Ms(1000)), PipeResult::End::stopped);
+  EXPECT_LE(since(start), Ms(500));
+  // Bytes were left in it: closed, never lent to another session.
+  EXPECT_EQ(rig.splice_pipes(), std::make_pair(std::size_t{0}, std::size_t{0}));
 }
 
 /// The faults a stop is tested under.

@@ -29,6 +29,8 @@ class ChildProcess {
   const std::string& err() const { return err_; }
   /// Sends `signo`.
   void signal(int signo);
+  /// The child's process id.
+  int pid() const { return pid_; }
   /// Waits up to `timeout` for the exit, reading stderr meanwhile unless `read_err` is
   /// false (a pipe left unread); returns the exit code, or -1 (then kills it).
   int wait(std::chrono::milliseconds timeout, bool read_err = true);

@@ -193,6 +193,27 @@ Ending wait_end(int fd, Ms timeout, bool data_ends) {
   }
 }
 
+Pushed push_until_blocked(int fd, std::size_t most, Ms quiet) {
+  const std::string junk(64 * 1024, 'j');
+  const auto deadline = std::chrono::steady_clock::now() + Ms(10000);
+  Pushed out;
+  while (out.bytes < most && std::chrono::steady_clock::now() < deadline) {
+    const ssize_t w =
+        ::send(fd, junk.data(), std::min(junk.size(), most - out.bytes), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (w > 0) {
+      out.bytes += static_cast<std::size_t>(w);
+      continue;
+    }
+    if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK) break;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, static_cast<int>(quiet.count())) == 0) {
+      out.blocked = true;
+      break;
+    }
+  }
+  return out;
+}
+
 void shutdown_write(int fd) { ::shutdown(fd, SHUT_WR); }
 
 int open_fd_count() {

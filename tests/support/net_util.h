@@ -114,6 +114,17 @@ struct Ending {
 };
 Ending wait_end(int fd, Ms timeout, bool data_ends = false);
 
+/// How a sender that never gives up fared.
+struct Pushed {
+  std::size_t bytes = 0;  ///< taken by the kernel
+  bool blocked = false;   ///< the socket stayed unwritable for the whole `quiet`
+};
+
+/// Sends until `fd` stays unwritable for `quiet` (blocked), `most` bytes went, or 10 s
+/// passed. Waits for room rather than giving up at the first EAGAIN: a kernel may free
+/// room in its queues some time after they filled.
+Pushed push_until_blocked(int fd, std::size_t most, Ms quiet);
+
 /// Half-closes our sending side.
 void shutdown_write(int fd);
 
