@@ -76,6 +76,8 @@ def parse_args(argv):
                    help="a sentence to add to the notes (e.g. that the machine was busy); repeatable")
     p.add_argument("--seed", type=int, help="the shuffle's seed (default: random, printed)")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (configs, logs)")
+    p.add_argument("--dropsim-arg", action="append", default=[], dest="dropsim_args", metavar="ARG",
+                   help="an argument for `dropsim run` (e.g. --dropsim-arg=--splice); repeatable")
     args = p.parse_args(argv)
     if args.quick:
         args.rounds, args.seconds = 1, 1
@@ -138,7 +140,7 @@ class Harness:
             proxy = None
             if target != "direct":
                 proxy = targets.start_proxy(target, kind, job_tmp, upstream.port, self.args.dropsim,
-                                            self.nofile, timeout)
+                                            self.nofile, timeout, self.args.dropsim_args)
                 started.append(proxy)
                 port = proxy.port
             s = self.args.seconds

@@ -129,6 +129,19 @@ class Arguments(unittest.TestCase):
         with self.assertRaises(SystemExit), contextlib.redirect_stderr(io.StringIO()):
             compare.parse_args(["--only", "nonsense"])
 
+    def test_dropsim_args_reach_the_command_line(self):
+        args = compare.parse_args(["--dropsim-arg=--splice", "--dropsim-arg=--seed=1"])
+        self.assertEqual(args.dropsim_args, ["--splice", "--seed=1"])
+        self.assertEqual(compare.parse_args([]).dropsim_args, [])
+        seen = []
+        real = targets.start_on_free_port
+        targets.start_on_free_port = lambda name, log, argv, busy: seen.append(argv(4242))
+        try:
+            targets.start_proxy("dropsim", "tcp", "/tmp", 9, "/bin/dropsim", 1024, None, args.dropsim_args)
+        finally:
+            targets.start_on_free_port = real
+        self.assertEqual(seen[0][-3:], ["127.0.0.1:9", "--splice", "--seed=1"])
+
 
 if __name__ == "__main__":
     unittest.main()

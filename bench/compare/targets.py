@@ -161,21 +161,21 @@ def start_haproxy(tmp, mode, upstream, maxconn, timeout=None):
     return start_on_free_port("haproxy", f"{tmp}/haproxy.stderr", argv, "cannot bind")
 
 
-def start_dropsim(binary, tmp, profile, upstream, settings=()):
-    """`dropsim run` with `profile` and --set for each of `settings`. At --log-level warn
+def start_dropsim(binary, tmp, profile, upstream, settings=(), extra=()):
+    """`dropsim run` with `profile`, --set for each of `settings`, then `extra`. At --log-level warn
     (nginx's error_log is at warn too: no line per connection) dropsim does not log its
     port, so it gets one picked here, as nginx and HAProxy do."""
     def argv(port):
         sets = [a for s in settings for a in ("--set", s)]
         return [binary, "--log-level", "warn", "run", "--no-api", "--profile", profile,
-                "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{upstream}", *sets]
+                "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{upstream}", *sets, *extra]
     return start_on_free_port("dropsim", f"{tmp}/dropsim.log", argv, "in use")
 
 
-def start_proxy(target, kind, tmp, upstream, dropsim, nofile, timeout=None):
+def start_proxy(target, kind, tmp, upstream, dropsim, nofile, timeout=None, dropsim_args=()):
     """The proxy for `target` (nginx, dropsim, haproxy) in `kind` "tcp" or "ws", in front
     of 127.0.0.1:upstream. `timeout`: the idle timeout, as nginx writes it ("2s"), else
-    long enough never to fire during a measurement."""
+    long enough never to fire during a measurement. `dropsim_args` go to `dropsim run`."""
     if target == "nginx":
         return start_nginx(tmp, "stream" if kind == "tcp" else "http", upstream, nofile, timeout)
     if target == "haproxy":
@@ -183,8 +183,9 @@ def start_proxy(target, kind, tmp, upstream, dropsim, nofile, timeout=None):
                              timeout)
     if kind == "tcp":
         return start_dropsim(dropsim, tmp, "nginx-stream", upstream,
-                             [f"proxy_timeout={timeout}"] if timeout else [])
-    return start_dropsim(dropsim, tmp, "nginx", upstream, [f"proxy_read_timeout={timeout}"] if timeout else [])
+                             [f"proxy_timeout={timeout}"] if timeout else [], dropsim_args)
+    return start_dropsim(dropsim, tmp, "nginx", upstream, [f"proxy_read_timeout={timeout}"] if timeout else [],
+                         dropsim_args)
 
 
 # ------------------------------------------------------------------- the backends
