@@ -222,17 +222,24 @@ asio::awaitable<PipeResult> Pipe::run() {
     {
       BufferPool::Lease chunk = pool_.take();
       // Read on while data keeps coming, so a bulk transfer costs a read and a write per
-      // chunk rather than a trip through the reactor per chunk.
-      auto turn = std::chrono::steady_clock::now();
+      // chunk rather than a trip through the reactor per chunk. The turn's clock starts
+      // at the first full read: a message (one short read) never reads the clock here.
+      std::chrono::steady_clock::time_point turn{};
       for (;;) {
-        if (!co_await keep_turn(turn)) break;
         std::error_code ec;
         const std::size_t n = from_.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
         if (would_block(ec)) break;
         if (ec) co_return read_failed(ec);
         const Verdict verdict = observer_.on_chunk(direction_, {chunk.data(), n});
         const std::string_view out = passed(verdict, {chunk.data(), n});
-        if (auto write_ec = co_await write_all(out.data(), out.size())) co_return write_failed(write_ec);
+        // Most writes complete at once: only what the socket did not take needs
+        // write_all's coroutine frame and a wait.
+        std::error_code write_ec;
+        const std::size_t wrote = write_now(out, write_ec);
+        if (write_ec) co_return write_failed(write_ec);
+        if (wrote < out.size()) {
+          if (auto rest_ec = co_await write_all(out.data() + wrote, out.size() - wrote)) co_return write_failed(rest_ec);
+        }
         if (verdict.action == Verdict::Action::cut) co_return PipeResult{End::cut, source(direction_), {}};
         if (shaping_) break;  // faults arrived while it wrote
         // A read of kSpliceFrom or more: the sender outpaces us, a bulk transfer.
@@ -242,6 +249,11 @@ asio::awaitable<PipeResult> Pipe::run() {
         }
         // A short read means the socket is most likely drained; skip the EAGAIN read.
         if (n < chunk.size()) break;
+        if (turn == std::chrono::steady_clock::time_point{}) {
+          turn = std::chrono::steady_clock::now();
+        } else if (!within_turn(turn) && !co_await next_turn(turn)) {
+          break;
+        }
       }
     }
     if (bulk) {
@@ -253,12 +265,15 @@ asio::awaitable<PipeResult> Pipe::run() {
   }
 }
 
-asio::awaitable<bool> Pipe::keep_turn(std::chrono::steady_clock::time_point& turn) {
+bool Pipe::within_turn(std::chrono::steady_clock::time_point turn) {
+  return std::chrono::steady_clock::now() - turn <= kTurn;
+}
+
+asio::awaitable<bool> Pipe::next_turn(std::chrono::steady_clock::time_point& turn) {
   // A pipe reads on while data keeps coming, but not for long: every pipe, the control
   // API and the timers share this thread, so after a turn's budget the pipe lets the
   // others run (and the reactor poll) before it goes on. Without this, 64 bulk streams
   // held an API call 281 ms.
-  if (std::chrono::steady_clock::now() - turn <= kTurn) co_return true;
   co_await asio::post(from_.get_executor(), asio::use_awaitable);
   // The session may have ended meanwhile, and a cancel() (blackhole, close frame) leaves
   // the sockets open: the flag is what says so. run() then returns `stopped`.
@@ -270,8 +285,8 @@ asio::awaitable<bool> Pipe::keep_turn(std::chrono::steady_clock::time_point& tur
 asio::awaitable<std::optional<PipeResult>> Pipe::splice_turn(SplicePool::Lease& pipe) {
   constexpr unsigned kFlags = SPLICE_F_MOVE | SPLICE_F_NONBLOCK;
   auto turn = std::chrono::steady_clock::now();
-  for (;;) {
-    if (!co_await keep_turn(turn)) co_return std::nullopt;
+  for (bool first = true;; first = false) {
+    if (!first && !within_turn(turn) && !co_await next_turn(turn)) co_return std::nullopt;
     // The kernel pipe is empty here (every splice in is spliced out before the next), so
     // EAGAIN means the socket has nothing to read.
     const ssize_t n = ::splice(from_.native_handle(), nullptr, pipe.write_fd(), nullptr, pipe.capacity(), kFlags);
@@ -409,6 +424,14 @@ PipeResult Pipe::read_failed(const std::error_code& ec) const {
 PipeResult Pipe::write_failed(const std::error_code& ec) const {
   if (stopped_ || ec == asio::error::operation_aborted || !to_.is_open()) return PipeResult{};
   return PipeResult{End::failed, destination(direction_), ec};
+}
+
+std::size_t Pipe::write_now(std::string_view out, std::error_code& ec) {
+  if (out.empty()) return 0;
+  const std::size_t wrote = to_.write_some(asio::buffer(out.data(), out.size()), ec);
+  if (would_block(ec)) ec.clear();
+  written_ += wrote;
+  return wrote;
 }
 
 asio::awaitable<std::error_code> Pipe::write_all(const char* data, std::size_t n) {

@@ -36,6 +36,7 @@
 #include <memory>
 #include <optional>
 #include <span>
+#include <string_view>
 #include <system_error>
 
 #include <asio/awaitable.hpp>
@@ -138,9 +139,14 @@ class Pipe {
   /// and returns how many it wrote; it waits while `to_` is full and tells the observer.
   template <class WriteSome>
   asio::awaitable<std::error_code> deliver(std::size_t n, WriteSome write_some);
-  /// The turn began at `turn`: when its budget is spent, yields the thread and starts a
-  /// new turn; false when the pipe must leave its loop (stopped, or faults arrived).
-  asio::awaitable<bool> keep_turn(std::chrono::steady_clock::time_point& turn);
+  /// Whether the turn that began at `turn` still has budget left (one clock read).
+  static bool within_turn(std::chrono::steady_clock::time_point turn);
+  /// The turn's budget is spent: yields the thread and starts a new turn in `turn`;
+  /// false when the pipe must leave its loop (stopped, or faults arrived).
+  asio::awaitable<bool> next_turn(std::chrono::steady_clock::time_point& turn);
+  /// One non-blocking write of `out` to `to_`, counted in written_: how much it took
+  /// (less when the socket is full, then `ec` is clear); `ec` set on a real failure.
+  std::size_t write_now(std::string_view out, std::error_code& ec);
   /// One non-blocking read of at most `cap` bytes (0: a peek) into the backlog; false
   /// when there was nothing to read. Records in `s` how the source or the pipe ended.
   bool read_once(Shaping& s, std::size_t cap);
