@@ -92,13 +92,15 @@ class Inspector {
   std::array<Stage, 2> stage_{Stage::http, Stage::http};
   HttpTracker requests_{HttpTracker::Role::request};
   HttpTracker responses_{HttpTracker::Role::response};
+  // Heap-held and made only when needed (the sinks in http mode, a tracker after the 101):
+  // a tcp session, and an idle one, pays a pointer for each.
   std::unique_ptr<HttpSink> http_sinks_[2];
   std::unique_ptr<FrameSink> frame_sinks_[2];
-  std::optional<FrameTracker> frames_[2];
+  std::unique_ptr<FrameTracker> frames_[2];
   bool holding_;             ///< strip_upgrade / reject: the first request head is held until complete
   std::string held_;         ///< its bytes so far
   std::string replacement_;  ///< what a `replace` verdict points at
-  std::optional<HttpHead> first_head_;  ///< the first request's head, once complete
+  std::unique_ptr<HttpHead> first_head_;  ///< the first request's head, once complete
   bool upgrade_pending_ = false;
   bool deflate_ = false;
   bool websocket_ = false;
