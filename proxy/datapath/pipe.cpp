@@ -218,39 +218,46 @@ asio::awaitable<PipeResult> Pipe::run() {
     if (wait_ec) co_return PipeResult{End::failed, source(direction_), wait_ec};
     if (shaping_) continue;  // faults arrived while it waited
 
-    bool bulk = false;  // a read filled a whole chunk of opaque bytes: splice the rest
-    {
-      BufferPool::Lease chunk = pool_.take();
-      // Read on while data keeps coming, so a bulk transfer costs a read and a write per
-      // chunk rather than a trip through the reactor per chunk.
-      auto turn = std::chrono::steady_clock::now();
-      for (;;) {
-        if (!co_await keep_turn(turn)) break;
-        std::error_code ec;
-        const std::size_t n = from_.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
-        if (would_block(ec)) break;
-        if (ec) co_return read_failed(ec);
-        const Verdict verdict = observer_.on_chunk(direction_, {chunk.data(), n});
-        const std::string_view out = passed(verdict, {chunk.data(), n});
-        if (auto write_ec = co_await write_all(out.data(), out.size())) co_return write_failed(write_ec);
-        if (verdict.action == Verdict::Action::cut) co_return PipeResult{End::cut, source(direction_), {}};
-        if (shaping_) break;  // faults arrived while it wrote
-        // A read of kSpliceFrom or more: the sender outpaces us, a bulk transfer.
-        if (n >= kSpliceFrom && splice_ && splice_->enabled() && observer_.opaque(direction_)) {
-          bulk = true;
-          break;
-        }
-        // A short read means the socket is most likely drained; skip the EAGAIN read.
-        if (n < chunk.size()) break;
+    // The copying lives in its own frame, made per wake-up: this one, which every idle
+    // pipe holds while it waits, keeps only what the wait needs.
+    if (auto end = co_await move_bytes()) co_return *end;
+  }
+}
+
+asio::awaitable<std::optional<PipeResult>> Pipe::move_bytes() {
+  bool bulk = false;  // a read filled a whole chunk of opaque bytes: splice the rest
+  {
+    BufferPool::Lease chunk = pool_.take();
+    // Read on while data keeps coming, so a bulk transfer costs a read and a write per
+    // chunk rather than a trip through the reactor per chunk.
+    auto turn = std::chrono::steady_clock::now();
+    for (;;) {
+      if (!co_await keep_turn(turn)) break;
+      std::error_code ec;
+      const std::size_t n = from_.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
+      if (would_block(ec)) break;
+      if (ec) co_return read_failed(ec);
+      const Verdict verdict = observer_.on_chunk(direction_, {chunk.data(), n});
+      const std::string_view out = passed(verdict, {chunk.data(), n});
+      if (auto write_ec = co_await write_all(out.data(), out.size())) co_return write_failed(write_ec);
+      if (verdict.action == Verdict::Action::cut) co_return PipeResult{End::cut, source(direction_), {}};
+      if (shaping_) break;  // faults arrived while it wrote
+      // A read of kSpliceFrom or more: the sender outpaces us, a bulk transfer.
+      if (n >= kSpliceFrom && splice_ && splice_->enabled() && observer_.opaque(direction_)) {
+        bulk = true;
+        break;
       }
-    }
-    if (bulk) {
-      // (No pipe to be had: the next wake-up finds the bytes still there and copies.)
-      if (auto pipe = splice_->take()) {
-        if (auto end = co_await splice_turn(*pipe)) co_return *end;
-      }
+      // A short read means the socket is most likely drained; skip the EAGAIN read.
+      if (n < chunk.size()) break;
     }
   }
+  if (bulk) {
+    // (No pipe to be had: the next wake-up finds the bytes still there and copies.)
+    if (auto pipe = splice_->take()) {
+      if (auto end = co_await splice_turn(*pipe)) co_return *end;
+    }
+  }
+  co_return std::nullopt;
 }
 
 asio::awaitable<bool> Pipe::keep_turn(std::chrono::steady_clock::time_point& turn) {
