@@ -151,7 +151,7 @@ Verdict Inspector::inspect_held_request(std::span<const char> bytes) {
     p.reason = fmt::format("WebSocket upgrade {} refused with {} {} (handshake: reject)", upgrade_request_,
                            profile_.handshake.status, reason_phrase(profile_.handshake.status));
     p.reply_to_client = status_response(profile_.handshake.status);
-    problem_ = std::move(p);
+    problem_ = std::make_unique<Problem>(std::move(p));
     return Verdict{Verdict::Action::cut, {}, 0};
   }
   // strip_upgrade: the upstream gets what nginx sends without proxy_http_version 1.1 and
@@ -241,7 +241,7 @@ bool Inspector::at_frame_boundary_toward(Side s) const {
 }
 
 Verdict Inspector::fail(std::string cause, Side from, std::string reason, SideActions actions, std::size_t prefix) {
-  problem_ = Problem{std::move(cause), from, std::move(reason), std::move(actions), {}};
+  problem_ = std::make_unique<Problem>(Problem{std::move(cause), from, std::move(reason), std::move(actions), {}});
   return Verdict{Verdict::Action::cut, {}, prefix};
 }
 

@@ -54,8 +54,8 @@ class Inspector {
   /// `n` bytes moved unseen in `d` at `now` (spliced): counted as inspect() counts them.
   void count(Direction d, std::size_t n, TimePoint now);
 
-  /// Set when a verdict was `cut` (or a reject): what happened and what to do.
-  const std::optional<Problem>& problem() const { return problem_; }
+  /// Set when a verdict was `cut` (or a reject): what happened and what to do; else null.
+  const Problem* problem() const { return problem_.get(); }
   /// A one-line notice from the last inspect() worth a log line ("upgraded to WebSocket ..."); cleared when read.
   std::optional<std::string> take_notice();
   /// True once the 101 passed: both directions carry frames.
@@ -107,7 +107,7 @@ class Inspector {
   bool response_started_ = false;
   std::string upgrade_request_;
   std::optional<std::string> notice_;
-  std::optional<Problem> problem_;
+  std::unique_ptr<Problem> problem_;  ///< made when a peer is refused (168 B otherwise inline)
   /// By Direction: a refused frame was cut at its first byte (nothing of it forwarded).
   std::array<bool, 2> cut_at_boundary_{};
 };
