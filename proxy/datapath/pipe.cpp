@@ -218,51 +218,58 @@ asio::awaitable<PipeResult> Pipe::run() {
     if (wait_ec) co_return PipeResult{End::failed, source(direction_), wait_ec};
     if (shaping_) continue;  // faults arrived while it waited
 
-    bool bulk = false;  // a read filled a whole chunk of opaque bytes: splice the rest
-    {
-      BufferPool::Lease chunk = pool_.take();
-      // Read on while data keeps coming, so a bulk transfer costs a read and a write per
-      // chunk rather than a trip through the reactor per chunk. The turn's clock starts
-      // at the first full read: a message (one short read) never reads the clock here.
-      std::chrono::steady_clock::time_point turn{};
-      for (;;) {
-        std::error_code ec;
-        const std::size_t n = from_.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
-        if (would_block(ec)) break;
-        if (ec) co_return read_failed(ec);
-        const Verdict verdict = observer_.on_chunk(direction_, {chunk.data(), n});
-        const std::string_view out = passed(verdict, {chunk.data(), n});
-        // Most writes complete at once: only what the socket did not take needs
-        // write_all's coroutine frame and a wait.
-        std::error_code write_ec;
-        const std::size_t wrote = write_now(out, write_ec);
-        if (write_ec) co_return write_failed(write_ec);
-        if (wrote < out.size()) {
-          if (auto rest_ec = co_await write_all(out.data() + wrote, out.size() - wrote)) co_return write_failed(rest_ec);
-        }
-        if (verdict.action == Verdict::Action::cut) co_return PipeResult{End::cut, source(direction_), {}};
-        if (shaping_) break;  // faults arrived while it wrote
-        // A read of kSpliceFrom or more: the sender outpaces us, a bulk transfer.
-        if (n >= kSpliceFrom && splice_ && splice_->enabled() && observer_.opaque(direction_)) {
-          bulk = true;
-          break;
-        }
-        // A short read means the socket is most likely drained; skip the EAGAIN read.
-        if (n < chunk.size()) break;
-        if (turn == std::chrono::steady_clock::time_point{}) {
-          turn = std::chrono::steady_clock::now();
-        } else if (!within_turn(turn) && !co_await next_turn(turn)) {
-          break;
-        }
+    // The copying lives in its own frame, made per wake-up: this one, which every idle
+    // pipe holds while it waits, keeps only what the wait needs.
+    if (auto end = co_await move_bytes()) co_return *end;
+  }
+}
+
+asio::awaitable<std::optional<PipeResult>> Pipe::move_bytes() {
+  bool bulk = false;  // a read of kSpliceFrom or more of opaque bytes: splice the rest
+  {
+    BufferPool::Lease chunk = pool_.take();
+    // Read on while data keeps coming, so a bulk transfer costs a read and a write per
+    // chunk rather than a trip through the reactor per chunk. The turn's clock starts
+    // at the first full read: a message (one short read) never reads the clock here.
+    std::chrono::steady_clock::time_point turn{};
+    for (;;) {
+      std::error_code ec;
+      const std::size_t n = from_.read_some(asio::buffer(chunk.data(), chunk.size()), ec);
+      if (would_block(ec)) break;
+      if (ec) co_return read_failed(ec);
+      const Verdict verdict = observer_.on_chunk(direction_, {chunk.data(), n});
+      const std::string_view out = passed(verdict, {chunk.data(), n});
+      // Most writes complete at once: only what the socket did not take needs
+      // write_all's coroutine frame and a wait.
+      std::error_code write_ec;
+      const std::size_t wrote = write_now(out, write_ec);
+      if (write_ec) co_return write_failed(write_ec);
+      if (wrote < out.size()) {
+        if (auto rest_ec = co_await write_all(out.data() + wrote, out.size() - wrote)) co_return write_failed(rest_ec);
       }
-    }
-    if (bulk) {
-      // (No pipe to be had: the next wake-up finds the bytes still there and copies.)
-      if (auto pipe = splice_->take()) {
-        if (auto end = co_await splice_turn(*pipe)) co_return *end;
+      if (verdict.action == Verdict::Action::cut) co_return PipeResult{End::cut, source(direction_), {}};
+      if (shaping_) break;  // faults arrived while it wrote
+      // A read of kSpliceFrom or more: the sender outpaces us, a bulk transfer.
+      if (n >= kSpliceFrom && splice_ && splice_->enabled() && observer_.opaque(direction_)) {
+        bulk = true;
+        break;
+      }
+      // A short read means the socket is most likely drained; skip the EAGAIN read.
+      if (n < chunk.size()) break;
+      if (turn == std::chrono::steady_clock::time_point{}) {
+        turn = std::chrono::steady_clock::now();
+      } else if (!within_turn(turn) && !co_await next_turn(turn)) {
+        break;
       }
     }
   }
+  if (bulk) {
+    // (No pipe to be had: the next wake-up finds the bytes still there and copies.)
+    if (auto pipe = splice_->take()) {
+      if (auto end = co_await splice_turn(*pipe)) co_return *end;
+    }
+  }
+  co_return std::nullopt;
 }
 
 bool Pipe::within_turn(std::chrono::steady_clock::time_point turn) {

@@ -127,6 +127,9 @@ class Pipe {
   /// The faulted loop: true when the pipe ends (the result in shaping_), false when the
   /// faults are gone and the backlog written (shaping_ freed: the plain loop goes on).
   asio::awaitable<bool> run_shaped();
+  /// The source is readable: reads and writes while bytes keep coming (splicing a bulk
+  /// transfer), for one turn; nothing when the pipe should wait again, else how it ends.
+  asio::awaitable<std::optional<PipeResult>> move_bytes();
   /// Splices through `pipe` while bytes keep coming (run()'s copy loop without the
   /// copy): nothing when the source is drained or the bytes need seeing again, else how
   /// the pipe ends.

@@ -73,7 +73,7 @@ asio::awaitable<void> Session::run() {
     asio::co_spawn(ex, [self, d] { return self->pump(d); }, asio::detached);
   }
   if (phase_ == Phase::connecting) phase_ = Phase::open;  // not when a pipe's first turn began closing
-  asio::co_spawn(ex, [self] { return self->watchdog(); }, asio::detached);
+  if (!closing()) arm_watchdog();
 }
 
 asio::awaitable<void> Session::pump(Direction d) {
@@ -94,18 +94,23 @@ void Session::on_problem() {
   begin_closing("closed: " + p.reason, p.actions, p.cause, std::nullopt, p.reply_to_client);
 }
 
-asio::awaitable<void> Session::watchdog() {
+void Session::arm_watchdog() {
   // Activity only moves deadlines later, so this sleeps until the deadline it saw,
-  // re-asks the policy, and sleeps again while the real deadline is still ahead.
-  while (!closing()) {
-    const auto deadline = next_deadline();
-    timer_.expires_at(deadline ? *deadline : TimePoint::max());
-    co_await timer_.async_wait(kAwait);
-    if (closing()) co_return;
-    if (fire_faults(now())) co_return;
-    // An expiry usually ends the session; a half_close one leaves it running, timed on.
-    if (const auto e = policy_.expired(now())) on_expiry(*e);
-  }
+  // re-asks the policy, and sleeps again while the real deadline is still ahead. A plain
+  // handler, not a coroutine: an idle session's wait is then one small operation rather
+  // than a spawned frame, its own frame and the wait's (~850 B). It holds the session as
+  // the coroutine did, until the session is closing.
+  const auto deadline = next_deadline();
+  timer_.expires_at(deadline ? *deadline : TimePoint::max());
+  timer_.async_wait([self = shared_from_this()](const std::error_code&) { self->on_watchdog(); });
+}
+
+void Session::on_watchdog() {
+  if (closing()) return;
+  if (fire_faults(now())) return;
+  // An expiry usually ends the session; a half_close one leaves it running, timed on.
+  if (const auto e = policy_.expired(now())) on_expiry(*e);
+  if (!closing()) arm_watchdog();
 }
 
 Verdict Session::on_chunk(Direction d, std::span<const char> bytes) {

@@ -125,8 +125,11 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   asio::awaitable<void> run();
   /// Runs the pipe of `d` and hands how it ended to on_fin, on_failed, on_problem or on_limited.
   asio::awaitable<void> pump(Direction d);
-  /// Sleeps until the next timer or fault deadline, fires what is due, sleeps again.
-  asio::awaitable<void> watchdog();
+  /// The watchdog: sets timer_ for the next timer or fault deadline and waits for it.
+  void arm_watchdog();
+  /// timer_ fired or was cancelled (a deadline moved earlier): fires what is due, then
+  /// arms again unless the session is closing.
+  void on_watchdog();
   // PipeObserver
   Verdict on_chunk(Direction d, std::span<const char> bytes) override;
   bool opaque(Direction d) const override;

@@ -97,8 +97,8 @@ void Session::count_metrics() {
     counted_sent_[i] = written;
     for (FrameKind k : kFrameKinds) {
       const auto j = static_cast<std::size_t>(k);
-      m.frames[i][j] += a.frames[j].count - counted_frames_[i][j];
-      counted_frames_[i][j] = a.frames[j].count;
+      m.frames[i][j] += a.of(k).count - counted_frames_[i][j];
+      counted_frames_[i][j] = a.of(k).count;
     }
   }
 }

@@ -30,6 +30,11 @@ void Policy::rearm(std::size_t i, TimePoint now) {
   armed_[i] = wanted;
 }
 
+const FrameStats& DirectionActivity::of(FrameKind k) const {
+  static const FrameStats none;
+  return frames ? (*frames)[static_cast<std::size_t>(k)] : none;
+}
+
 std::optional<Duration> FrameStats::interval() const {
   if (count < 2 || !first || !last) return std::nullopt;
   return (*last - *first) / static_cast<std::int64_t>(count - 1);
@@ -51,7 +56,9 @@ void Policy::on_bytes(Direction d, std::uint64_t n, TimePoint now, std::uint8_t 
 
 void Policy::on_frame(Direction d, FrameKind k, bool fin, TimePoint now) {
   if (k == FrameKind::data && !fin) return;  // a message counts once, at its last frame
-  FrameStats& f = activity_[index(d)].frames[static_cast<std::size_t>(k)];
+  auto& frames = activity_[index(d)].frames;
+  if (!frames) frames = std::make_unique<std::array<FrameStats, 4>>();
+  FrameStats& f = (*frames)[static_cast<std::size_t>(k)];
   ++f.count;
   if (!f.first) f.first = now;
   f.last = now;

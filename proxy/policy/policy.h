@@ -11,6 +11,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,12 +41,14 @@ struct DirectionActivity {
   std::optional<TimePoint> finished_at;  ///< when the source sent FIN
   std::optional<TimePoint> blocked_since;  ///< a write is pending with no progress since
   std::uint64_t pending_bytes = 0;         ///< bytes waiting for the destination to take them
-  std::array<FrameStats, 4> frames{};      ///< WebSocket frames, indexed by FrameKind
+  /// WebSocket frames, indexed by FrameKind; made at the first one, so that a session that
+  /// never carries a frame (tcp, plain HTTP, or still idle) pays a pointer, not 160 B.
+  std::unique_ptr<std::array<FrameStats, 4>> frames;
   std::optional<std::uint16_t> close_code;  ///< the code of the close frame this way (0: none in it)
   std::string close_reason;                 ///< its reason
 
-  /// Stats for frames of kind `k`.
-  const FrameStats& of(FrameKind k) const { return frames[static_cast<std::size_t>(k)]; }
+  /// Stats for frames of kind `k` (all zero before the first frame).
+  const FrameStats& of(FrameKind k) const;
 };
 
 /// A timer that fired.

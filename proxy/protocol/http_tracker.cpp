@@ -241,12 +241,17 @@ struct HttpTracker::Impl {
 
 const llhttp_settings_t HttpTracker::Impl::kSettings = HttpTracker::Impl::make_settings();
 
-HttpTracker::HttpTracker(Role role) : impl_(std::make_unique<Impl>(role)) {}
+HttpTracker::HttpTracker(Role role) : role_(role) {}
+
+HttpTracker::Impl& HttpTracker::impl() {
+  if (!impl_) impl_ = std::make_unique<Impl>(role_);
+  return *impl_;
+}
 
 HttpTracker::~HttpTracker() = default;
 
 HttpTracker::Result HttpTracker::feed(std::span<const char> bytes, HttpObserver& observer) {
-  Impl& impl = *impl_;
+  Impl& impl = this->impl();
   if (impl.failure) {
     Result again = *impl.failure;
     again.offset = 0;
@@ -281,15 +286,15 @@ HttpTracker::Result HttpTracker::feed(std::span<const char> bytes, HttpObserver&
 }
 
 void HttpTracker::resume_after_upgrade() {
+  if (!impl_ || !impl_->upgraded) return;
   Impl& impl = *impl_;
-  if (!impl.upgraded) return;
   impl.upgraded = false;
   llhttp_resume_after_upgrade(&impl.parser);
 }
 
 void HttpTracker::expect_response_to(std::string_view method) {
-  Impl& impl = *impl_;
-  if (impl.role != Role::response) return;
+  if (role_ != Role::response) return;
+  Impl& impl = this->impl();
   // Methods are case-sensitive (RFC 9110 §9.1): "head" is not HEAD.
   impl.expected.push_back(method == "HEAD"      ? Expect::head
                           : method == "CONNECT" ? Expect::connect

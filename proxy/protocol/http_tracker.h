@@ -65,6 +65,8 @@ class HttpTracker {
     std::string reason;
   };
 
+  /// Allocates nothing until the first byte: a tcp-mode session never feeds one, and an
+  /// idle http one has not yet.
   explicit HttpTracker(Role role);
   ~HttpTracker();
   HttpTracker(const HttpTracker&) = delete;
@@ -81,7 +83,11 @@ class HttpTracker {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  /// The parser state, made on first use.
+  Impl& impl();
+
+  Role role_;
+  std::unique_ptr<Impl> impl_;  ///< llhttp and the head being collected (~1 KB); null until used
 };
 
 /// The request head as nginx sends it upstream without `proxy_http_version 1.1` and the

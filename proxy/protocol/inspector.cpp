@@ -43,6 +43,7 @@ Inspector::Inspector(const Profile& profile, Policy& policy)
     : profile_(profile),
       policy_(policy),
       holding_(profile.mode == Mode::http && profile.handshake.kind != HandshakePolicy::Kind::forward) {
+  if (profile.mode == Mode::tcp) return;  // inspect() only counts: no parser is ever fed
   for (Direction d : kDirections) {
     http_sinks_[index(d)] = std::make_unique<HttpSink>(*this, d);
     frame_sinks_[index(d)] = std::make_unique<FrameSink>(*this, d);
@@ -150,7 +151,7 @@ Verdict Inspector::inspect_held_request(std::span<const char> bytes) {
     p.reason = fmt::format("WebSocket upgrade {} refused with {} {} (handshake: reject)", upgrade_request_,
                            profile_.handshake.status, reason_phrase(profile_.handshake.status));
     p.reply_to_client = status_response(profile_.handshake.status);
-    problem_ = std::move(p);
+    problem_ = std::make_unique<Problem>(std::move(p));
     return Verdict{Verdict::Action::cut, {}, 0};
   }
   // strip_upgrade: the upstream gets what nginx sends without proxy_http_version 1.1 and
@@ -188,7 +189,7 @@ Verdict Inspector::inspect_frames(Direction d, std::span<const char> bytes) {
 void Inspector::on_head(Direction d, const HttpHead& head) {
   if (d == Direction::upstream) {
     responses_.expect_response_to(head.method);
-    if (holding_ && !first_head_) first_head_ = head;
+    if (holding_ && !first_head_) first_head_ = std::make_unique<HttpHead>(head);
     if (head.is_websocket_upgrade()) {
       upgrade_pending_ = true;
       upgrade_request_ = fmt::format("{} {}", head.method, head.url);
@@ -217,8 +218,8 @@ void Inspector::start_frames() {
     o.max_message = profile_.limits.max_message;
     return o;
   };
-  frames_[index(Direction::upstream)].emplace(options(true));
-  frames_[index(Direction::downstream)].emplace(options(false));
+  frames_[index(Direction::upstream)] = std::make_unique<FrameTracker>(options(true));
+  frames_[index(Direction::downstream)] = std::make_unique<FrameTracker>(options(false));
   stage_ = {Stage::frames, Stage::frames};
   websocket_ = true;
   upgrade_pending_ = false;
@@ -240,7 +241,7 @@ bool Inspector::at_frame_boundary_toward(Side s) const {
 }
 
 Verdict Inspector::fail(std::string cause, Side from, std::string reason, SideActions actions, std::size_t prefix) {
-  problem_ = Problem{std::move(cause), from, std::move(reason), std::move(actions), {}};
+  problem_ = std::make_unique<Problem>(Problem{std::move(cause), from, std::move(reason), std::move(actions), {}});
   return Verdict{Verdict::Action::cut, {}, prefix};
 }
 

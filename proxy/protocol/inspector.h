@@ -54,8 +54,8 @@ class Inspector {
   /// `n` bytes moved unseen in `d` at `now` (spliced): counted as inspect() counts them.
   void count(Direction d, std::size_t n, TimePoint now);
 
-  /// Set when a verdict was `cut` (or a reject): what happened and what to do.
-  const std::optional<Problem>& problem() const { return problem_; }
+  /// Set when a verdict was `cut` (or a reject): what happened and what to do; else null.
+  const Problem* problem() const { return problem_.get(); }
   /// A one-line notice from the last inspect() worth a log line ("upgraded to WebSocket ..."); cleared when read.
   std::optional<std::string> take_notice();
   /// True once the 101 passed: both directions carry frames.
@@ -92,20 +92,22 @@ class Inspector {
   std::array<Stage, 2> stage_{Stage::http, Stage::http};
   HttpTracker requests_{HttpTracker::Role::request};
   HttpTracker responses_{HttpTracker::Role::response};
+  // Heap-held and made only when needed (the sinks in http mode, a tracker after the 101):
+  // a tcp session, and an idle one, pays a pointer for each.
   std::unique_ptr<HttpSink> http_sinks_[2];
   std::unique_ptr<FrameSink> frame_sinks_[2];
-  std::optional<FrameTracker> frames_[2];
+  std::unique_ptr<FrameTracker> frames_[2];
   bool holding_;             ///< strip_upgrade / reject: the first request head is held until complete
   std::string held_;         ///< its bytes so far
   std::string replacement_;  ///< what a `replace` verdict points at
-  std::optional<HttpHead> first_head_;  ///< the first request's head, once complete
+  std::unique_ptr<HttpHead> first_head_;  ///< the first request's head, once complete
   bool upgrade_pending_ = false;
   bool deflate_ = false;
   bool websocket_ = false;
   bool response_started_ = false;
   std::string upgrade_request_;
   std::optional<std::string> notice_;
-  std::optional<Problem> problem_;
+  std::unique_ptr<Problem> problem_;  ///< made when a peer is refused (168 B otherwise inline)
   /// By Direction: a refused frame was cut at its first byte (nothing of it forwarded).
   std::array<bool, 2> cut_at_boundary_{};
 };

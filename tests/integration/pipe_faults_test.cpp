@@ -539,19 +539,26 @@ TEST(PipeSplice, FaultsAddedAndRemovedMidTransferLoseAndReorderNothing) {
 }
 
 TEST(PipeSplice, AStopWhileTheDestinationIsFullEndsItAndClosesTheUnemptiedPipe) {
-  // The server never reads: the destination fills, and the kernel pipe stays full.
-  Rig rig({}, true);
-  const Pushed pushed = push_until_blocked(rig.client(), std::size_t{64} << 20, Ms(300));
-  ASSERT_GT(pushed.bytes, 0u);
-  EXPECT_GT(rig.passed_bytes.load(), 0u);
-  EXPECT_EQ(rig.splice_pipes().first, 1u);  // lent, while the pipe waits to write
-  EXPECT_FALSE(rig.result(Ms(0)));
-  const auto start = Steady::now();
-  rig.close_sockets();
-  EXPECT_EQ(rig.ended(Ms(1000)), PipeResult::End::stopped);
-  EXPECT_LE(since(start), Ms(500));
-  // Bytes were left in it: closed, never lent to another session.
-  EXPECT_EQ(rig.splice_pipes(), std::make_pair(std::size_t{0}, std::size_t{0}));
+  // The server never reads: the destination fills. Whether the pipe then waits in a
+  // splice (a kernel pipe lent, holding bytes) or in the copy of a wake-up's first read
+  // (none lent) depends on where the window closed; a few tries find the first case.
+  bool caught_splicing = false;
+  for (int attempt = 0; attempt < 10 && !caught_splicing; ++attempt) {
+    Rig rig({}, true);
+    const Pushed pushed = push_until_blocked(rig.client(), std::size_t{64} << 20, Ms(300));
+    ASSERT_TRUE(pushed.blocked);
+    ASSERT_GT(rig.passed_bytes.load(), 0u);
+    const auto [lent, kept] = rig.splice_pipes();
+    EXPECT_FALSE(rig.result(Ms(0)));
+    const auto start = Steady::now();
+    rig.close_sockets();
+    EXPECT_EQ(rig.ended(Ms(1000)), PipeResult::End::stopped);
+    EXPECT_LE(since(start), Ms(500));
+    // Nothing stays lent; a pipe lent with bytes in it is closed, never kept for another.
+    EXPECT_EQ(rig.splice_pipes(), std::make_pair(std::size_t{0}, kept));
+    caught_splicing = lent == 1;
+  }
+  EXPECT_TRUE(caught_splicing) << "the pipe never waited inside a splice";
 }
 
 /// The faults a stop is tested under.
