@@ -107,7 +107,7 @@ struct RunArgs {
   int drain_code = 1001;
   std::string drain_reason = "going away";
   std::string drain_timeout = "2s";
-  bool splice = false;
+  bool no_splice = false;
 };
 
 /// What to start: one proxy from the flags, a config file's proxies, or none (API only).
@@ -226,7 +226,7 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
   options.drain_code = static_cast<std::uint16_t>(args.drain_code);
   options.drain_reason = args.drain_reason;
   options.drain_timeout = *dropsim::parse_duration(args.drain_timeout);  // checked by CLI11
-  options.splice = args.splice;
+  options.splice = !args.no_splice;
   options.toxiproxy_metrics = args.proxy_metrics;
   options.process_metrics = args.runtime_metrics;
   options.max_sessions = max_sessions;
@@ -434,9 +434,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1000, 4999))
       ->capture_default_str();
   run->add_option("--drain-reason", run_args.drain_reason, "Close reason of the drain")->capture_default_str();
-  run->add_flag("--splice", run_args.splice,
-               "Splice bulk raw TCP kernel to kernel (as HAProxy's option splice-auto): less CPU in dropsim, "
-               "but on loopback the peers' copies from spliced pages cost more than that saves");
+  run->add_flag("--no-splice", run_args.no_splice,
+               "Copy bulk raw TCP through user space instead of splicing it kernel to kernel (faster only "
+               "when the machine's cores are all busy: the peers' copies from spliced pages cost more)");
   run->add_option("--drain-timeout", run_args.drain_timeout,
                   "SIGTERM waits this long for peers to answer the close and hang up before closing the rest "
                   "(also how long any close frame waits for its reply)")

@@ -97,9 +97,8 @@ struct RuntimeOptions {
   /// close; a session's close frame (drain, ws_close) waits as long for its peer's reply.
   Duration drain_timeout = std::chrono::seconds(2);
   /// Bulk raw TCP bytes with no fault on them are spliced (zero-copy) rather than copied
-  /// (`run --splice`). Off by default: on loopback it costs the peers more than it saves
-  /// dropsim (docs/performance.md).
-  bool splice = false;
+  /// (`run --no-splice` copies them).
+  bool splice = true;
 };
 
 /// How a drain (Runtime::drain) ended.

@@ -49,8 +49,8 @@ struct ProxyOptions {
   /// After a close frame, how long a session waits for the peer's reply (--drain-timeout).
   Duration close_wait = std::chrono::seconds(2);
   /// Bulk opaque bytes (tcp profiles, no fault) move by splice(2) rather than through a
-  /// buffer (`run --splice`).
-  bool splice = false;
+  /// buffer (`run --no-splice` copies them).
+  bool splice = true;
   /// Closes every client that is not loopback at accept: a proxy on every interface made
   /// through a loopback-only API (ApiGuard's ListenRule::loopback_peers_only).
   bool loopback_peers_only = false;

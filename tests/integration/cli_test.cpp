@@ -346,15 +346,15 @@ int pipe_ends_of(int pid) {
   return n;
 }
 
-/// Whether `run` was given --splice.
+/// Whether `run` splices (the default) or was given --no-splice.
 class CliSplice : public ::testing::TestWithParam<bool> {};
 
-TEST_P(CliSplice, ARawTransferHeldByAFullServerHoldsAKernelPipeOnlyWithSplice) {
+TEST_P(CliSplice, ARawTransferHeldByAFullServerHoldsAKernelPipeUnlessNoSplice) {
   const bool splice = GetParam();
   Listener server;  // accepts, never reads: the transfer blocks inside dropsim
   std::vector<std::string> args{kBinary, "run", "--no-api", "--profile", "nginx-stream", "--listen", "127.0.0.1:0",
                                 "--upstream", "127.0.0.1:" + std::to_string(server.port())};
-  if (splice) args.push_back("--splice");
+  if (!splice) args.push_back("--no-splice");
   ChildProcess child(args);
   ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
   const int before = pipe_ends_of(child.pid());
@@ -364,7 +364,7 @@ TEST_P(CliSplice, ARawTransferHeldByAFullServerHoldsAKernelPipeOnlyWithSplice) {
   const Pushed pushed = push_until_blocked(client.get(), std::size_t{256} << 20, milliseconds(300));
   ASSERT_TRUE(pushed.blocked) << pushed.bytes << " bytes went and the client never blocked";
   // Blocked on the server's full window, the client→server pipe holds its chunk: a kernel
-  // pipe (two ends) with --splice, else a user-space buffer.
+  // pipe (two ends) when splicing, a user-space buffer with --no-splice.
   EXPECT_EQ(pipe_ends_of(child.pid()) - before, splice ? 2 : 0) << "pushed " << pushed.bytes << " bytes";
   // Every byte arrives, in order, once the server reads.
   std::size_t got = 0;
@@ -384,11 +384,11 @@ TEST_P(CliSplice, ARawTransferHeldByAFullServerHoldsAKernelPipeOnlyWithSplice) {
 INSTANTIATE_TEST_SUITE_P(SpliceOrCopy, CliSplice, ::testing::Bool(),
                          [](const auto& info) { return info.param ? "Splice" : "Copy"; });
 
-TEST(Cli, WithSpliceAServerHangingUpMidTransferEndsThatSessionOnly) {
+TEST(Cli, SplicingAServerHangingUpMidTransferEndsThatSessionOnly) {
   // splice(2) into a socket whose peer has gone raises SIGPIPE: the process must not die
   // of it (it did, before SIGPIPE was ignored), and the next client is served.
   Listener server;
-  ChildProcess child({kBinary, "run", "--no-api", "--splice", "--profile", "nginx-stream", "--listen",
+  ChildProcess child({kBinary, "run", "--no-api", "--profile", "nginx-stream", "--listen",
                       "127.0.0.1:0", "--upstream", "127.0.0.1:" + std::to_string(server.port())});
   ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
   const std::uint16_t port = logged_port(child.err());
