@@ -351,14 +351,18 @@ class CliSplice : public ::testing::TestWithParam<bool> {};
 
 TEST_P(CliSplice, ARawTransferHeldByAFullServerHoldsAKernelPipeUnlessNoSplice) {
   const bool splice = GetParam();
-  Listener server;  // accepts, never reads: the transfer blocks inside dropsim
+  // Queues of a few hundred KiB on our sockets, whatever the kernel's defaults: the
+  // client's sends and the server's window leave room for the 16 KiB reads that start
+  // splicing (dropsim's own sockets keep the defaults).
+  const SocketBuffers roomy{256 * 1024, 256 * 1024};
+  Listener server(512, roomy);  // accepts, never reads: the transfer blocks inside dropsim
   std::vector<std::string> args{kBinary, "run", "--no-api", "--profile", "nginx-stream", "--listen", "127.0.0.1:0",
                                 "--upstream", "127.0.0.1:" + std::to_string(server.port())};
   if (!splice) args.push_back("--no-splice");
   ChildProcess child(args);
   ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
   const int before = pipe_ends_of(child.pid());
-  Fd client = connect_to(logged_port(child.err()));
+  Fd client = connect_to(logged_port(child.err()), true, roomy);
   Fd upstream = server.accept();
   ASSERT_TRUE(upstream.valid());
   const Pushed pushed = push_until_blocked(client.get(), std::size_t{256} << 20, milliseconds(300));
