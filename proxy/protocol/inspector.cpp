@@ -61,7 +61,7 @@ std::optional<std::string> Inspector::take_notice() {
 Verdict Inspector::inspect(Direction d, std::span<const char> bytes, TimePoint now) {
   now_ = now;
   if (profile_.mode == Mode::tcp || problem_) {
-    policy_.on_bytes(d, bytes.size(), now, 0);
+    count(d, bytes.size(), now);
     return {};
   }
   switch (stage_[index(d)]) {
@@ -76,7 +76,7 @@ Verdict Inspector::inspect(Direction d, std::span<const char> bytes, TimePoint n
   }
   // Bytes we do not parse (a client's early frames before the 101, or the stream after
   // strip_upgrade) still count as traffic.
-  policy_.on_bytes(d, bytes.size(), now, 0);
+  count(d, bytes.size(), now);
   return {};
 }
 
@@ -84,13 +84,10 @@ bool Inspector::opaque(Direction d) const {
   return profile_.mode == Mode::tcp || stage_[index(d)] == Stage::raw;
 }
 
-void Inspector::count(Direction d, std::size_t n, TimePoint now) {
-  now_ = now;
-  policy_.on_bytes(d, n, now, 0);
-}
+void Inspector::count(Direction d, std::size_t n, TimePoint now) { policy_.on_bytes(d, n, now, 0); }
 
 Verdict Inspector::inspect_http(Direction d, std::span<const char> bytes) {
-  policy_.on_bytes(d, bytes.size(), now_, 0);
+  count(d, bytes.size(), now_);
   if (d == Direction::downstream && !bytes.empty()) response_started_ = true;
   HttpTracker& tracker = d == Direction::upstream ? requests_ : responses_;
   const HttpTracker::Result r = tracker.feed(bytes, *http_sinks_[index(d)]);
@@ -127,7 +124,7 @@ Verdict Inspector::inspect_http(Direction d, std::span<const char> bytes) {
 }
 
 Verdict Inspector::inspect_held_request(std::span<const char> bytes) {
-  policy_.on_bytes(Direction::upstream, bytes.size(), now_, 0);
+  count(Direction::upstream, bytes.size(), now_);
   const std::size_t before = held_.size();
   held_.append(bytes.data(), bytes.size());
   const HttpTracker::Result r = requests_.feed(bytes, *http_sinks_[index(Direction::upstream)]);

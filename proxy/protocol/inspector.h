@@ -51,7 +51,8 @@ class Inspector {
   /// Whether `d`'s bytes need no inspecting (a tcp profile, or the raw stream after
   /// strip_upgrade): inspect() would only count them, so count() may stand in for it.
   bool opaque(Direction d) const;
-  /// `n` bytes moved unseen in `d` at `now` (spliced): counted as inspect() counts them.
+  /// `n` bytes moved unseen in `d` at `now` (spliced): counted as inspect() counts bytes
+  /// it does not parse.
   void count(Direction d, std::size_t n, TimePoint now);
 
   /// Set when a verdict was `cut` (or a reject): what happened and what to do; else null.
