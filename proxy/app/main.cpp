@@ -27,6 +27,7 @@
 #include "runtime.h"
 #include "session_budget.h"
 #include "toxiproxy_flags.h"
+#include "worker_pool.h"
 
 namespace {
 
@@ -108,6 +109,7 @@ struct RunArgs {
   std::string drain_reason = "going away";
   std::string drain_timeout = "2s";
   bool no_splice = false;
+  std::size_t threads = dropsim::default_threads();
 };
 
 /// What to start: one proxy from the flags, a config file's proxies, or none (API only).
@@ -210,7 +212,9 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
   const std::uint64_t more_api = args.api_max_connections > dropsim::kDefaultApiConnections
                                      ? args.api_max_connections - dropsim::kDefaultApiConnections
                                      : 0;
-  const std::size_t capacity = dropsim::session_capacity(fds.soft, dropsim::kDescriptorReserve + more_api);
+  const std::size_t workers_fds = args.threads > 1 ? args.threads * dropsim::kDescriptorsPerWorker : 0;
+  const std::size_t capacity =
+      dropsim::session_capacity(fds.soft, dropsim::kDescriptorReserve + more_api + workers_fds);
   const std::size_t max_sessions = args.max_sessions > 0 ? args.max_sessions : capacity;
   log.event(spdlog::level::info, 0, "limits",
             fmt::format("file descriptors: {}{} (hard limit {}); up to {} sessions at once{}", fds.soft,
@@ -219,7 +223,12 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
                         max_sessions > capacity ? fmt::format(" (more than the {} the descriptors allow)", capacity)
                                                 : ""));
   asio::io_context io(1);
+  // With one thread the control thread also runs the sessions; with more, it accepts and
+  // answers the API while the workers run the sessions. Declared before the Runtime: it
+  // must outlive every proxy (their sessions live on it).
+  dropsim::WorkerPool workers(args.threads > 1 ? args.threads : 0);
   dropsim::RuntimeOptions options;
+  options.workers = workers.contexts();
   options.seed = args.seed;
   // Proxies the API creates replay at the same pace as those from the command line.
   options.time_scale = args.profile.time_scale;
@@ -231,6 +240,10 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
   options.process_metrics = args.runtime_metrics;
   options.max_sessions = max_sessions;
   options.descriptor_limit = fds.soft;
+  log.event(spdlog::level::info, 0, "threads",
+            args.threads > 1 ? fmt::format("sessions run on {} worker threads", args.threads)
+                             : std::string("sessions run on one thread, with the API"),
+            {{"threads", static_cast<std::int64_t>(args.threads)}});
   dropsim::Runtime runtime(io, log, options);
   std::unique_ptr<dropsim::ApiServer> api;
   std::exception_ptr failed;
@@ -452,6 +465,11 @@ int main(int argc, char** argv) {
                   "Sessions open at once over every proxy; at the cap new clients wait in the listen backlog "
                   "(default: from the descriptor limit, two per session after a reserve)")
       ->check(CLI::PositiveNumber);
+  run->add_option("--threads", run_args.threads,
+                  "Worker threads the sessions are spread over, each client to the least loaded (1: one "
+                  "thread does everything; default: the number of cores)")
+      ->check(CLI::Range(std::size_t{1}, dropsim::kMaxThreads))
+      ->capture_default_str();
 
   ProfileArgs show_args;
   auto* profiles = app.add_subcommand("profiles", "List built-in profiles, or print one resolved as YAML");

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include <asio/co_spawn.hpp>
+#include <asio/post.hpp>
 #include <asio/detached.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
@@ -316,10 +317,13 @@ asio::awaitable<void> ApiServer::stream_events(std::shared_ptr<State> state, std
   std::error_code ignored;
   c.socket.set_option(asio::socket_base::send_buffer_size(kEventSendBuffer), ignored);
   std::weak_ptr<Connection> weak = conn;
-  // The tap runs inside a session's log call: it only queues and wakes this coroutine.
+  // The tap runs inside a session's log call, on the session's worker: it only queues,
+  // and posts the wake-up to this thread, where the connection and its timer live.
   c.events = std::make_unique<EventStream>(state->runtime.log(), std::move(filter), state->options.event_queue,
-                                           [weak] {
-                                             if (auto live = weak.lock()) live->wake.cancel();
+                                           [weak, io = &state->io] {
+                                             asio::post(*io, [weak] {
+                                               if (auto live = weak.lock()) live->wake.cancel();
+                                             });
                                            });
   if (co_await write_all(c.socket, event_stream_head())) {
     asio::co_spawn(state->io, until_gone(conn), asio::detached);

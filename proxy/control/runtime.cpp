@@ -31,7 +31,8 @@ std::string listen_error(const std::string& listen, const std::system_error& e) 
 struct Runtime::Entry {
   ProxySpec spec;   ///< listen is the bound address once it has listened
   Profile profile;  ///< resolved from spec.profile, settings and time scale
-  std::shared_ptr<ProxyMetrics> metrics = std::make_shared<ProxyMetrics>();
+  /// Its counters in parts (metrics_parts), made when it first listens; kept while disabled.
+  std::vector<std::shared_ptr<ProxyMetrics>> metrics;
   std::vector<Toxic> toxics;      ///< in the order added
   std::unique_ptr<Proxy> proxy;   ///< null while disabled
   /// Scheduled changes (a fault's `after` and `lasts`, a partition's end), by key.
@@ -406,9 +407,12 @@ bool Runtime::heal(const std::string& proxy) {
 }
 
 std::string Runtime::metrics() const {
+  std::vector<ProxyMetrics> counters;
+  counters.reserve(proxies_.size());  // the samples point into it
   std::vector<MetricsSample> samples;
   for (const auto& [name, e] : proxies_) {
-    samples.push_back({name, e->proxy ? e->proxy->active_sessions() : 0, e->metrics.get(), e->spec.listen,
+    counters.push_back(sum_metrics(e->metrics, options_.workers));
+    samples.push_back({name, e->proxy ? e->proxy->active_sessions() : 0, &counters.back(), e->spec.listen,
                        e->spec.upstream, e->proxy ? e->proxy->blackholed_sessions() : 0});
   }
   std::string text = render_prometheus(samples);
@@ -461,7 +465,7 @@ void Runtime::drain(std::function<void(const DrainOutcome&)> done) {
   outcome.sessions = open_sessions();
   const auto unanswered = [this] {
     std::uint64_t n = 0;
-    for (const auto& [name, e] : proxies_) n += e->metrics->unanswered_closes;
+    for (const auto& [name, e] : proxies_) n += sum_metrics(e->metrics, options_.workers).unanswered_closes;
     return n;
   };
   const std::uint64_t unanswered_before = unanswered();
@@ -506,7 +510,9 @@ void Runtime::start_listening(Entry& e) {
   o.profile = e.profile;
   o.toxics = e.toxics;
   o.seed = options_.seed;
+  if (e.metrics.empty()) e.metrics = metrics_parts(options_.workers.size());
   o.metrics = e.metrics;
+  o.workers = options_.workers;
   o.lookup = options_.lookup;
   o.budget = budget_;
   o.close_wait = options_.drain_timeout;

@@ -1,8 +1,10 @@
 #pragma once
 // Every proxy of one process, by name, with its toxics: what `dropsim run` starts from
 // the command line or a config file, and what the control API reads and changes. The
-// API and the data path share one io_context thread, so nothing here takes a lock and
-// no call blocks: each returns as soon as the change is made.
+// API, the Runtime and the listeners share one io_context thread (the control thread),
+// so nothing here takes a lock. Sessions run there too, or on worker threads (`run
+// --threads`, RuntimeOptions::workers): a call about sessions then waits for each
+// worker to answer (run_on), microseconds on a loaded machine, never on the network.
 //
 //   ControlApi (HTTP) ──► Runtime ──► Proxy "alb" ──► Session C1, C2 ...
 //                                 └─► Proxy "nginx" ──► ...
@@ -99,6 +101,9 @@ struct RuntimeOptions {
   /// Bulk raw TCP bytes with no fault on them are spliced (zero-copy) rather than copied
   /// (`run --no-splice` copies them).
   bool splice = true;
+  /// Where sessions run (`run --threads`): a running WorkerPool's io_contexts, which must
+  /// outlive the Runtime. Empty: on the Runtime's own io_context.
+  std::vector<asio::io_context*> workers;
 };
 
 /// How a drain (Runtime::drain) ended.
@@ -111,7 +116,8 @@ struct DrainOutcome {
   Duration took{0};          ///< from the start to the last session closing (or the timeout)
 };
 
-/// The registry of proxies. Lives on the io_context thread; every method is called there.
+/// The registry of proxies. Lives on the control thread (its io_context's); every method is
+/// called there.
 class Runtime {
  public:
   /// `log` and `clock` must outlive the runtime.

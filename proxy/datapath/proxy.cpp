@@ -5,6 +5,8 @@
 #include <stdexcept>
 
 #include <asio/co_spawn.hpp>
+#include <asio/dispatch.hpp>
+#include <asio/post.hpp>
 #include <asio/detached.hpp>
 #include <asio/ip/tcp.hpp>
 #include <asio/steady_timer.hpp>
@@ -15,6 +17,7 @@
 #include "await.h"
 #include "duration.h"
 #include "session.h"
+#include "worker_pool.h"
 
 namespace dropsim {
 namespace {
@@ -24,46 +27,137 @@ std::atomic<std::uint64_t> next_connection_id{1};
 
 }  // namespace
 
+/// The part of a proxy on one thread: its sessions and what they share. Only `io`'s
+/// thread touches it, except `load`, which the accept loop reads to pick a shard.
+struct Proxy::Shard {
+  asio::io_context& io;
+  std::shared_ptr<SessionContext> context;
+  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions;
+  std::atomic<std::size_t> load{0};  ///< clients handed to it and not yet released
+  bool stopped = false;              ///< the proxy stopped: a client handed over late is closed
+
+  Shard(asio::io_context& on, std::shared_ptr<SessionContext> c) : io(on), context(std::move(c)) {}
+
+  /// The live sessions, strong references taken first (acting on one erases it), by id.
+  std::vector<std::shared_ptr<Session>> live() const {
+    std::vector<std::shared_ptr<Session>> out;
+    for (const auto& [id, weak] : sessions) {
+      if (auto s = weak.lock()) out.push_back(std::move(s));
+    }
+    std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a->id() < b->id(); });
+    return out;
+  }
+
+  std::shared_ptr<Session> find(std::uint64_t id) const {
+    const auto it = sessions.find(id);
+    return it == sessions.end() ? nullptr : it->second.lock();
+  }
+
+  /// Starts the session of a client the accept loop handed over (on this shard's thread).
+  void open(std::uint64_t id, asio::ip::tcp::socket client) {
+    if (stopped) {
+      std::error_code ignored;
+      client.close(ignored);
+      --load;
+      if (context->budget) context->budget->give_back();
+      return;
+    }
+    auto session = std::make_shared<Session>(id, std::move(client), context);
+    sessions.emplace(id, session);
+    session->start();
+  }
+};
+
+std::vector<std::shared_ptr<ProxyMetrics>> metrics_parts(std::size_t workers) {
+  std::vector<std::shared_ptr<ProxyMetrics>> parts;
+  for (std::size_t i = 0; i < 1 + workers; ++i) parts.push_back(std::make_shared<ProxyMetrics>());
+  return parts;
+}
+
+ProxyMetrics sum_metrics(const std::vector<std::shared_ptr<ProxyMetrics>>& parts,
+                         const std::vector<asio::io_context*>& workers) {
+  ProxyMetrics total;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i == 0 || i > workers.size()) {
+      total += *parts[i];
+    } else {
+      // Copied on the worker that moves it: a consistent part, and no torn read.
+      total += run_on(*workers[i - 1], [&] { return *parts[i]; });
+    }
+  }
+  return total;
+}
+
 Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Clock& clock)
-    : io_(io),
-      options_(std::move(options)),
-      log_(log),
-      acceptor_(io),
-      room_(io),
-      context_(std::make_shared<SessionContext>()) {
-  context_->proxy_name = options_.name;
-  context_->profile = std::make_shared<const Profile>(options_.profile);
-  context_->upstream_label = options_.upstream;
-  context_->clock = &clock;
-  context_->log = &log_;
-  context_->seed = options_.seed;
-  context_->toxics = options_.toxics;
-  if (options_.metrics) context_->metrics = options_.metrics;
-  context_->budget = options_.budget;
-  context_->close_wait = options_.close_wait;
-  context_->splice.set_budget(options_.budget);
-  if (!options_.splice) context_->splice.disable();
-  context_->resolver = std::make_shared<const Resolver>(io_.get_executor(), options_.lookup);
+    : io_(io), options_(std::move(options)), log_(log), acceptor_(io), room_(io) {
+  const std::size_t threads = options_.workers.size();
+  while (options_.metrics.size() < 1 + threads) options_.metrics.push_back(std::make_shared<ProxyMetrics>());
+  // Every shard shares one immutable profile; the rest is per thread (buffers, kernel
+  // pipes, the resolver's completions, counters).
+  const auto profile = std::make_shared<const Profile>(options_.profile);
+  for (std::size_t i = 0; i < std::max<std::size_t>(threads, 1); ++i) {
+    asio::io_context& on = threads == 0 ? io_ : *options_.workers[i];
+    auto c = std::make_shared<SessionContext>();
+    c->proxy_name = options_.name;
+    c->profile = profile;
+    c->upstream_label = options_.upstream;
+    c->clock = &clock;
+    c->log = &log_;
+    c->seed = options_.seed;
+    c->toxics = options_.toxics;
+    c->metrics = options_.metrics[threads == 0 ? 0 : i + 1];
+    c->budget = options_.budget;
+    c->close_wait = options_.close_wait;
+    c->splice.set_budget(options_.budget);
+    // The proxy's pipes stay within kMaxPipes whatever the threads, each shard its share.
+    c->splice.limit(std::max<std::size_t>(2, SplicePool::kMaxPipes / std::max<std::size_t>(threads, 1)));
+    if (!options_.splice) c->splice.disable();
+    c->resolver = std::make_shared<const Resolver>(on.get_executor(), options_.lookup);
+    shards_.push_back(std::make_shared<Shard>(on, std::move(c)));
+  }
 }
 
 Proxy::~Proxy() {
   *alive_ = false;
-  if (context_->budget) context_->budget->forget(room_);
-  // Sessions still unwinding keep the context; they must not call back into a dead proxy.
-  context_->on_closed = nullptr;
+  if (options_.budget && waiting_for_room_) options_.budget->forget(*waiting_for_room_);
+  // Sessions still unwinding keep their context; they must not call back into a dead
+  // proxy, and a client handed over but not yet started is closed.
+  each_shard([](Shard& s) {
+    s.context->on_closed = nullptr;
+    s.stopped = true;
+  });
 }
 
-const Profile& Proxy::profile() const { return *context_->profile; }
+template <class F>
+void Proxy::each_shard(F&& f) const {
+  for (const auto& shard : shards_) {
+    // The proxy's own shard is this thread's by contract, even when its io_context is not
+    // running (tests, a proxy destroyed after the loop ended): no hop.
+    if (&shard->io == &io_) {
+      f(*shard);
+    } else {
+      run_on(shard->io, [&] { f(*shard); });
+    }
+  }
+}
+
+const Profile& Proxy::profile() const { return options_.profile; }
 
 void Proxy::start() {
   // The upstream is looked up per connection (a DNS change reaches new ones), not here.
-  context_->upstream_address = parse_host_port(options_.upstream);
-  if (const auto address = context_->upstream_address.literal()) {
-    context_->upstream = {asio::ip::tcp::endpoint(*address, context_->upstream_address.port)};
-  }
+  const HostPort upstream = parse_host_port(options_.upstream);
+  std::vector<asio::ip::tcp::endpoint> endpoints;
+  if (const auto address = upstream.literal()) endpoints = {asio::ip::tcp::endpoint(*address, upstream.port)};
   open_listener(acceptor_, parse_host_port(options_.listen));
 
-  context_->on_closed = [this](std::uint64_t id) { sessions_.erase(id); };
+  each_shard([&](Shard& s) {
+    s.context->upstream_address = upstream;
+    s.context->upstream = endpoints;
+    s.context->on_closed = [shard = &s](std::uint64_t id) {
+      shard->sessions.erase(id);
+      --shard->load;
+    };
+  });
   const auto ep = local_endpoint();
   log_.event(spdlog::level::info, 0, "listen",
              fmt::format("{}: listening on {}{}, upstream {}, profile {} ({}){}", options_.name, address_text(ep),
@@ -74,11 +168,35 @@ void Proxy::start() {
   asio::co_spawn(io_, accept_loop(), asio::detached);
 }
 
+const std::shared_ptr<Proxy::Shard>& Proxy::least_loaded() const {
+  return *std::min_element(shards_.begin(), shards_.end(),
+                           [](const auto& a, const auto& b) { return a->load.load() < b->load.load(); });
+}
+
+asio::awaitable<void> Proxy::wait_for_room() {
+  // As in accept_loop: the proxy may be gone when the wait ends.
+  const std::shared_ptr<const bool> alive = alive_;
+  const std::shared_ptr<SessionBudget> budget = options_.budget;
+  room_.expires_at(asio::steady_timer::time_point::max());
+  // The waker runs on the thread of the session that ended: it posts to this one.
+  waiting_for_room_ = budget->wait([io = &io_, alive = alive_, this] {
+    asio::post(*io, [alive, this] {
+      if (*alive) room_.cancel();
+    });
+  });
+  // Room may have come between the look and the waker: look again before sleeping.
+  if (!budget->has_room()) co_await room_.async_wait(kAwait);
+  if (!*alive) co_return;
+  budget->forget(*waiting_for_room_);
+  waiting_for_room_.reset();
+}
+
 asio::awaitable<void> Proxy::accept_loop() {
   // The Runtime may delete this proxy while an accept is pending: the loop then resumes
   // (aborted) after `this` is gone, so it checks its own copy of the flag first.
   const std::shared_ptr<const bool> alive = alive_;
-  const std::shared_ptr<SessionBudget> budget = context_->budget;
+  const std::shared_ptr<SessionBudget> budget = options_.budget;
+  ProxyMetrics& counters = *options_.metrics[0];
   asio::steady_timer backoff(io_);
   // One episode of failing accepts (out of descriptors): a warning when it starts, one
   // line with the count when it ends, not a line every 100 ms.
@@ -86,18 +204,18 @@ asio::awaitable<void> Proxy::accept_loop() {
   while (*alive && !stopped_ && acceptor_.is_open()) {
     if (budget && !budget->has_room()) {
       // At the cap: clients wait in the listen backlog until a session ends.
-      room_.expires_at(asio::steady_timer::time_point::max());
-      budget->wait_with(room_);
-      co_await room_.async_wait(kAwait);
+      co_await wait_for_room();
       if (!*alive) co_return;
-      budget->forget(room_);
       continue;
     }
-    auto [ec, client] = co_await acceptor_.async_accept(kAwait);
+    // The client's socket belongs to its shard's thread from the start.
+    const std::shared_ptr<Shard> shard = least_loaded();
+    auto [ec, accepted] = co_await acceptor_.async_accept(shard->io, kAwait);
+    asio::ip::tcp::socket client(std::move(accepted));
     if (!*alive || stopped_ || ec == asio::error::operation_aborted) co_return;
     if (ec) {
       // Out of descriptors or memory: back off rather than spin, and keep serving.
-      ++context_->metrics->accept_errors;
+      ++counters.accept_errors;
       if (failing.add(std::chrono::steady_clock::now())) {
         log_.event(spdlog::level::warn, 0, "accept_error",
                    fmt::format("{}: accept failed ({}); retrying every 100ms, logged again when it recovers",
@@ -114,12 +232,13 @@ asio::awaitable<void> Proxy::accept_loop() {
     }
     if (!admit(client)) continue;
     const std::uint64_t id = next_connection_id.fetch_add(1);
-    auto session = std::make_shared<Session>(id, std::move(client), context_);
-    sessions_.emplace(id, session);
     ++total_;
-    ++context_->metrics->sessions_total;
+    ++counters.sessions_total;
     if (budget) budget->take();
-    session->start();
+    ++shard->load;
+    // Without workers the shard is this thread and the session starts now, before the next
+    // accept; else it starts on its worker.
+    asio::dispatch(shard->io, [shard, id, client = std::move(client)]() mutable { shard->open(id, std::move(client)); });
   }
 }
 
@@ -142,7 +261,7 @@ bool Proxy::admit(asio::ip::tcp::socket& client) {
     return true;
   }
   client.close(ec);
-  ++context_->metrics->refused_remote_peers;
+  ++options_.metrics[0]->refused_remote_peers;
   if (refusing_.add(now)) {
     // Once per episode: a scan of the network must not flood the log.
     log_.event(spdlog::level::warn, 0, "remote_refused",
@@ -160,7 +279,10 @@ void Proxy::stop() {
   if (stopped_) return;
   stopped_ = true;
   stop_accepting();
-  for (auto& s : open_sessions()) s->close_now("proxy stopping");
+  each_shard([](Shard& s) {
+    s.stopped = true;
+    for (auto& session : s.live()) session->close_now("proxy stopping");
+  });
 }
 
 void Proxy::stop_accepting() {
@@ -169,70 +291,97 @@ void Proxy::stop_accepting() {
   room_.cancel();  // an accept loop waiting for room at the cap ends too
 }
 
-std::vector<std::shared_ptr<Session>> Proxy::open_sessions() const {
-  std::vector<std::shared_ptr<Session>> open;
-  for (const auto& [id, weak] : sessions_) {
-    if (auto s = weak.lock()) open.push_back(std::move(s));
-  }
-  std::sort(open.begin(), open.end(), [](const auto& a, const auto& b) { return a->id() < b->id(); });
-  return open;
-}
-
-const ProxyMetrics& Proxy::metrics() const { return *context_->metrics; }
+ProxyMetrics Proxy::metrics() const { return sum_metrics(options_.metrics, options_.workers); }
 
 void Proxy::set_profile(const Profile& profile) {
-  context_->profile = std::make_shared<const Profile>(profile);
+  const auto shared = std::make_shared<const Profile>(profile);
+  each_shard([&](Shard& s) { s.context->profile = shared; });
   options_.profile = profile;
 }
 
 void Proxy::set_toxics(std::vector<Toxic> toxics) {
-  context_->toxics = std::move(toxics);
-  for (auto& s : open_sessions()) s->apply_toxics(context_->toxics);
+  each_shard([&](Shard& s) {
+    s.context->toxics = toxics;
+    for (auto& session : s.live()) session->apply_toxics(toxics);
+  });
 }
 
 std::vector<SessionInfo> Proxy::sessions() const {
   std::vector<SessionInfo> out;
-  for (const auto& s : open_sessions()) out.push_back(s->info());
+  each_shard([&](Shard& s) {
+    for (const auto& session : s.live()) out.push_back(session->info());
+  });
+  std::sort(out.begin(), out.end(), [](const SessionInfo& a, const SessionInfo& b) { return a.id < b.id; });
   return out;
 }
 
 std::optional<SessionInfo> Proxy::session(std::uint64_t id) const {
-  const auto it = sessions_.find(id);
-  if (it == sessions_.end()) return std::nullopt;
-  if (auto s = it->second.lock()) return s->info();
-  return std::nullopt;
+  std::optional<SessionInfo> found;
+  each_shard([&](Shard& s) {
+    if (auto session = s.find(id)) found = session->info();
+  });
+  return found;
 }
 
 std::optional<ActResult> Proxy::act(std::uint64_t id, const ActionRequest& request) {
-  const auto it = sessions_.find(id);
-  if (it == sessions_.end()) return std::nullopt;
-  auto s = it->second.lock();
-  if (!s) return std::nullopt;
-  return s->act(request);
+  std::optional<ActResult> result;
+  each_shard([&](Shard& s) {
+    if (auto session = s.find(id)) result = session->act(request);
+  });
+  return result;
 }
 
 ActionTally Proxy::act_all(const ActionRequest& request) {
   ActionTally tally;
-  for (auto& s : open_sessions()) tally.add(s->act(request));
+  each_shard([&](Shard& s) {
+    for (auto& session : s.live()) tally.add(session->act(request));
+  });
   return tally;
 }
 
 std::size_t Proxy::count(SessionState state) const {
   std::size_t n = 0;
-  for (const auto& [id, weak] : sessions_) {
-    if (const auto s = weak.lock(); s && s->state() == state) ++n;
-  }
+  each_shard([&](Shard& s) {
+    for (const auto& [id, weak] : s.sessions) {
+      if (const auto session = weak.lock(); session && session->state() == state) ++n;
+    }
+  });
   return n;
 }
 
+std::size_t Proxy::active_sessions() const { return count(SessionState::connecting) + count(SessionState::open); }
+
+std::size_t Proxy::blackholed_sessions() const { return count(SessionState::blackholed); }
+
+std::size_t Proxy::live_sessions() const {
+  std::size_t n = 0;
+  for (const std::size_t k : sessions_per_shard()) n += k;
+  return n;
+}
+
+std::vector<std::size_t> Proxy::sessions_per_shard() const {
+  std::vector<std::size_t> out;
+  each_shard([&](Shard& s) { out.push_back(s.sessions.size()); });
+  return out;
+}
+
 void Proxy::report() {
+  // Counted in one pass, each shard at one moment: workers go on while the proxy asks.
+  std::size_t active = 0;
+  std::size_t ended = 0;
+  each_shard([&](Shard& s) {
+    for (const auto& session : s.live()) {
+      const SessionState state = session->state();
+      ++(state == SessionState::connecting || state == SessionState::open ? active : ended);
+    }
+  });
   log_.event(spdlog::level::info, 0, "report",
              fmt::format("{}: {} active session(s), {} ended and still holding sockets (closing or blackholed), "
                          "{} since start",
-                         options_.name, active_sessions(), live_sessions() - active_sessions(), total_));
-  for (auto& [id, weak] : sessions_) {
-    if (auto s = weak.lock()) s->report();
-  }
+                         options_.name, active, ended, total_));
+  each_shard([](Shard& s) {
+    for (auto& session : s.live()) session->report();
+  });
 }
 
 asio::ip::tcp::endpoint Proxy::local_endpoint() const {

@@ -2,10 +2,17 @@
 // A listener and its sessions: what `dropsim run` starts once per proxy, and what tests
 // and embedders start in-process.
 //
-//   Proxy ──accept──► Session C1, C2, ... (registry by id, weak references)
+//   Proxy (its io_context) ──accept──► shard of the least loaded worker ──► Session C1, C3, ...
+//                                  └─► shard of another worker         ──► Session C2, ...
+//
+// A shard is the part of the proxy on one worker thread (WorkerPool): its sessions'
+// registry by id (weak references), their SessionContext (profile, toxics, buffers,
+// counters). Only that thread touches it; the proxy reads and changes it with run_on().
+// Without workers there is one shard, on the proxy's own io_context, and no call hops.
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -40,8 +47,13 @@ struct ProxyOptions {
   Profile profile;                   ///< resolved profile
   std::vector<Toxic> toxics;         ///< faults every session gets
   std::uint64_t seed = 0;            ///< toxicity rolls and jitter
-  /// Counters that outlive a disable/enable (Runtime keeps them); fresh when null.
-  std::shared_ptr<ProxyMetrics> metrics;
+  /// Where sessions run (`run --threads`): each client goes to the least loaded of these
+  /// io_contexts, which must keep running (a WorkerPool's) while the proxy lives. Empty:
+  /// on the proxy's own io_context.
+  std::vector<asio::io_context*> workers;
+  /// Counters that outlive a disable/enable (Runtime keeps them): 1 + workers.size() parts,
+  /// each moved on one thread only (metrics_parts()); missing ones are made.
+  std::vector<std::shared_ptr<ProxyMetrics>> metrics;
   /// How upstream names are looked up; empty: Asio's resolver (tests pass a slow one).
   Resolver::Lookup lookup;
   /// The process-wide session cap, shared by every proxy; null: none.
@@ -56,7 +68,17 @@ struct ProxyOptions {
   bool loopback_peers_only = false;
 };
 
+/// Counters in parts, one per thread that moves them, for 1 + `workers.size()` threads:
+/// part 0 on the proxy's own (accepts; and sessions when there are no workers), part 1 + i
+/// on worker i.
+std::vector<std::shared_ptr<ProxyMetrics>> metrics_parts(std::size_t workers);
+/// The sum of `parts` (metrics_parts), each read on its own thread: part 0 here (call on
+/// the proxy's thread), the others through run_on.
+ProxyMetrics sum_metrics(const std::vector<std::shared_ptr<ProxyMetrics>>& parts,
+                         const std::vector<asio::io_context*>& workers);
+
 /// Accepts clients on one address and proxies each to the upstream under a profile.
+/// Every method is called on the proxy's io_context thread.
 class Proxy {
  public:
   /// `log` and `clock` must outlive the proxy and its sessions.
@@ -79,11 +101,13 @@ class Proxy {
   /// The address actually bound (the real port when listening on port 0).
   asio::ip::tcp::endpoint local_endpoint() const;
   /// Sessions connecting or open: not those that ended and still hold sockets.
-  std::size_t active_sessions() const { return count(SessionState::connecting) + count(SessionState::open); }
+  std::size_t active_sessions() const;
   /// Sessions ended by a blackhole whose sockets are still held.
-  std::size_t blackholed_sessions() const { return count(SessionState::blackholed); }
+  std::size_t blackholed_sessions() const;
   /// Every session that still holds a socket, whatever its state (what a drain waits for).
-  std::size_t live_sessions() const { return sessions_.size(); }
+  std::size_t live_sessions() const;
+  /// Live sessions on each shard (one per worker, or one), in order: how the clients spread.
+  std::vector<std::size_t> sessions_per_shard() const;
   /// Sessions accepted since start.
   std::uint64_t total_sessions() const { return total_; }
   /// The profile new sessions get.
@@ -94,8 +118,8 @@ class Proxy {
   void set_profile(const Profile& profile);
   /// Every session, open ones included, now has `toxics` (each rolled for by toxicity).
   void set_toxics(std::vector<Toxic> toxics);
-  /// The proxy's counters.
-  const ProxyMetrics& metrics() const;
+  /// The proxy's counters, summed over its shards.
+  ProxyMetrics metrics() const;
   /// Live sessions (live_sessions), sorted by id.
   std::vector<SessionInfo> sessions() const;
   /// One open session; nullopt when `id` is not one of this proxy's.
@@ -106,11 +130,18 @@ class Proxy {
   ActionTally act_all(const ActionRequest& request);
 
  private:
+  struct Shard;
+
   asio::awaitable<void> accept_loop();
+  /// Waits until the session cap has room (a session ended) or the proxy stops.
+  asio::awaitable<void> wait_for_room();
   /// True when `client` may be served; else closes it, counts it and logs the episode.
   bool admit(asio::ip::tcp::socket& client);
-  /// The live sessions, strong references taken first (acting on one erases it).
-  std::vector<std::shared_ptr<Session>> open_sessions() const;
+  /// The shard the next client goes to: the one with the fewest live sessions.
+  const std::shared_ptr<Shard>& least_loaded() const;
+  /// Runs `f(shard)` on each shard's thread in turn, waiting for each.
+  template <class F>
+  void each_shard(F&& f) const;
   /// Live sessions in state `s`.
   std::size_t count(SessionState s) const;
 
@@ -119,8 +150,8 @@ class Proxy {
   EventLog& log_;
   asio::ip::tcp::acceptor acceptor_;
   asio::steady_timer room_;  ///< the accept loop's wait for room at the session cap
-  std::shared_ptr<SessionContext> context_;
-  std::unordered_map<std::uint64_t, std::weak_ptr<Session>> sessions_;
+  std::optional<std::uint64_t> waiting_for_room_;  ///< the budget's waker while room_ waits
+  std::vector<std::shared_ptr<Shard>> shards_;
   std::uint64_t total_ = 0;
   bool stopped_ = false;
   Episode refusing_;  ///< non-loopback clients closed (loopback_peers_only)

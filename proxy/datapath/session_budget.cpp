@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <vector>
 
 namespace dropsim {
 
@@ -25,23 +26,49 @@ std::size_t session_capacity(std::uint64_t descriptors, std::uint64_t reserve) {
   return static_cast<std::size_t>((descriptors - reserve) / 2);
 }
 
+std::size_t SessionBudget::open() const {
+  const std::lock_guard lock(mutex_);
+  return open_;
+}
+
+bool SessionBudget::has_room() const {
+  const std::lock_guard lock(mutex_);
+  return open_ < cap_;
+}
+
+std::uint64_t SessionBudget::pauses() const {
+  const std::lock_guard lock(mutex_);
+  return pauses_;
+}
+
 void SessionBudget::take() {
+  const std::lock_guard lock(mutex_);
   ++open_;
   if (open_ == cap_) ++pauses_;
 }
 
 void SessionBudget::give_back() {
-  if (open_ > 0) --open_;
-  if (!has_room()) return;
-  for (asio::steady_timer* t : waiting_) t->cancel();
+  std::vector<Waker> wake;
+  {
+    const std::lock_guard lock(mutex_);
+    if (open_ > 0) --open_;
+    if (open_ >= cap_) return;
+    for (const auto& [id, w] : wakers_) wake.push_back(w);
+  }
+  // Outside the lock: a waker may run its proxy's code at once (one thread, no workers).
+  for (const Waker& w : wake) w();
 }
 
-void SessionBudget::wait_with(asio::steady_timer& timer) {
-  if (std::find(waiting_.begin(), waiting_.end(), &timer) == waiting_.end()) waiting_.push_back(&timer);
+std::uint64_t SessionBudget::wait(Waker wake) {
+  const std::lock_guard lock(mutex_);
+  const std::uint64_t id = next_waker_++;
+  wakers_.emplace(id, std::move(wake));
+  return id;
 }
 
-void SessionBudget::forget(asio::steady_timer& timer) {
-  waiting_.erase(std::remove(waiting_.begin(), waiting_.end(), &timer), waiting_.end());
+void SessionBudget::forget(std::uint64_t id) {
+  const std::lock_guard lock(mutex_);
+  wakers_.erase(id);
 }
 
 }  // namespace dropsim

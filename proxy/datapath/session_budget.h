@@ -5,18 +5,19 @@
 // new clients wait in the kernel's listen backlog, as with HAProxy's maxconn, and are
 // accepted as soon as a session ends. No accept-fail loop.
 //
-//   Proxy accept loop ──has_room? ─ no ─► wait (a timer give_back() cancels) ──┐
+//   Proxy accept loop ──has_room? ─ no ─► wait (a waker give_back() calls) ────┐
 //          │ yes                                                               │
 //          ▼                                                                   │
 //   take() ── Session ── every socket closed ──► give_back() ──────────────────┘
 //
-// Lives on the io thread; no locks.
+// Proxies take on the control thread; sessions give back on their workers (`--threads`),
+// so the count is behind a mutex, and a waker only posts to its proxy's thread.
 
 #include <cstddef>
 #include <cstdint>
-#include <vector>
-
-#include <asio/steady_timer.hpp>
+#include <functional>
+#include <map>
+#include <mutex>
 
 namespace dropsim {
 
@@ -53,27 +54,32 @@ class SessionBudget {
 
   std::size_t cap() const { return cap_; }
   /// Sessions holding descriptors now.
-  std::size_t open() const { return open_; }
-  bool has_room() const { return open_ < cap_; }
+  std::size_t open() const;
+  bool has_room() const;
   /// A session was accepted.
   void take();
-  /// A session closed its last socket: wakes every proxy waiting for room.
+  /// A session closed its last socket (on any thread): calls every waker when there is room.
   void give_back();
 
-  /// `timer` waits for room: give_back() cancels it. Call forget() before it goes.
-  void wait_with(asio::steady_timer& timer);
-  void forget(asio::steady_timer& timer);
+  /// Called by give_back() on the thread that gave back, with no lock held: it must only
+  /// post to the waiting proxy's own thread.
+  using Waker = std::function<void()>;
+  /// Registers `wake` until forget(id); returns its id.
+  std::uint64_t wait(Waker wake);
+  void forget(std::uint64_t id);
 
   /// Times accepting stopped at the cap (counted once per stop, not per proxy).
-  std::uint64_t pauses() const { return pauses_; }
+  std::uint64_t pauses() const;
   /// True while accepting is stopped at the cap.
-  bool paused() const { return open_ >= cap_; }
+  bool paused() const { return !has_room(); }
 
  private:
-  std::size_t cap_;
+  const std::size_t cap_;
+  mutable std::mutex mutex_;
   std::size_t open_ = 0;
   std::uint64_t pauses_ = 0;
-  std::vector<asio::steady_timer*> waiting_;
+  std::uint64_t next_waker_ = 1;
+  std::map<std::uint64_t, Waker> wakers_;
 };
 
 }  // namespace dropsim

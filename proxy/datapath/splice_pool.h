@@ -14,6 +14,7 @@
 // near the descriptor limit it copies rather than take what sessions and the control API
 // were promised. Single-threaded, like BufferPool.
 
+#include <algorithm>
 #include <cstddef>
 #include <memory>
 #include <optional>
@@ -69,6 +70,11 @@ class SplicePool {
   /// Lends a pipe; nothing when splicing is off or the system refuses a pipe (out of
   /// descriptors): the caller copies instead.
   std::optional<Lease> take();
+  /// At most `max_pipes` open (and kept): a proxy's shards share kMaxPipes.
+  void limit(std::size_t max_pipes) {
+    max_pipes_ = max_pipes;
+    keep_free_ = std::min(keep_free_, max_pipes);
+  }
   /// Splicing stops for good (the kernel refused splice on these sockets, or the user
   /// asked for copying): take() lends nothing from now on.
   void disable() { enabled_ = false; }

@@ -130,7 +130,7 @@ std::uint64_t EventLog::dropped_lines() const { return queue_ ? queue_->overrun_
 
 void EventLog::finish(std::chrono::milliseconds wait) {
   if (!queue_) return;
-  taps_.clear();  // their streams may be gone by now; the count is for stderr
+  set_taps({});  // their streams may be gone by now; the count is for stderr
   const auto deadline = std::chrono::steady_clock::now() + wait;
   // Room for the count first, or its own line would push one more out and make it wrong.
   while (queue_->queue_size() >= queue_lines_ && std::chrono::steady_clock::now() < deadline) {
@@ -159,14 +159,16 @@ void EventLog::event(spdlog::level::level_enum level, std::uint64_t conn,
                      std::string_view event, std::string_view message,
                      std::initializer_list<LogField> fields) {
   const bool logged = logger_->should_log(level);
-  if (!logged && taps_.empty()) return;
+  // A snapshot: sessions log on their workers while the API subscribes and unsubscribes.
+  const std::shared_ptr<const Taps> taps = current_taps();
+  if (!logged && taps->empty()) return;
   if (logged && format_ == LogFormat::text) {
     if (conn == 0) {
       logger_->log(level, "{}", message);
     } else {
       logger_->log(level, "[C{}] {}", conn, message);
     }
-    if (taps_.empty()) return;
+    if (taps->empty()) return;
   }
   std::string line = fmt::format(R"("event":"{}")", json_escape(event));
   if (conn != 0) line += fmt::format(R"(,"conn":{})", conn);
@@ -189,20 +191,39 @@ void EventLog::event(spdlog::level::level_enum level, std::uint64_t conn,
   }
   line += fmt::format(R"(,"msg":"{}")", json_escape(message));
   if (logged && format_ == LogFormat::json) logger_->log(level, "{}", line);
-  if (taps_.empty()) return;
+  if (taps->empty()) return;
   const std::string object = "{" + line + "}";
-  // Copied: a tap may unsubscribe (a stream whose client went away) while being called.
-  const auto taps = taps_;
-  for (const auto& [id, tap] : taps) tap(event, object);
+  // Called outside the lock, from the snapshot: a tap may unsubscribe (a stream whose
+  // client went away) while being called.
+  for (const auto& [id, tap] : *taps) tap(event, object);
+}
+
+std::shared_ptr<const EventLog::Taps> EventLog::current_taps() const {
+  const std::lock_guard lock(taps_mutex_);
+  return taps_;
+}
+
+void EventLog::set_taps(Taps taps) {
+  auto next = std::make_shared<const Taps>(std::move(taps));
+  const std::lock_guard lock(taps_mutex_);
+  taps_ = std::move(next);
 }
 
 std::uint64_t EventLog::subscribe(Tap tap) {
+  const std::lock_guard lock(taps_mutex_);
   const std::uint64_t id = next_tap_++;
-  taps_.emplace(id, std::move(tap));
+  Taps next = *taps_;
+  next.emplace(id, std::move(tap));
+  taps_ = std::make_shared<const Taps>(std::move(next));
   return id;
 }
 
-void EventLog::unsubscribe(std::uint64_t id) { taps_.erase(id); }
+void EventLog::unsubscribe(std::uint64_t id) {
+  const std::lock_guard lock(taps_mutex_);
+  Taps next = *taps_;
+  next.erase(id);
+  taps_ = std::make_shared<const Taps>(std::move(next));
+}
 
 std::string json_escape(std::string_view text) {
   std::string out;

@@ -14,6 +14,7 @@
 #include <map>
 #include <initializer_list>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -75,7 +76,9 @@ class EventLog {
 
   /// Receives every event as a JSON object ({"event":...,"conn":...,fields...,"msg":...})
   /// whatever the format and level: the API's event stream. Called on the thread that
-  /// logs (the io thread).
+  /// logs (a session's worker, or the control thread), possibly on several at once, and
+  /// possibly once more just after unsubscribe() returned (the caller took its snapshot
+  /// before): what a tap touches must outlive that (EventStream shares it).
   using Tap = std::function<void(std::string_view event, const std::string& json)>;
   /// Adds a tap; returns its id for unsubscribe().
   std::uint64_t subscribe(Tap tap);
@@ -93,7 +96,12 @@ class EventLog {
   std::uint64_t dropped_ = 0;                            ///< dropped_lines() once queue_ is gone
   std::shared_ptr<spdlog::logger> logger_;               ///< after queue_: an async one is built on it
   LogFormat format_;
-  std::map<std::uint64_t, Tap> taps_;
+  using Taps = std::map<std::uint64_t, Tap>;
+  /// The taps now; replaced whole on each change, so event() calls them without a lock.
+  std::shared_ptr<const Taps> current_taps() const;
+  void set_taps(Taps taps);
+  mutable std::mutex taps_mutex_;
+  std::shared_ptr<const Taps> taps_ = std::make_shared<const Taps>();
   std::uint64_t next_tap_ = 1;
 };
 

@@ -47,56 +47,74 @@ std::string_view event_proxy(std::string_view json) {
 }
 
 EventStream::EventStream(EventLog& log, EventFilter filter, std::size_t max_queued, std::function<void()> wake)
-    : log_(log),
-      filter_(std::move(filter)),
-      max_queued_(std::max<std::size_t>(max_queued, 1)),
-      wake_(std::move(wake)),
-      proxy_escaped_(json_escape(filter_.proxy)) {
-  tap_ = log_.subscribe([this](std::string_view event, const std::string& json) { on_event(event, json); });
+    : log_(log), state_(std::make_shared<State>()) {
+  state_->filter = std::move(filter);
+  state_->max_queued = std::max<std::size_t>(max_queued, 1);
+  state_->wake = std::move(wake);
+  state_->proxy_escaped = json_escape(state_->filter.proxy);
+  tap_ = log_.subscribe(
+      [state = state_](std::string_view event, const std::string& json) { state->on_event(event, json); });
 }
 
-EventStream::~EventStream() { log_.unsubscribe(tap_); }
+EventStream::~EventStream() {
+  log_.unsubscribe(tap_);
+  const std::lock_guard lock(state_->mutex);
+  state_->closed = true;  // a call that took the tap before unsubscribe does nothing now
+}
 
-bool EventStream::wanted(std::string_view event, std::string_view json) {
+bool EventStream::State::wanted(std::string_view event, std::string_view json) {
   const std::uint64_t conn = event_conn(json);
-  if (filter_.conn != 0 && conn != filter_.conn) return false;
-  if (filter_.proxy.empty()) return true;
-  if (conn == 0) return event_proxy(json) == proxy_escaped_;
-  if (event == "open" && event_proxy(json) == proxy_escaped_) conns_.insert(conn);
-  if (conns_.count(conn) != 0) {
+  if (filter.conn != 0 && conn != filter.conn) return false;
+  if (filter.proxy.empty()) return true;
+  if (conn == 0) return event_proxy(json) == proxy_escaped;
+  if (event == "open" && event_proxy(json) == proxy_escaped) conns.insert(conn);
+  if (conns.count(conn) != 0) {
     if (event == "close") {
-      conns_.erase(conn);
-      closed_.push_back(conn);
-      if (closed_.size() > kClosedRemembered) closed_.pop_front();
+      conns.erase(conn);
+      closed_conns.push_back(conn);
+      if (closed_conns.size() > kClosedRemembered) closed_conns.pop_front();
     }
     return true;
   }
-  return std::find(closed_.begin(), closed_.end(), conn) != closed_.end();
+  return std::find(closed_conns.begin(), closed_conns.end(), conn) != closed_conns.end();
 }
 
-void EventStream::on_event(std::string_view event, const std::string& json) {
-  if (!wanted(event, json)) return;
-  if (queue_.size() >= max_queued_) {
-    ++dropped_;
-    ++dropped_total_;
-    if (dropped_ == 1) wake_();
+void EventStream::State::on_event(std::string_view event, const std::string& json) {
+  const std::lock_guard lock(mutex);
+  if (closed || !wanted(event, json)) return;
+  if (queue.size() >= max_queued) {
+    ++dropped;
+    ++dropped_total;
+    if (dropped == 1) wake();
     return;
   }
-  queue_.push_back(sse_frame(event, json));
-  if (queue_.size() == 1) wake_();
+  queue.push_back(sse_frame(event, json));
+  if (queue.size() == 1) wake();
 }
 
 std::string EventStream::take() {
+  const std::lock_guard lock(state_->mutex);
+  State& s = *state_;
   std::string out;
-  for (const std::string& frame : queue_) out += frame;
-  queue_.clear();
+  for (const std::string& frame : s.queue) out += frame;
+  s.queue.clear();
   // The queued events came before the ones lost (a full queue is what lost them).
-  if (dropped_ != 0) {
-    out += sse_frame("dropped", fmt::format(R"({{"event":"dropped","dropped":{},"dropped_total":{}}})", dropped_,
-                                            dropped_total_));
-    dropped_ = 0;
+  if (s.dropped != 0) {
+    out += sse_frame("dropped", fmt::format(R"({{"event":"dropped","dropped":{},"dropped_total":{}}})", s.dropped,
+                                            s.dropped_total));
+    s.dropped = 0;
   }
   return out;
+}
+
+std::uint64_t EventStream::dropped_total() const {
+  const std::lock_guard lock(state_->mutex);
+  return state_->dropped_total;
+}
+
+std::size_t EventStream::queued() const {
+  const std::lock_guard lock(state_->mutex);
+  return state_->queue.size();
 }
 
 }  // namespace dropsim

@@ -1,9 +1,9 @@
 #pragma once
 // One client of GET /events: an EventLog tap that queues Server-Sent Events frames for
-// the API connection to write. The tap runs on the data path (the io thread, inside a
-// session's log call), so it only appends to a bounded queue: a client that reads too
-// slowly loses events, counted and announced with an `event: dropped` frame, and never
-// slows a session down.
+// the API connection to write. The tap runs on the data path (inside a session's log
+// call, on that session's worker thread), so it only appends to a bounded queue under a
+// short lock: a client that reads too slowly loses events, counted and announced with an
+// `event: dropped` frame, and never slows a session down.
 //
 //   Session ──EventLog::event──► tap ──filter──► queue (bounded) ──take()──► socket
 //                                                  └─ full: dropped_++ ──► "event: dropped"
@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <string_view>
@@ -38,8 +40,9 @@ std::string_view event_proxy(std::string_view json);
 /// A subscription to `log`, undone by the destructor.
 class EventStream {
  public:
-  /// `wake` is called (from the tap) when the queue goes from empty to not empty, or an
-  /// event is dropped: the writer should take().
+  /// `wake` is called (from the tap, on the logging thread, under the stream's lock: it
+  /// must only post) when the queue goes from empty to not empty, or an event is dropped:
+  /// the writer should take(). Never called once the destructor has returned.
   EventStream(EventLog& log, EventFilter filter, std::size_t max_queued, std::function<void()> wake);
   ~EventStream();
   EventStream(const EventStream&) = delete;
@@ -49,27 +52,35 @@ class EventStream {
   /// were lost since then; "" when there is nothing.
   std::string take();
   /// Events lost since the stream began.
-  std::uint64_t dropped_total() const { return dropped_total_; }
+  std::uint64_t dropped_total() const;
   /// Frames waiting.
-  std::size_t queued() const { return queue_.size(); }
+  std::size_t queued() const;
 
  private:
-  void on_event(std::string_view event, const std::string& json);
-  bool wanted(std::string_view event, std::string_view json);
+  /// What the tap touches: shared with it, so that a tap call already under way on another
+  /// thread when the stream goes finds it alive (and `closed`).
+  struct State {
+    std::mutex mutex;
+    bool closed = false;
+    EventFilter filter;
+    std::size_t max_queued;
+    std::function<void()> wake;
+    std::deque<std::string> queue;
+    std::uint64_t dropped = 0;        ///< since the last take()
+    std::uint64_t dropped_total = 0;
+    std::string proxy_escaped;        ///< filter.proxy as it appears in the JSON
+    std::set<std::uint64_t> conns;    ///< proxy filter: live connections opened on it
+    /// proxy filter: connections closed lately, whose last lines (the heartbeat verdict)
+    /// come after their close event.
+    std::deque<std::uint64_t> closed_conns;
+
+    void on_event(std::string_view event, const std::string& json);
+    bool wanted(std::string_view event, std::string_view json);
+  };
 
   EventLog& log_;
-  EventFilter filter_;
-  std::size_t max_queued_;
-  std::function<void()> wake_;
+  std::shared_ptr<State> state_;
   std::uint64_t tap_ = 0;
-  std::deque<std::string> queue_;
-  std::uint64_t dropped_ = 0;        ///< since the last take()
-  std::uint64_t dropped_total_ = 0;
-  std::string proxy_escaped_;       ///< filter_.proxy as it appears in the JSON
-  std::set<std::uint64_t> conns_;   ///< proxy filter: live connections opened on it
-  /// proxy filter: connections closed lately, whose last lines (the heartbeat verdict)
-  /// come after their close event.
-  std::deque<std::uint64_t> closed_;
 };
 
 }  // namespace dropsim

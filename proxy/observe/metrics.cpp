@@ -185,6 +185,28 @@ class Writer {
 
 }  // namespace
 
+ProxyMetrics& operator+=(ProxyMetrics& a, const ProxyMetrics& b) {
+  a.sessions_total += b.sessions_total;
+  a.accept_errors += b.accept_errors;
+  a.blackholed += b.blackholed;
+  a.blackhole_expired += b.blackhole_expired;
+  a.unanswered_closes += b.unanswered_closes;
+  a.refused_remote_peers += b.refused_remote_peers;
+  for (std::size_t d = 0; d < a.bytes.size(); ++d) {
+    a.bytes[d] += b.bytes[d];
+    a.sent[d] += b.sent[d];
+    for (std::size_t k = 0; k < a.frames[d].size(); ++k) a.frames[d][k] += b.frames[d][k];
+  }
+  const auto merge = [](auto& into, const auto& from) {
+    for (const auto& [key, n] : from) into[key] += n;
+  };
+  merge(a.closes_by_cause, b.closes_by_cause);
+  merge(a.closes_by_code, b.closes_by_code);
+  merge(a.timer_firings, b.timer_firings);
+  merge(a.faults_applied, b.faults_applied);
+  return a;
+}
+
 std::string render_prometheus(std::span<const MetricsSample> samples) {
   Writer w;
   w.begin(kActiveSessions);

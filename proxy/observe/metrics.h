@@ -15,7 +15,8 @@
 
 namespace dropsim {
 
-/// One proxy's counters. Plain data: sessions add to it on the io thread.
+/// One proxy's counters, or one part of them (a worker's sessions add to their own part,
+/// on their thread; the parts are summed to read them). Plain data.
 struct ProxyMetrics {
   std::uint64_t sessions_total = 0;                   ///< accepted since the proxy started
   std::uint64_t accept_errors = 0;                    ///< failed accepts (out of descriptors)
@@ -31,6 +32,9 @@ struct ProxyMetrics {
   std::map<std::string, std::uint64_t> timer_firings;    ///< by the profile's timer name
   std::map<std::string, std::uint64_t> faults_applied;   ///< by toxic type
 };
+
+/// Adds `b` to `a`, counter by counter and key by key (summing a proxy's parts).
+ProxyMetrics& operator+=(ProxyMetrics& a, const ProxyMetrics& b);
 
 /// What /metrics shows of one proxy.
 struct MetricsSample {

@@ -168,8 +168,8 @@ std::size_t EventReader::wait_for(const std::string& needle, Ms timeout, std::si
 }
 
 ApiServerUnderTest::ApiServerUnderTest(ApiServerOptions options, bool allow_remote, spdlog::level::level_enum level,
-                                       RuntimeOptions runtime)
-    : rt_(std::move(runtime), level) {
+                                       RuntimeOptions runtime, std::size_t workers)
+    : rt_(std::move(runtime), level, workers) {
   server_ = rt_.call([&](Runtime& runtime) {
     auto server = std::make_unique<ApiServer>(rt_.io(), runtime, "127.0.0.1:0", allow_remote, options);
     server->start();

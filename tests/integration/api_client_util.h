@@ -83,9 +83,11 @@ class EventReader {
 /// (RuntimeUnderTest: the Runtime is touched only there), with captured logs.
 class ApiServerUnderTest {
  public:
-  /// `runtime` sets the Runtime's own options (a fake `lookup` for listen names).
+  /// `runtime` sets the Runtime's own options (a fake `lookup` for listen names);
+  /// `workers`: the sessions' worker threads (RuntimeUnderTest's).
   explicit ApiServerUnderTest(ApiServerOptions options = {}, bool allow_remote = false,
-                              spdlog::level::level_enum level = spdlog::level::debug, RuntimeOptions runtime = {});
+                              spdlog::level::level_enum level = spdlog::level::debug, RuntimeOptions runtime = {},
+                              std::size_t workers = 0);
   ~ApiServerUnderTest();
   std::uint16_t port() const { return port_; }
   /// Everything logged so far.

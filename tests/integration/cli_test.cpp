@@ -335,6 +335,49 @@ TEST(Cli, Sigusr1ReportsEveryLiveSession) {
   EXPECT_EQ(child.wait(milliseconds(3000)), 0);
 }
 
+TEST(Cli, ThreadsSpreadSessionsOverWorkersThatReportAndDrainAsOne) {
+  EchoServer echo;
+  ChildProcess child({kBinary, "run", "--no-api", "--threads", "3", "--profile", "nginx-stream", "--listen",
+                      "127.0.0.1:0", "--upstream", "127.0.0.1:" + std::to_string(echo.port())});
+  ASSERT_TRUE(child.wait_err("listening on", milliseconds(3000))) << child.err();
+  EXPECT_NE(child.err().find("sessions run on 3 worker threads"), std::string::npos) << child.err();
+  const std::uint16_t port = logged_port(child.err());
+  std::vector<Fd> clients;
+  for (int i = 0; i < 6; ++i) {
+    clients.push_back(connect_to(port));
+    ASSERT_TRUE(send_all(clients.back().get(), "hi"));
+    ASSERT_EQ(recv_exact(clients.back().get(), 2, milliseconds(2000)), "hi") << "client " << i;
+  }
+  child.signal(SIGUSR1);
+  ASSERT_TRUE(child.wait_err("6 active session(s)", milliseconds(2000))) << child.err();
+  child.signal(SIGTERM);
+  EXPECT_EQ(child.wait(milliseconds(3000)), 0) << child.err();
+  // Every worker's sessions reported (the rest of stderr is read by the wait).
+  const std::string err = child.err();
+  const std::regex live(R"(\[C\d+\] live for)");
+  EXPECT_EQ(std::distance(std::sregex_iterator(err.begin(), err.end(), live), std::sregex_iterator()), 6) << err;
+  for (auto& c : clients) EXPECT_EQ(wait_end(c.get(), milliseconds(2000)).how, End::eof);
+  EXPECT_NE(child.err().find("drain: 6 session(s) closed cleanly"), std::string::npos) << child.err();
+}
+
+TEST(Cli, ThreadsTakesOneToMaxAndOneMeansTheApiThreadRunsTheSessions) {
+  EchoServer echo;
+  ChildProcess one({kBinary, "run", "--no-api", "--threads", "1", "--listen", "127.0.0.1:0", "--upstream",
+                    "127.0.0.1:" + std::to_string(echo.port())});
+  ASSERT_TRUE(one.wait_err("listening on", milliseconds(3000))) << one.err();
+  EXPECT_NE(one.err().find("sessions run on one thread, with the API"), std::string::npos) << one.err();
+  Fd c = connect_to(logged_port(one.err()));
+  ASSERT_TRUE(send_all(c.get(), "ok"));
+  EXPECT_EQ(recv_exact(c.get(), 2, milliseconds(2000)), "ok");
+  one.signal(SIGTERM);
+  EXPECT_EQ(one.wait(milliseconds(3000)), 0);
+  for (const char* bad : {"0", "257", "two"}) {
+    const auto r = run_process({kBinary, "run", "--no-api", "--threads", bad, "--upstream", "127.0.0.1:1"});
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("--threads: Value " + std::string(bad) + " not in range 1 to 256"), std::string::npos) << r.err;
+  }
+}
+
 /// Kernel pipes process `pid` holds open (each splicing direction holds two ends).
 int pipe_ends_of(int pid) {
   int n = 0;

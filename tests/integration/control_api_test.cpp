@@ -46,10 +46,11 @@ void expect_error(const Reply& r, int status, const std::string& message) {
   EXPECT_EQ(j["error"], message);
 }
 
-class ControlApiTest : public ::testing::Test {
+/// Every test runs with the sessions on the API's thread and on two workers (`--threads`).
+class ControlApiTest : public ::testing::TestWithParam<std::size_t> {
  protected:
   EchoServer echo_;
-  ApiUnderTest api_;
+  ApiUnderTest api_{{}, false, spdlog::level::debug, {}, GetParam()};
   ApiClient client_{api_.port()};
 
   /// Creates proxy `name` to the echo server; returns its JSON.
@@ -62,7 +63,7 @@ class ControlApiTest : public ::testing::Test {
 
 // ------------------------------------------------------------------ Toxiproxy's API
 
-TEST_F(ControlApiTest, VersionIsToxiproxysShape) {
+TEST_P(ControlApiTest, VersionIsToxiproxysShape) {
   const Reply r = client_.request("GET", "/version");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body, "{\"version\": \"2.12.0\"}\n");
@@ -72,7 +73,7 @@ TEST_F(ControlApiTest, VersionIsToxiproxysShape) {
   EXPECT_FALSE(own["dropsim"].get<std::string>().empty());
 }
 
-TEST_F(ControlApiTest, ProxyLifecycle) {
+TEST_P(ControlApiTest, ProxyLifecycle) {
   EXPECT_EQ(client_.request("GET", "/proxies").body, "{}\n");
   const json created = create("echo");
   EXPECT_EQ(created["name"], "echo");
@@ -105,7 +106,7 @@ TEST_F(ControlApiTest, ProxyLifecycle) {
   expect_error(client_.request("PATCH", "/proxies/echo", "{}"), 404, "proxy not found");
 }
 
-TEST_F(ControlApiTest, ProxyCreateBadInput) {
+TEST_P(ControlApiTest, ProxyCreateBadInput) {
   expect_error(client_.request("POST", "/proxies", ""), 400, "bad request body: EOF");
   const Reply malformed = client_.request("POST", "/proxies", "{\"name\":");
   EXPECT_EQ(malformed.status, 400);
@@ -123,7 +124,7 @@ TEST_F(ControlApiTest, ProxyCreateBadInput) {
   EXPECT_NE(body_of(busy)["error"].get<std::string>().find("address already in use"), std::string::npos) << busy.body;
 }
 
-TEST_F(ControlApiTest, ToxicsCrud) {
+TEST_P(ControlApiTest, ToxicsCrud) {
   create("p");
   EXPECT_EQ(client_.request("GET", "/proxies/p/toxics").body, "[]\n");
   const Reply added = client_.request("POST", "/proxies/p/toxics",
@@ -155,7 +156,7 @@ TEST_F(ControlApiTest, ToxicsCrud) {
   EXPECT_EQ(client_.request("GET", "/proxies/p/toxics").body, "[]\n");
 }
 
-TEST_F(ControlApiTest, PopulateAndItsErrors) {
+TEST_P(ControlApiTest, PopulateAndItsErrors) {
   const std::string two = "[" + proxy_body("a", echo_.port()) + "," +
                           proxy_body("b", echo_.port(), {{"enabled", false}}) + "]";
   const Reply r = client_.request("POST", "/populate", two);
@@ -174,7 +175,7 @@ TEST_F(ControlApiTest, PopulateAndItsErrors) {
   EXPECT_EQ(body_of(client_.request("GET", "/proxies")).size(), 2u);  // nothing changed by the failures
 }
 
-TEST_F(ControlApiTest, ResetRemovesToxicsAndEnablesProxies) {
+TEST_P(ControlApiTest, ResetRemovesToxicsAndEnablesProxies) {
   create("p");
   client_.request("POST", "/proxies/p/toxics", R"({"type":"latency","attributes":{"latency":100}})");
   client_.request("PATCH", "/proxies/p", R"({"enabled":false})");
@@ -184,7 +185,7 @@ TEST_F(ControlApiTest, ResetRemovesToxicsAndEnablesProxies) {
   EXPECT_EQ(p["toxics"], json::array());
 }
 
-TEST_F(ControlApiTest, BytesFlowAndLatencyIsObserved) {
+TEST_P(ControlApiTest, BytesFlowAndLatencyIsObserved) {
   const std::uint16_t port = listen_port(create("p"));
   Fd c = connect_to(port);
   // Undelayed round trips are checked against half the toxic's latency: far from it, yet
@@ -204,7 +205,7 @@ TEST_F(ControlApiTest, BytesFlowAndLatencyIsObserved) {
   EXPECT_LT(again, kLatency / 2);
 }
 
-TEST_F(ControlApiTest, ResetPeerResetsAConnectionOpenBeforeIt) {
+TEST_P(ControlApiTest, ResetPeerResetsAConnectionOpenBeforeIt) {
   const std::uint16_t port = listen_port(create("p"));
   Fd c = connect_to(port);
   ASSERT_GE(echo_ms(c.get(), "hello"), 0);
@@ -216,7 +217,7 @@ TEST_F(ControlApiTest, ResetPeerResetsAConnectionOpenBeforeIt) {
 
 // ------------------------------------------------------------------ dropsim's own
 
-TEST_F(ControlApiTest, ProfilesListAndShow) {
+TEST_P(ControlApiTest, ProfilesListAndShow) {
   const json list = body_of(client_.request("GET", "/dropsim/profiles"));
   ASSERT_TRUE(list.is_array());
   const auto nginx = std::find_if(list.begin(), list.end(), [](const json& p) { return p["name"] == "nginx"; });
@@ -228,7 +229,7 @@ TEST_F(ControlApiTest, ProfilesListAndShow) {
   EXPECT_EQ(client_.request("GET", "/dropsim/profiles/..%2Fetc%2Fpasswd").status, 404);
 }
 
-TEST_F(ControlApiTest, SetProfileAtRuntime) {
+TEST_P(ControlApiTest, SetProfileAtRuntime) {
   create("p");
   const Reply r = client_.request("PUT", "/proxies/p/profile",
                                   R"({"profile":"alb","settings":{"idle_timeout":"3s"},"time_scale":0.5})");
@@ -248,7 +249,7 @@ TEST_F(ControlApiTest, SetProfileAtRuntime) {
   EXPECT_EQ(client_.request("PUT", "/proxies/nope/profile", R"({"profile":"alb"})").status, 404);
 }
 
-TEST_F(ControlApiTest, SessionsListedAndActedOn) {
+TEST_P(ControlApiTest, SessionsListedAndActedOn) {
   const std::uint16_t port = listen_port(create("p"));
   Fd a = connect_to(port);
   Fd b = connect_to(port);
@@ -281,7 +282,7 @@ TEST_F(ControlApiTest, SessionsListedAndActedOn) {
   EXPECT_EQ(client_.request("GET", "/proxies/nope/sessions").status, 404);
 }
 
-TEST_F(ControlApiTest, MassDisconnectActsOnEveryProxy) {
+TEST_P(ControlApiTest, MassDisconnectActsOnEveryProxy) {
   const std::uint16_t p1 = listen_port(create("one"));
   const std::uint16_t p2 = listen_port(create("two"));
   Fd a = connect_to(p1);
@@ -295,7 +296,7 @@ TEST_F(ControlApiTest, MassDisconnectActsOnEveryProxy) {
   EXPECT_EQ(wait_end(b.get(), Ms(3000)).how, End::reset);
 }
 
-TEST_F(ControlApiTest, PartitionHoldsBytesUntilHealed) {
+TEST_P(ControlApiTest, PartitionHoldsBytesUntilHealed) {
   const std::uint16_t port = listen_port(create("p"));
   Fd c = connect_to(port);
   ASSERT_GE(echo_ms(c.get(), "before"), 0);
@@ -311,7 +312,7 @@ TEST_F(ControlApiTest, PartitionHoldsBytesUntilHealed) {
                "unknown field \"seconds\" in a partition; allowed: duration_ms");
 }
 
-TEST_F(ControlApiTest, MetricsAreParseablePrometheusText) {
+TEST_P(ControlApiTest, MetricsAreParseablePrometheusText) {
   const std::uint16_t port = listen_port(create("p"));
   {
     Fd c = connect_to(port);
@@ -334,7 +335,7 @@ TEST_F(ControlApiTest, MetricsAreParseablePrometheusText) {
   EXPECT_TRUE(sessions_counted) << r.body;
 }
 
-TEST_F(ControlApiTest, EventStreamCarriesOpenCloseAndApiEvents) {
+TEST_P(ControlApiTest, EventStreamCarriesOpenCloseAndApiEvents) {
   EventReader events(api_.port());
   ASSERT_NE(events.wait_for("text/event-stream"), std::string::npos) << events.text();
   ASSERT_NE(events.wait_for("\r\n\r\n"), std::string::npos);
@@ -354,7 +355,7 @@ TEST_F(ControlApiTest, EventStreamCarriesOpenCloseAndApiEvents) {
   EXPECT_EQ(opened["proxy"], "p");
 }
 
-TEST_F(ControlApiTest, EventStreamFiltersByProxy) {
+TEST_P(ControlApiTest, EventStreamFiltersByProxy) {
   EventReader events(api_.port(), "proxy=b");
   ASSERT_NE(events.wait_for("\r\n\r\n"), std::string::npos);
   const std::uint16_t pa = listen_port(create("a"));
@@ -376,7 +377,7 @@ double metric(const std::string& text, const std::string& series) {
   return std::stod(text.substr(at + series.size() + 2));
 }
 
-TEST_F(ControlApiTest, ABlackholedSessionIsHeldNotOpenAndADrainCountsOnlyWhatItClosed) {
+TEST_P(ControlApiTest, ABlackholedSessionIsHeldNotOpenAndADrainCountsOnlyWhatItClosed) {
   // nlb forgets a flow after its idle timeout: 60s at time scale 0.005 is 0.3 s.
   const std::uint16_t port =
       listen_port(create("nlb", {{"profile", "nlb"}, {"settings", {{"idle_timeout", "60s"}}}, {"time_scale", 0.005}}));
@@ -440,7 +441,7 @@ TEST_F(ControlApiTest, ABlackholedSessionIsHeldNotOpenAndADrainCountsOnlyWhatItC
   EXPECT_EQ(body_of(client_.request("POST", "/proxies/nlb/sessions", R"({"action":"drain"})"))["sessions"], 0);
 }
 
-TEST_F(ControlApiTest, AMistypedToxicAttributeIsKeptAt200ButWarnedAbout) {
+TEST_P(ControlApiTest, AMistypedToxicAttributeIsKeptAt200ButWarnedAbout) {
   create("p");
   EventReader events(api_.port());
   ASSERT_NE(events.wait_for("\r\n\r\n"), std::string::npos);
@@ -474,7 +475,7 @@ TEST_F(ControlApiTest, AMistypedToxicAttributeIsKeptAt200ButWarnedAbout) {
       << typo_error;
 }
 
-TEST_F(ControlApiTest, EventStreamStartsASessionWithItsOpenEvent) {
+TEST_P(ControlApiTest, EventStreamStartsASessionWithItsOpenEvent) {
   // A toxic already on the proxy applies to each new session as it is accepted: its
   // `fault` event used to come before the session's `open`, and a stream filtered by
   // proxy (which learns a connection from its open) lost it.
@@ -533,14 +534,14 @@ TEST(ControlApiServer, ASlowEventReaderNeverBlocksTheDataPath) {
 
 // ------------------------------------------------------------------ HTTP (the guards: api_guard_test.cpp)
 
-TEST_F(ControlApiTest, UnknownPathsAndMethods) {
+TEST_P(ControlApiTest, UnknownPathsAndMethods) {
   EXPECT_EQ(client_.request("GET", "/nope").status, 404);
   const Reply r = client_.request("DELETE", "/version");
   EXPECT_EQ(r.status, 405);
   EXPECT_EQ(r.header("Allow"), "GET");
 }
 
-TEST_F(ControlApiTest, MalformedRequestClosesOnlyItsConnection) {
+TEST_P(ControlApiTest, MalformedRequestClosesOnlyItsConnection) {
   ApiClient bad(api_.port());
   const Reply r = bad.raw("BLAH\r\n\r\n");
   EXPECT_EQ(r.status, 400);
@@ -548,7 +549,7 @@ TEST_F(ControlApiTest, MalformedRequestClosesOnlyItsConnection) {
   EXPECT_EQ(client_.request("GET", "/version").status, 200);
 }
 
-TEST_F(ControlApiTest, OversizedBodyIs413) {
+TEST_P(ControlApiTest, OversizedBodyIs413) {
   ApiClient big(api_.port());
   const Reply r = big.raw("POST /populate HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2000000\r\n\r\n");
   // The limit is in the answer: the client learns how much it may send.
@@ -556,7 +557,7 @@ TEST_F(ControlApiTest, OversizedBodyIs413) {
   EXPECT_TRUE(big.closed_by_server());
 }
 
-TEST_F(ControlApiTest, PipelinedRequestsAreAnsweredInOrder) {
+TEST_P(ControlApiTest, PipelinedRequestsAreAnsweredInOrder) {
   ApiClient pipe(api_.port());
   const std::string body = proxy_body("p", echo_.port());
   const Reply first = pipe.raw("GET /version HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -570,7 +571,7 @@ TEST_F(ControlApiTest, PipelinedRequestsAreAnsweredInOrder) {
   EXPECT_EQ(body_of(third)["name"], "p");
 }
 
-TEST_F(ControlApiTest, StateChangesAreLogged) {
+TEST_P(ControlApiTest, StateChangesAreLogged) {
   create("p");
   EXPECT_NE(api_.logs().find("API POST /proxies -> 201"), std::string::npos) << api_.logs();
 }
@@ -619,6 +620,9 @@ TEST(ControlApiServer, ControlCallsAnswerWhile64SessionsPushBulkData) {
   // (pipe.cpp, kTurn), calls waited ~300 ms and up to 1.6 s here.
   EXPECT_LT(slowest, 1000.0) << "slowest control call under load";
 }
+
+INSTANTIATE_TEST_SUITE_P(Threads, ControlApiTest, ::testing::Values(std::size_t{0}, std::size_t{2}),
+                         [](const auto& info) { return info.param == 0 ? std::string("one") : "workers" + std::to_string(info.param); });
 
 }  // namespace
 }  // namespace dropsim::test

@@ -30,14 +30,15 @@ Toxic toxic(ToxicType type, Direction stream, std::initializer_list<std::pair<co
   return t;
 }
 
-/// An echo server behind a Runtime with no proxy yet.
-class RuntimeTest : public ::testing::Test {
+/// An echo server behind a Runtime with no proxy yet, its sessions on the Runtime's own
+/// thread or on GetParam() worker threads (`run --threads`): every test runs both ways.
+class RuntimeTest : public ::testing::TestWithParam<std::size_t> {
  protected:
   EchoServer echo;
-  RuntimeUnderTest rt;
+  RuntimeUnderTest rt{{}, spdlog::level::debug, GetParam()};
 };
 
-TEST_F(RuntimeTest, CreatesAProxyThatCarriesBytesAndReportsItsBoundAddress) {
+TEST_P(RuntimeTest, CreatesAProxyThatCarriesBytesAndReportsItsBoundAddress) {
   const auto port = rt.add_proxy("redis", echo.port());
   const auto info = rt.call([](Runtime& r) { return r.proxy("redis"); });
   EXPECT_EQ(info.listen, "127.0.0.1:" + std::to_string(port));
@@ -48,7 +49,7 @@ TEST_F(RuntimeTest, CreatesAProxyThatCarriesBytesAndReportsItsBoundAddress) {
   EXPECT_EQ(recv_exact(c.get(), 4, milliseconds(2000)), "ping");
 }
 
-TEST_F(RuntimeTest, AnswersToxiproxysErrors) {
+TEST_P(RuntimeTest, AnswersToxiproxysErrors) {
   rt.add_proxy("a", echo.port());
   const auto status_of = [&](auto f) {
     try {
@@ -87,7 +88,7 @@ TEST_F(RuntimeTest, AnswersToxiproxysErrors) {
   EXPECT_TRUE(bad_message.starts_with("profile: no built-in profile 'ngnix'")) << bad_message;
 }
 
-TEST_F(RuntimeTest, ResetPeerResetsAConnectionThatWasOpenAndIdleBeforeTheToxic) {
+TEST_P(RuntimeTest, ResetPeerResetsAConnectionThatWasOpenAndIdleBeforeTheToxic) {
   const auto port = rt.add_proxy("db", echo.port());
   Fd c = connect_to(port);
   ASSERT_TRUE(rt.wait_sessions("db", 1));
@@ -101,7 +102,7 @@ TEST_F(RuntimeTest, ResetPeerResetsAConnectionThatWasOpenAndIdleBeforeTheToxic) 
   EXPECT_TRUE(rt.wait_log("closed by fault reset_peer_downstream")) << rt.logs();
 }
 
-TEST_F(RuntimeTest, ToxicityZeroNeverAppliesAndAnUnaffectedConnectionKeepsFlowing) {
+TEST_P(RuntimeTest, ToxicityZeroNeverAppliesAndAnUnaffectedConnectionKeepsFlowing) {
   const auto port = rt.add_proxy("db", echo.port());
   Toxic t = toxic(ToxicType::reset_peer, Direction::downstream, {{"timeout", 0}});
   t.toxicity = 0.0;
@@ -115,7 +116,7 @@ TEST_F(RuntimeTest, ToxicityZeroNeverAppliesAndAnUnaffectedConnectionKeepsFlowin
   EXPECT_TRUE(sessions[0].toxics.empty()) << "toxicity 0: the roll never says yes";
 }
 
-TEST_F(RuntimeTest, TimeoutToxicClosesTheConnectionAfterItsTimeout) {
+TEST_P(RuntimeTest, TimeoutToxicClosesTheConnectionAfterItsTimeout) {
   const auto port = rt.add_proxy("api", echo.port());
   rt.call([](Runtime& r) { return r.add_toxic("api", toxic(ToxicType::timeout, Direction::upstream, {{"timeout", 300}})); });
   const auto start = Clock::now();
@@ -125,7 +126,7 @@ TEST_F(RuntimeTest, TimeoutToxicClosesTheConnectionAfterItsTimeout) {
   EXPECT_TRUE(rt.wait_log("closed by fault timeout_upstream")) << rt.logs();
 }
 
-TEST_F(RuntimeTest, SessionsListBytesAndTimersAndActionsCloseThem) {
+TEST_P(RuntimeTest, SessionsListBytesAndTimersAndActionsCloseThem) {
   const auto port = rt.add_proxy("ws", echo.port(), "nginx-stream");
   Fd a = connect_to(port);
   Fd b = connect_to(port);
@@ -160,7 +161,7 @@ TEST_F(RuntimeTest, SessionsListBytesAndTimersAndActionsCloseThem) {
   }
 }
 
-TEST_F(RuntimeTest, BlackholeActionLeavesTheClientHangingUntilItSpeaks) {
+TEST_P(RuntimeTest, BlackholeActionLeavesTheClientHangingUntilItSpeaks) {
   const auto port = rt.add_proxy("nlb", echo.port());
   Fd c = connect_to(port);
   ASSERT_TRUE(rt.wait_sessions("nlb", 1));
@@ -173,7 +174,7 @@ TEST_F(RuntimeTest, BlackholeActionLeavesTheClientHangingUntilItSpeaks) {
   EXPECT_EQ(wait_end(c.get(), milliseconds(2000)).how, End::reset) << "the forgotten flow answers with RST";
 }
 
-TEST_F(RuntimeTest, ScheduledFaultAppliesAfterItsDelayAndLeavesAfterItsDuration) {
+TEST_P(RuntimeTest, ScheduledFaultAppliesAfterItsDelayAndLeavesAfterItsDuration) {
   ProxySpec spec;
   spec.name = "late";
   spec.upstream = "127.0.0.1:" + std::to_string(echo.port());
@@ -190,7 +191,7 @@ TEST_F(RuntimeTest, ScheduledFaultAppliesAfterItsDelayAndLeavesAfterItsDuration)
   EXPECT_TRUE(rt.call([](Runtime& r) { return r.toxics("late"); }).empty());
 }
 
-TEST_F(RuntimeTest, DisableClosesSessionsAndEnableListensOnTheSamePort) {
+TEST_P(RuntimeTest, DisableClosesSessionsAndEnableListensOnTheSamePort) {
   const auto port = rt.add_proxy("svc", echo.port());
   Fd c = connect_to(port);
   ASSERT_TRUE(rt.wait_sessions("svc", 1));
@@ -205,7 +206,7 @@ TEST_F(RuntimeTest, DisableClosesSessionsAndEnableListensOnTheSamePort) {
   EXPECT_EQ(recv_exact(again.get(), 4, milliseconds(2000)), "back");
 }
 
-TEST_F(RuntimeTest, ANewProfileReachesNewSessionsOnly) {
+TEST_P(RuntimeTest, ANewProfileReachesNewSessionsOnly) {
   const auto port = rt.add_proxy("lb", echo.port());
   Fd old_one = connect_to(port);
   ASSERT_TRUE(rt.wait_sessions("lb", 1));
@@ -222,7 +223,7 @@ TEST_F(RuntimeTest, ANewProfileReachesNewSessionsOnly) {
   }
 }
 
-TEST_F(RuntimeTest, CountersMoveWhileConnectionsAreOpen) {
+TEST_P(RuntimeTest, CountersMoveWhileConnectionsAreOpen) {
   const auto port = rt.add_proxy("m", echo.port());
   Fd c = connect_to(port);
   ASSERT_TRUE(send_all(c.get(), std::string(1000, 'x')));
@@ -234,7 +235,7 @@ TEST_F(RuntimeTest, CountersMoveWhileConnectionsAreOpen) {
   EXPECT_EQ(counted, std::make_tuple(std::uint64_t{1}, std::uint64_t{1000}, std::uint64_t{1000}, std::size_t{0}));
 }
 
-TEST_F(RuntimeTest, APartitionStallsBothWaysAndHealsByItselfWithNothingLost) {
+TEST_P(RuntimeTest, APartitionStallsBothWaysAndHealsByItselfWithNothingLost) {
   const auto port = rt.add_proxy("net", echo.port());
   Fd c = connect_to(port);
   ASSERT_TRUE(rt.wait_sessions("net", 1));
@@ -247,7 +248,7 @@ TEST_F(RuntimeTest, APartitionStallsBothWaysAndHealsByItselfWithNothingLost) {
   EXPECT_FALSE(rt.call([](Runtime& r) { return r.heal("net"); })) << "nothing left to heal";
 }
 
-TEST_F(RuntimeTest, ResetPeerAfterBytesLetsThatManyThroughThenResets) {
+TEST_P(RuntimeTest, ResetPeerAfterBytesLetsThatManyThroughThenResets) {
   const auto port = rt.add_proxy("db", echo.port());
   rt.call([](Runtime& r) {
     return r.add_toxic("db", toxic(ToxicType::reset_peer, Direction::upstream, {{"bytes", 10}}));
@@ -271,7 +272,7 @@ TEST_F(RuntimeTest, ResetPeerAfterBytesLetsThatManyThroughThenResets) {
   EXPECT_TRUE(rt.wait_log("reset after 10 bytes client→server")) << rt.logs();
 }
 
-TEST_F(RuntimeTest, LimitDataClosesWithFinOnceTheLimitHasPassed) {
+TEST_P(RuntimeTest, LimitDataClosesWithFinOnceTheLimitHasPassed) {
   const auto port = rt.add_proxy("db", echo.port());
   rt.call([](Runtime& r) {
     return r.add_toxic("db", toxic(ToxicType::limit_data, Direction::downstream, {{"bytes", 5}}));
@@ -283,7 +284,7 @@ TEST_F(RuntimeTest, LimitDataClosesWithFinOnceTheLimitHasPassed) {
   EXPECT_TRUE(rt.wait_log("the server→client byte limit was reached")) << rt.logs();
 }
 
-TEST_F(RuntimeTest, LatencyAddedToAnOpenConnectionDelaysItsNextReply) {
+TEST_P(RuntimeTest, LatencyAddedToAnOpenConnectionDelaysItsNextReply) {
   const auto port = rt.add_proxy("slow", echo.port());
   Fd c = connect_to(port);
   ASSERT_TRUE(send_all(c.get(), "a"));
@@ -303,6 +304,9 @@ TEST_F(RuntimeTest, LatencyAddedToAnOpenConnectionDelaysItsNextReply) {
   // Half the latency it had: no delay is left, with room for a busy machine's scheduling.
   EXPECT_LT(elapsed_ms(again), 500) << "removed: no delay";
 }
+
+INSTANTIATE_TEST_SUITE_P(Threads, RuntimeTest, ::testing::Values(std::size_t{0}, std::size_t{2}),
+                         [](const auto& info) { return info.param == 0 ? std::string("one") : "workers" + std::to_string(info.param); });
 
 }  // namespace
 }  // namespace dropsim::test

@@ -4,8 +4,9 @@
 
 namespace dropsim::test {
 
-RuntimeUnderTest::RuntimeUnderTest(RuntimeOptions options, spdlog::level::level_enum level)
-    : sink_(std::make_shared<CapturingSink>()) {
+RuntimeUnderTest::RuntimeUnderTest(RuntimeOptions options, spdlog::level::level_enum level, std::size_t workers)
+    : sink_(std::make_shared<CapturingSink>()), workers_(workers) {
+  options.workers = workers_.contexts();
   auto logger = std::make_shared<spdlog::logger>("test", sink_);
   logger->set_level(level);
   log_ = std::make_unique<EventLog>(logger, LogFormat::text);

@@ -1,7 +1,8 @@
 #pragma once
 // A dropsim Runtime (every proxy, their toxics and sessions) in this process on its own
 // io_context thread with captured logs: what the control API drives, driven directly.
-// Every call runs on the runtime's thread, as the API's do, and is bounded.
+// Every call runs on the runtime's thread, as the API's do, and is bounded. With
+// `workers`, the sessions run on that many worker threads (`run --threads`).
 
 #include <chrono>
 #include <exception>
@@ -17,13 +18,15 @@
 
 #include "net_util.h"
 #include "runtime.h"
+#include "worker_pool.h"
 
 namespace dropsim::test {
 
 class RuntimeUnderTest {
  public:
   /// Lines below `level` are neither formatted nor captured (the API bench passes warn).
-  explicit RuntimeUnderTest(RuntimeOptions options = {}, spdlog::level::level_enum level = spdlog::level::debug);
+  explicit RuntimeUnderTest(RuntimeOptions options = {}, spdlog::level::level_enum level = spdlog::level::debug,
+                            std::size_t workers = 0);
   ~RuntimeUnderTest();
 
   /// Runs `f(runtime)` on the runtime's thread and returns its result; rethrows what it
@@ -66,6 +69,7 @@ class RuntimeUnderTest {
   std::shared_ptr<CapturingSink> sink_;
   std::unique_ptr<EventLog> log_;
   asio::io_context io_;
+  WorkerPool workers_;  ///< outlives the runtime, whose sessions run on it
   std::unique_ptr<Runtime> runtime_;
   std::thread thread_;
 };

@@ -1,6 +1,9 @@
 #include "session_budget.h"
 
-#include <asio/io_context.hpp>
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include <gtest/gtest.h>
 
 namespace dropsim {
@@ -28,21 +31,41 @@ TEST(SessionBudget, CountsPausesOncePerStopAtTheCap) {
   EXPECT_EQ(b.open(), 2u);
 }
 
-// A proxy waiting at the cap waits on a timer; a session that ends wakes it.
+// A proxy waiting at the cap registers a waker; a session that ends calls it, and only
+// while there is room; a forgotten waker is never called.
 TEST(SessionBudget, GivingBackWakesTheWaiters) {
-  asio::io_context io;
   SessionBudget b(1);
   b.take();
-  asio::steady_timer waiting(io, asio::steady_timer::time_point::max());
-  b.wait_with(waiting);
-  bool woken = false;
-  waiting.async_wait([&](const std::error_code& ec) { woken = ec == asio::error::operation_aborted; });
-  io.poll();
-  EXPECT_FALSE(woken);
+  b.take();  // over the cap (a proxy that took before another gave back)
+  int woken = 0;
+  const auto id = b.wait([&] { ++woken; });
   b.give_back();
-  io.poll();
-  EXPECT_TRUE(woken);
-  b.forget(waiting);
+  EXPECT_EQ(woken, 0);  // still at the cap
+  b.give_back();
+  EXPECT_EQ(woken, 1);
+  b.forget(id);
+  b.take();
+  b.give_back();
+  EXPECT_EQ(woken, 1);
+}
+
+// Sessions give back on their workers while the control thread takes: the count stays exact.
+TEST(SessionBudget, CountsExactlyAcrossThreads) {
+  SessionBudget b(1000000);
+  std::atomic<int> woken{0};
+  b.wait([&] { ++woken; });
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) {
+        b.take();
+        b.give_back();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(b.open(), 0u);
+  EXPECT_EQ(woken.load(), 40000);
 }
 
 }  // namespace
