@@ -6,7 +6,7 @@
 
 Every target runs on 127.0.0.1 in front of the same backend, started fresh for each
 measurement with a config generated into a temporary directory (one nginx worker, one
-HAProxy thread, dropsim's single thread):
+HAProxy thread, dropsim's single thread; the scaling rows at 1 and 2 workers):
 
     direct loopback   the backend itself, the reference row
     nginx             nginx stream (raw TCP rows) / nginx http proxying the upgrade (WebSocket)
@@ -17,6 +17,10 @@ and for each, rounds in a shuffled order (every round runs every pair of measure
 target once), then the median of the rounds:
 
     bulk raw TCP         iperf3 -c, one stream, --seconds long        (iperf3 -s behind)
+    scaling              iperf3 -c -P 4, four streams summed, through nginx stream at
+                         worker_processes 1 and 2 and `dropsim run --threads 1` and 2
+                         (the nginx-stream profile), beside direct loopback; each proxy's
+                         2 ÷ 1 in a section of its own (measurement tcp_bulk_parallel)
     bulk WebSocket       bench/compare/backend.py ws behind, our client in front: 256 KiB
                          binary messages both ways at once, the two directions summed
     64 B ping-pong       sockperf ping-pong --tcp -m 64 --full-rtt    (sockperf server behind)
@@ -53,6 +57,7 @@ import targets  # noqa: E402
 # measurement -> (the kind of proxy it needs, the targets it runs on, what it needs installed)
 MEASUREMENTS = {
     "tcp_bulk": ("tcp", ("direct", "nginx", "dropsim", "haproxy"), "iperf3"),
+    "tcp_bulk_parallel": ("tcp", summary.SCALING_TARGETS, "iperf3"),
     "ws_bulk": ("ws", ("direct", "nginx", "dropsim", "haproxy"), None),
     "ping_pong": ("tcp", ("direct", "nginx", "dropsim", "haproxy"), "sockperf"),
     "rss": ("tcp", ("nginx", "dropsim", "haproxy"), None),
@@ -125,6 +130,7 @@ class Harness:
     def run(self, measurement, target):
         """One measurement through one target, the proxy started for it and stopped after."""
         kind = MEASUREMENTS[measurement][0]
+        proxy_name, workers = proxy_of(target)
         job_tmp = tempfile.mkdtemp(prefix=f"{measurement}-{target}-", dir=self.tmp)
         started = []
         try:
@@ -135,17 +141,20 @@ class Harness:
                 if measurement == "timer":
                     timeout = f"{self.args.timer_timeout}s"
             else:
-                upstream = self.backend({"tcp_bulk": "iperf3", "ping_pong": "sockperf", "ws_bulk": "ws"}[measurement])
+                upstream = self.backend({"tcp_bulk": "iperf3", "tcp_bulk_parallel": "iperf3", "ping_pong": "sockperf",
+                                         "ws_bulk": "ws"}[measurement])
             port = upstream.port
             proxy = None
             if target != "direct":
-                proxy = targets.start_proxy(target, kind, job_tmp, upstream.port, self.args.dropsim,
-                                            self.nofile, timeout, self.args.dropsim_args)
+                proxy = targets.start_proxy(proxy_name, kind, job_tmp, upstream.port, self.args.dropsim,
+                                            self.nofile, timeout, self.args.dropsim_args, workers)
                 started.append(proxy)
                 port = proxy.port
             s = self.args.seconds
             if measurement == "tcp_bulk":
                 return loads.bulk_tcp(port, s)
+            if measurement == "tcp_bulk_parallel":
+                return loads.bulk_tcp_parallel(port, s)
             if measurement == "ping_pong":
                 return loads.ping_pong(port, s)
             if measurement == "ws_bulk":
@@ -159,6 +168,12 @@ class Harness:
         finally:
             for p in reversed(started):
                 p.stop()
+
+
+def proxy_of(target):
+    """(the proxy `target` starts, its workers or None): a scaling target names both, the
+    others are the proxy itself as every other row runs it."""
+    return summary.SCALED.get(target, (target, None))
 
 
 def machine_info(dropsim):
@@ -189,6 +204,10 @@ def method_notes(args, sessions):
         "Bulk WebSocket: one upgraded connection, 256 KiB binary messages sent both ways at once "
         "(our client, bench/compare/backend.py behind), each direction's payload bytes over its "
         "own time, summed.",
+        f"Scaling: iperf3 -P {loads.PARALLEL_STREAMS}, the streams' received Gbit/s summed "
+        "(`end.sum_received`), through nginx stream (`worker_processes` 1 and 2, its default "
+        "listen: the kernel picks which worker accepts each stream) and dropsim's "
+        "`nginx-stream` profile (`run --threads` 1 and 2).",
         "Round trips are sockperf's `--full-rtt`; the added row is the target's p50 minus direct "
         "loopback's p50.",
         f"RSS per idle session: VmRSS after {sessions:,} idle sessions were open end to end minus "
@@ -221,7 +240,7 @@ def main(argv=None):
     for m, (_, names, tool) in MEASUREMENTS.items():
         if m not in args.only or (tool and tool in missing) or (m in ("rss", "timer") and sessions < 1):
             continue
-        jobs += [(m, t) for t in names if t == "direct" or t not in missing]
+        jobs += [(m, t) for t in names if t == "direct" or proxy_of(t)[0] not in missing]
     if not jobs:
         print("compare: nothing to measure:\n  " + "\n  ".join(notes), file=sys.stderr)
         return 1
@@ -256,8 +275,12 @@ def main(argv=None):
     print(f"compare: done in {time.monotonic() - started:.0f} s", file=sys.stderr)
 
     notes += [f"{m} / {t} failed: {why}" for (m, t), why in sorted(errors.items())] + args.note
-    table = summary.table(summary.summarize(results), sessions)
-    print(table)
+    figures = summary.summarize(results)
+    table = summary.table(figures, sessions)
+    scaling = summary.scaling_table(figures, os.cpu_count())
+    for section in (table, scaling):
+        if section:  # a run of the scaling rows alone has no main table
+            print(section)
     for n in notes:
         print(f"- {n}")
     if args.markdown:
@@ -265,9 +288,10 @@ def main(argv=None):
         command = (f"python3 bench/compare.py --dropsim build/dropsim --rounds {args.rounds} "
                    f"--seconds {args.seconds} --markdown {args.markdown}")
         reproduce = ("scripts/deps.sh --bench   # iperf3 and sockperf; nginx, HAProxy come with scripts/deps.sh\n"
-                     "make bench-compare         # builds dropsim, then:\n" + command)
+                     "make bench-compare         # builds dropsim, then:\n" + command + "\n"
+                     "# the scaling section alone: add --only tcp_bulk_parallel")
         text = summary.markdown(table, machine_info(args.dropsim), method_notes(args, sessions) + notes,
-                                reproduce, date, summary.rounds_table(results))
+                                reproduce, date, summary.rounds_table(results), scaling)
         with open(args.markdown, "w") as f:
             f.write(text)
         print(f"compare: wrote {args.markdown}", file=sys.stderr)

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-"""The pure parts of bench/compare.py: medians, ratios, the table, docs/performance.md,
-the generated proxy configs, the WebSocket frame skipper and the arguments. Starts no
+"""The pure parts of bench/compare.py: medians, ratios, the table, the scaling section,
+docs/performance.md, iperf3's report, the generated proxy configs and command lines, the
+WebSocket frame skipper and the arguments. Starts no
 process and opens no socket; asserts nothing about speed. ctest: bench.compare.
 
     /usr/bin/python3 -m unittest -v bench/test_compare.py
@@ -8,8 +9,10 @@ process and opens no socket; asserts nothing about speed. ctest: bench.compare.
 
 import contextlib
 import io
+import json
 import os
 import sys
+import tempfile
 import unittest
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -17,6 +20,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "compare"))
 import backend  # noqa: E402
 import compare  # noqa: E402
+import loads  # noqa: E402
 import summary  # noqa: E402
 import targets  # noqa: E402
 import wsproto  # noqa: E402
@@ -82,6 +86,86 @@ class Figures(unittest.TestCase):
         self.assertIn("```sh\nmake bench\n```", text)
 
 
+# iperf3 -J's report of a -P 4 run, cut to what the harness reads and what it must not:
+# per-stream figures and the sender's sum stand beside the receiver's sum.
+IPERF3_P4 = {
+    "start": {"test_start": {"num_streams": 4, "duration": 3}},
+    "intervals": [],
+    "end": {
+        "streams": [{"receiver": {"bits_per_second": 3.0e9}}, {"receiver": {"bits_per_second": 2.5e9}},
+                    {"receiver": {"bits_per_second": 2.25e9}}, {"receiver": {"bits_per_second": 2.25e9}}],
+        "sum_sent": {"bits_per_second": 10.4e9},
+        "sum_received": {"bits_per_second": 10.0e9},
+    },
+}
+
+
+class Scaling(unittest.TestCase):
+    FIGURES = {"tcp_bulk_parallel": {"direct": 40.0, "nginx-w1": 12.0, "nginx-w2": 18.0,
+                                     "dropsim-t1": 10.0, "dropsim-t2": 11.0}}
+
+    def test_iperf3_report_gives_the_received_sum(self):
+        self.assertAlmostEqual(loads.iperf3_received_gbits(json.dumps(IPERF3_P4)), 10.0)
+
+    def test_iperf3_failures_are_errors(self):
+        refused = dict(IPERF3_P4, end={}, error="unable to connect to server: Connection refused")
+        with self.assertRaisesRegex(RuntimeError, "^iperf3: unable to connect to server"):
+            loads.iperf3_received_gbits(json.dumps(refused))
+        with self.assertRaisesRegex(RuntimeError, "no JSON report: iperf3: error - control socket"):
+            loads.iperf3_received_gbits("", "iperf3: error - control socket has closed unexpectedly\n")
+        with self.assertRaisesRegex(RuntimeError, "no end.sum_received"):
+            loads.iperf3_received_gbits(json.dumps(dict(IPERF3_P4, end={"sum_sent": {}})))
+
+    def test_summarize_takes_medians_per_scaling_target(self):
+        s = summary.summarize({"tcp_bulk_parallel": {"dropsim-t1": [9.0, 10.0, 30.0], "dropsim-t2": [12.0, 11.0]}})
+        self.assertEqual(s["tcp_bulk_parallel"], {"dropsim-t1": 10.0, "dropsim-t2": 11.5})
+
+    def test_section_has_each_target_and_the_two_over_one_ratios(self):
+        lines = summary.scaling_table(self.FIGURES, cpus=2).splitlines()
+        self.assertEqual(lines[0], "## Scaling: 4 parallel bulk streams")
+        self.assertIn("shares the machine's 2 cores", lines[2])
+        self.assertIn("iperf3's client and server", lines[2])
+        self.assertEqual(lines[4:], [
+            "| target | 4 parallel bulk streams, summed (iperf3 -P 4) (Gbit/s) | 2 ÷ 1 |",
+            "|---|---|---|",
+            "| direct loopback | 40.0 |  |",
+            "| nginx stream, worker_processes 1 | 12.0 |  |",
+            "| nginx stream, worker_processes 2 | 18.0 | 1.50× |",
+            "| dropsim, --threads 1 | 10.0 |  |",
+            "| dropsim, --threads 2 | 11.0 | 1.10× |",
+        ])
+
+    def test_a_failed_target_leaves_its_cell_and_ratio_empty(self):
+        figures = {"tcp_bulk_parallel": dict(self.FIGURES["tcp_bulk_parallel"], **{"dropsim-t2": None})}
+        lines = summary.scaling_table(figures, cpus=2).splitlines()
+        self.assertEqual(lines[-1], "| dropsim, --threads 2 | – | – |")
+        self.assertEqual(lines[-3], "| nginx stream, worker_processes 2 | 18.0 | 1.50× |")
+        self.assertEqual(summary.scaling_table({"tcp_bulk_parallel": {"dropsim-t1": None}}, cpus=2), "")
+        self.assertEqual(summary.scaling_table({}, cpus=2), "")
+
+    def test_scaling_stays_out_of_the_main_table_and_into_the_rounds(self):
+        self.assertEqual(summary.table(self.FIGURES), "")  # a run of the scaling rows alone
+        both = dict(self.FIGURES, tcp_bulk={"direct": 20.0})
+        self.assertNotIn("parallel", summary.table(both))
+        rounds = summary.rounds_table({"tcp_bulk_parallel": {"nginx-w2": [17.0, 18.0]}})
+        self.assertEqual(rounds.splitlines()[2:], ["| tcp_bulk_parallel (Gbit/s) | nginx stream, worker_processes 2 "
+                                                   "| 17.0, 18.0 |"])
+
+    def test_markdown_puts_the_section_after_the_notes(self):
+        text = summary.markdown("| t |\n", [], ["a note"], "make bench", "now", "",
+                                summary.scaling_table(self.FIGURES, cpus=2))
+        self.assertLess(text.index("- a note"), text.index("## Scaling"))
+        self.assertLess(text.index("## Scaling"), text.index("## Machine"))
+
+    def test_every_scaling_target_starts_a_proxy_at_its_workers(self):
+        self.assertEqual(compare.MEASUREMENTS["tcp_bulk_parallel"][1], summary.SCALING_TARGETS)
+        self.assertEqual(compare.proxy_of("dropsim-t2"), ("dropsim", 2))
+        self.assertEqual(compare.proxy_of("nginx-w1"), ("nginx", 1))
+        self.assertEqual(compare.proxy_of("nginx"), ("nginx", None))
+        self.assertIn("tcp_bulk_parallel", compare.parse_args([]).only)  # part of the default run
+        self.assertEqual(compare.parse_args(["--only", "tcp_bulk_parallel"]).only, {"tcp_bulk_parallel"})
+
+
 class Configs(unittest.TestCase):
     def test_nginx_stream(self):
         conf = targets.nginx_config("/tmp/x", "stream", 2000, 3000, nofile=20000, timeout="5s")
@@ -133,14 +217,39 @@ class Arguments(unittest.TestCase):
         args = compare.parse_args(["--dropsim-arg=--splice", "--dropsim-arg=--seed=1"])
         self.assertEqual(args.dropsim_args, ["--splice", "--seed=1"])
         self.assertEqual(compare.parse_args([]).dropsim_args, [])
-        seen = []
-        real = targets.start_on_free_port
-        targets.start_on_free_port = lambda name, log, argv, busy: seen.append(argv(4242))
-        try:
-            targets.start_proxy("dropsim", "tcp", "/tmp", 9, "/bin/dropsim", 1024, None, args.dropsim_args)
-        finally:
-            targets.start_on_free_port = real
-        self.assertEqual(seen[0][-3:], ["127.0.0.1:9", "--splice", "--seed=1"])
+        argv = proxy_argv("dropsim", "/tmp", args.dropsim_args)
+        self.assertEqual(argv[-3:], ["127.0.0.1:9", "--splice", "--seed=1"])
+        self.assertNotIn("--threads", argv)  # the other rows run binaries without it too
+
+    def test_workers_reach_dropsim_and_nginx(self):
+        argv = proxy_argv("dropsim", "/tmp", ["--splice"], workers=2)
+        self.assertEqual(argv[-4:], ["127.0.0.1:9", "--threads", "2", "--splice"])
+        with tempfile.TemporaryDirectory() as tmp:
+            proxy_argv("nginx", tmp, workers=2)
+            self.assertIn("worker_processes 2;", targets.read_file(f"{tmp}/nginx.conf"))
+            proxy_argv("nginx", tmp)
+            self.assertIn("worker_processes 1;", targets.read_file(f"{tmp}/nginx.conf"))
+        with self.assertRaises(ValueError):
+            proxy_argv("haproxy", "/tmp", workers=2)
+
+    def test_a_refused_option_shows_in_the_first_line(self):
+        log = "The following arguments were not expected: 2 --threads\nRun with --help for more information.\n"
+        self.assertEqual(targets.start_failure("dropsim", 2, log).splitlines(), [
+            "dropsim exited with status 2: The following arguments were not expected: 2 --threads",
+            "Run with --help for more information."])
+        self.assertEqual(targets.start_failure("nginx", None, ""), "nginx was not listening after 10 s, its log empty")
+
+
+def proxy_argv(target, tmp, dropsim_args=(), workers=None):
+    """The argv start_proxy would run for a tcp `target` (its config written into tmp), run nothing."""
+    seen = []
+    real = targets.start_on_free_port
+    targets.start_on_free_port = lambda name, log, argv, busy: seen.append(argv(4242))
+    try:
+        targets.start_proxy(target, "tcp", tmp, 9, "/bin/dropsim", 1024, None, dropsim_args, workers)
+    finally:
+        targets.start_on_free_port = real
+    return seen[0]
 
 
 if __name__ == "__main__":

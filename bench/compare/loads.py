@@ -2,6 +2,7 @@
 direct loopback), each bounded in time. Each returns {metric key: value}.
 
 - bulk_tcp: iperf3, one stream client to server.
+- bulk_tcp_parallel: iperf3 -P 4, four streams at once, their sum (the scaling rows).
 - bulk_ws: our client (below) and backend.py ws: 256 KiB binary messages both ways at
   once through one upgraded connection; the sum of both directions.
 - ping_pong: sockperf ping-pong over TCP, 64 B messages, round trip percentiles.
@@ -29,15 +30,42 @@ CONNECT_BATCH = 250    # connects in flight at once, far below any listen backlo
 OPEN_TIMEOUT = 60.0    # all N sessions open within this, or the measurement fails
 
 
+PARALLEL_STREAMS = 4    # the scaling rows' iperf3 -P: more streams than the 2 threads to spread
+
+
 def bulk_tcp(port, seconds):
     """Gbit/s that iperf3 moved through 127.0.0.1:port in `seconds` (received side)."""
+    return {"tcp_bulk": iperf3(port, seconds, streams=1)}
+
+
+def bulk_tcp_parallel(port, seconds):
+    """The same with PARALLEL_STREAMS streams at once (iperf3 -P), their sum: what a proxy
+    that spreads its sessions over threads or processes can gain."""
+    return {"tcp_bulk_parallel": iperf3(port, seconds, streams=PARALLEL_STREAMS)}
+
+
+def iperf3(port, seconds, streams):
+    """Runs iperf3 -c through 127.0.0.1:port with `streams` parallel streams; Gbit/s received."""
     out = subprocess.run([targets.program("iperf3"), "-c", "127.0.0.1", "-p", str(port), "-t", str(seconds),
-                          "-J", "--connect-timeout", "3000"], capture_output=True, text=True,
+                          "-P", str(streams), "-J", "--connect-timeout", "3000"], capture_output=True, text=True,
                          timeout=seconds + IPERF_SLACK)
-    data = json.loads(out.stdout)
+    return iperf3_received_gbits(out.stdout, out.stderr)
+
+
+def iperf3_received_gbits(stdout, stderr=""):
+    """Gbit/s from iperf3 -J's report: end.sum_received, the server's count summed over
+    every stream (with -P the per-stream figures are beside it). iperf3 reports its own
+    failures in the JSON's "error"; anything else that is not a report is a failure too."""
+    try:
+        data = json.loads(stdout)
+    except ValueError:
+        raise RuntimeError(f"iperf3 printed no JSON report: {(stdout + stderr).strip()[-500:] or 'nothing'}") from None
     if "error" in data:
         raise RuntimeError(f"iperf3: {data['error']}")
-    return {"tcp_bulk": data["end"]["sum_received"]["bits_per_second"] / 1e9}
+    try:
+        return data["end"]["sum_received"]["bits_per_second"] / 1e9
+    except (KeyError, TypeError):
+        raise RuntimeError("iperf3's report has no end.sum_received.bits_per_second") from None
 
 
 def ping_pong(port, seconds):

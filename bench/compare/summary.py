@@ -3,8 +3,8 @@
 No sockets, no processes: bench/test_compare.py tests all of it.
 
 Results are kept as {metric key: {target: [value per round]}}. A target is one of
-TARGETS; a metric is one of METRICS (its label, unit, how many decimals, and whether it is
-derived from others).
+TARGETS, or of SCALING_TARGETS for the scaling rows; a metric is one of METRICS (its
+label, unit and how many decimals), or SCALING.
 """
 
 from dataclasses import dataclass
@@ -17,6 +17,16 @@ TARGETS = ("direct", "nginx", "dropsim", "haproxy")
 TITLES = {"direct": "direct loopback", "nginx": "nginx", "dropsim": "dropsim", "haproxy": "HAProxy"}
 REFERENCE = "nginx"
 RATIO_OF = ("dropsim", "haproxy")  # each gets a "÷ nginx" column after its own
+
+# The scaling rows (for `dropsim run --threads N`): each proxy at 1 and 2 workers, nginx
+# stream's worker_processes beside dropsim's threads, with direct loopback for reference.
+# A scaling target is the proxy it starts and its workers.
+SCALED = {"nginx-w1": ("nginx", 1), "nginx-w2": ("nginx", 2),
+          "dropsim-t1": ("dropsim", 1), "dropsim-t2": ("dropsim", 2)}
+SCALING_TARGETS = ("direct", *SCALED)
+SCALING_BASE = {"nginx-w2": "nginx-w1", "dropsim-t2": "dropsim-t1"}  # the "2 ÷ 1" ratios
+TITLES.update({"nginx-w1": "nginx stream, worker_processes 1", "nginx-w2": "nginx stream, worker_processes 2",
+               "dropsim-t1": "dropsim, --threads 1", "dropsim-t2": "dropsim, --threads 2"})
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,7 @@ METRICS = (
     Metric("timer_p99", "idle-timer lateness at {n} sessions, p99", "ms", 1),
     Metric("timer_max", "idle-timer lateness at {n} sessions, max", "ms", 1),
 )
+SCALING = Metric("tcp_bulk_parallel", "4 parallel bulk streams, summed (iperf3 -P 4)", "Gbit/s", 1)
 
 
 def median(values):
@@ -93,7 +104,10 @@ def summarize(results):
 
 def table(summary, sessions=9000):
     """The markdown table: one row per metric measured, a column per target and a ratio
-    to nginx for dropsim and HAProxy. Rows with nothing measured are left out."""
+    to nginx for dropsim and HAProxy. Rows with nothing measured are left out, and the
+    table too when no row is left (a run of the scaling rows alone)."""
+    if not any(measured(summary.get(m.key)) for m in METRICS):
+        return ""
     header = ["measurement"]
     for t in TARGETS:
         header.append(TITLES[t])
@@ -102,7 +116,7 @@ def table(summary, sessions=9000):
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for m in METRICS:
         row = summary.get(m.key)
-        if not row or all(v is None for v in row.values()):
+        if not measured(row):
             continue
         label = m.label.format(n=f"{sessions:,}")
         cells = [f"{label} ({m.unit})"]
@@ -114,12 +128,38 @@ def table(summary, sessions=9000):
     return "\n".join(lines) + "\n"
 
 
+def measured(row):
+    """Whether a {target: median} row holds any figure."""
+    return bool(row) and any(v is not None for v in row.values())
+
+
+def scaling_table(summary, cpus):
+    """The "Scaling" section: the 4-stream Gbit/s of each scaling target, and for each
+    proxy at 2 workers its ratio to itself at 1. '' when nothing of it was measured."""
+    row = summary.get(SCALING.key)
+    if not measured(row):
+        return ""
+    lines = ["## Scaling: 4 parallel bulk streams", "",
+             f"The load generator shares the machine's {cpus} cores with the proxy: iperf3's "
+             "client and server (before iperf3 3.16 each drives all its streams from one thread) "
+             "compete with a second worker for the same CPUs, so 2 ÷ 1 measures the whole "
+             "machine, not the proxy alone, and falls short of 2× for that reason too. "
+             "2 ÷ 1 is each proxy at 2 workers over itself at 1: nginx's worker_processes, "
+             "dropsim's `run --threads`.", "",
+             f"| target | {SCALING.label} ({SCALING.unit}) | 2 ÷ 1 |", "|---|---|---|"]
+    for t in SCALING_TARGETS:
+        base = SCALING_BASE.get(t)
+        scaled = fmt_ratio(ratio(row.get(t), row.get(base))) if base else ""
+        lines.append(f"| {TITLES[t]} | {fmt_value(row.get(t), SCALING.decimals)} | {scaled} |")
+    return "\n".join(lines) + "\n"
+
+
 def rounds_table(results):
     """Every round's value, per metric and target, in the order they were measured: the
     spread behind each median."""
     lines = ["| measurement | target | rounds |", "|---|---|---|"]
-    for m in METRICS:
-        for t in TARGETS:
+    for m, names in [(m, TARGETS) for m in METRICS] + [(SCALING, SCALING_TARGETS)]:
+        for t in names:
             values = results.get(m.key, {}).get(t)
             if values:
                 shown = ", ".join(fmt_value(v, m.decimals) for v in values)
@@ -127,17 +167,20 @@ def rounds_table(results):
     return "\n".join(lines) + "\n"
 
 
-def markdown(table_text, machine, notes, reproduce, date, rounds_text=""):
-    """docs/performance.md: the table, the machine, the date, notes, every round's values
-    and how to reproduce. `machine` is [(name, value)], `notes` a list of sentences."""
+def markdown(table_text, machine, notes, reproduce, date, rounds_text="", scaling_text=""):
+    """docs/performance.md: the table, the machine, the date, notes, the scaling section,
+    every round's values and how to reproduce. `machine` is [(name, value)], `notes` a
+    list of sentences."""
     out = ["# Performance: dropsim beside nginx and HAProxy", "",
            "Generated by `make bench-compare` (bench/compare.py); do not edit by hand. "
            "Absolute numbers vary from machine to machine: only the ratios between columns of "
            "one run mean anything. Each cell is the median over the rounds; the rounds ran the "
            "targets in a shuffled order.", "",
-           f"Measured {date}.", "", table_text]
+           f"Measured {date}.", ""] + ([table_text] if table_text else [])
     if notes:
         out += ["Notes:", ""] + [f"- {n}" for n in notes] + [""]
+    if scaling_text:
+        out += [scaling_text.rstrip("\n"), ""]
     out += ["## Machine", "", "| | |", "|---|---|"]
     out += [f"| {k} | {v} |" for k, v in machine]
     if rounds_text:

@@ -89,16 +89,28 @@ def wait_listening(name, proc, port, log_path):
     p = Process(name, proc, port, log_path)
     if proc.poll() is None and listening(port):
         return p
+    status = proc.poll()
     p.stop()
-    raise RuntimeError(f"{name} did not start:\n{read_file(log_path)[-2000:]}")
+    raise RuntimeError(start_failure(name, status, read_file(log_path)[-2000:]))
+
+
+def start_failure(name, status, log):
+    """Why `name` did not start, its log's first line on the message's first line: the
+    table's notes keep only that line, and a refused option (`dropsim run --threads` on a
+    binary without it) must show there, not just `did not start`."""
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    how = f"exited with status {status}" if status is not None else f"was not listening after {START_TIMEOUT:.0f} s"
+    first = f"{name} {how}: {lines[0]}" if lines else f"{name} {how}, its log empty"
+    return "\n".join([first] + lines[1:])
 
 
 # ------------------------------------------------------------------- the proxies
 
-def nginx_config(tmp, module, port, upstream, nofile, timeout=None):
+def nginx_config(tmp, module, port, upstream, nofile, timeout=None, workers=1):
     """nginx.conf for `module` "stream" (raw TCP) or "http" (an upgraded connection):
-    one worker, `nofile` descriptors for it and as many connections as they allow."""
-    common = (f"worker_processes 1;\nworker_rlimit_nofile {nofile};\n"
+    `workers` worker processes (one but for the scaling rows), `nofile` descriptors for
+    each and as many connections as they allow."""
+    common = (f"worker_processes {workers};\nworker_rlimit_nofile {nofile};\n"
               f"error_log {tmp}/error.log warn;\npid {tmp}/nginx.pid;\n"
               f"events {{ worker_connections {max(512, nofile - 64)}; }}\n")
     if module == "stream":
@@ -142,12 +154,12 @@ def start_on_free_port(name, log_path, argv_for, busy):
     raise RuntimeError(f"{name} found no free port")
 
 
-def start_nginx(tmp, module, upstream, nofile, timeout=None):
+def start_nginx(tmp, module, upstream, nofile, timeout=None, workers=1):
     os.chmod(tmp, 0o755)  # a root master runs its worker as nobody
 
     def argv(port):
         with open(f"{tmp}/nginx.conf", "w") as f:
-            f.write(nginx_config(tmp, module, port, upstream, nofile, timeout))
+            f.write(nginx_config(tmp, module, port, upstream, nofile, timeout, workers))
         return [program("nginx"), "-p", tmp, "-e", f"{tmp}/error.log", "-c", f"{tmp}/nginx.conf", "-g", "daemon off;"]
     # nginx reports a bind failure in error.log and on stderr (nginx.stderr) alike
     return start_on_free_port("nginx", f"{tmp}/nginx.stderr", argv, "Address already in use")
@@ -172,20 +184,26 @@ def start_dropsim(binary, tmp, profile, upstream, settings=(), extra=()):
     return start_on_free_port("dropsim", f"{tmp}/dropsim.log", argv, "in use")
 
 
-def start_proxy(target, kind, tmp, upstream, dropsim, nofile, timeout=None, dropsim_args=()):
+def start_proxy(target, kind, tmp, upstream, dropsim, nofile, timeout=None, dropsim_args=(), workers=None):
     """The proxy for `target` (nginx, dropsim, haproxy) in `kind` "tcp" or "ws", in front
     of 127.0.0.1:upstream. `timeout`: the idle timeout, as nginx writes it ("2s"), else
-    long enough never to fire during a measurement. `dropsim_args` go to `dropsim run`."""
+    long enough never to fire during a measurement. `dropsim_args` go to `dropsim run`.
+    `workers` (the scaling rows): nginx's worker_processes, dropsim's `--threads`; None
+    leaves both as the other rows have them (one worker; no --threads, which older
+    binaries refuse)."""
     if target == "nginx":
-        return start_nginx(tmp, "stream" if kind == "tcp" else "http", upstream, nofile, timeout)
+        return start_nginx(tmp, "stream" if kind == "tcp" else "http", upstream, nofile, timeout, workers or 1)
     if target == "haproxy":
+        if workers is not None:
+            raise ValueError("the scaling rows have no HAProxy target (nbthread stays 1)")
         return start_haproxy(tmp, "tcp" if kind == "tcp" else "http", upstream, max(256, (nofile - 200) // 2),
                              timeout)
+    threads = ["--threads", str(workers)] if workers is not None else []
     if kind == "tcp":
         return start_dropsim(dropsim, tmp, "nginx-stream", upstream,
-                             [f"proxy_timeout={timeout}"] if timeout else [], dropsim_args)
+                             [f"proxy_timeout={timeout}"] if timeout else [], [*threads, *dropsim_args])
     return start_dropsim(dropsim, tmp, "nginx", upstream, [f"proxy_read_timeout={timeout}"] if timeout else [],
-                         dropsim_args)
+                         [*threads, *dropsim_args])
 
 
 # ------------------------------------------------------------------- the backends
