@@ -2,12 +2,13 @@
 # each installs what is missing first (scripts/deps.sh), then builds.
 BUILD      ?= build
 SAN_BUILD  ?= build-san
+TSAN_BUILD ?= build-tsan
 JOBS       ?= $(shell nproc)
 CMAKE_ARGS ?=
 FUZZ_BUILD ?= build-fuzz
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps build test stress-test sanitize demo bench fidelity clean
+.PHONY: all deps build test stress-test sanitize tsan demo bench fidelity clean
 
 all: build
 
@@ -36,6 +37,17 @@ sanitize: deps
 	cmake --build $(SAN_BUILD) -j $(JOBS)
 	cd $(SAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	  ctest --output-on-failure --timeout 600 -j $(JOBS)
+
+# A third tree with ThreadSanitizer: the suite again, the real binary's sessions on worker
+# threads (`run --threads`, default the cores; the Runtime and API tests run with two
+# workers too). Any data race fails the test that ran into it (halt_on_error: the
+# binaries the tests start stop with exit code 66); tests/tsan.supp says what is ignored.
+tsan: deps
+	cmake -S . -B $(TSAN_BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DDROPSIM_TSAN=ON -DDROPSIM_BUILD_BENCH=OFF $(CMAKE_ARGS)
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	cd $(TSAN_BUILD) && \
+	  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
+	  ctest --output-on-failure --timeout 900 -j $(JOBS) -E conformance
 
 # The fidelity matrix (tests/conformance): real nginx and HAProxy against dropsim's
 # profiles; prints it, writes $(BUILD)/fidelity.json and rewrites docs/fidelity.md.

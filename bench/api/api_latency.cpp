@@ -26,6 +26,8 @@
 #include <fmt/core.h>
 #include <nlohmann/json.hpp>
 
+#include "worker_pool.h"
+
 #include "../bench_util.h"
 #include "api_client_util.h"
 
@@ -70,19 +72,11 @@ void print_row(const char* label, const std::vector<double>& ms, int failures, c
              quantile(ms, 0.99), ms.empty() ? 0 : ms.back(), failures, extra);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  const auto option = bench::quick_option(argc, argv);
-  if (!option) return 2;
-  const bool quick = *option;
-  const int rounds = quick ? 30 : 100;
-  constexpr int kSessions = 64;
-  fmt::print("dropsim_api_bench ({} run): control API call latency, in-process, loopback\n"
-             "machine: nproc={}; load average (1 min) {}\n",
-             quick ? "quick" : "full", std::thread::hardware_concurrency(), bench::loadavg());
+/// Times API calls idle and under a bulk load of `sessions`; 0, or 1 when setup failed.
+int measure(int rounds, int sessions, std::size_t workers) {
+  const int kSessions = sessions;
   try {
-    ApiServerUnderTest api({}, false, spdlog::level::warn);
+    ApiServerUnderTest api({}, false, spdlog::level::warn, {}, workers);
     Listener sink(512);
     ApiClient client(api.port());
     const auto created = client.request(
@@ -112,6 +106,28 @@ int main(int argc, char** argv) {
   } catch (const std::exception& e) {
     std::fprintf(stderr, "setup failed: %s\n", e.what());
     return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const auto option = bench::quick_option(argc, argv);
+  if (!option) return 2;
+  const bool quick = *option;
+  const int rounds = quick ? 30 : 100;
+  constexpr int kSessions = 64;
+  fmt::print("dropsim_api_bench ({} run): control API call latency, in-process, loopback\n"
+             "machine: nproc={}; load average (1 min) {}\n",
+             quick ? "quick" : "full", std::thread::hardware_concurrency(), bench::loadavg());
+  // Sessions on the API's own thread (run --threads 1), then on workers (the default).
+  std::vector<std::size_t> modes{0};
+  if (dropsim::default_threads() > 1) modes.push_back(dropsim::default_threads());
+  for (const std::size_t workers : modes) {
+    fmt::print("\n=== {} ===\n", workers == 0 ? std::string("--threads 1: sessions on the API's thread")
+                                                 : fmt::format("--threads {}: sessions on worker threads", workers));
+    if (const int failed = measure(rounds, kSessions, workers); failed != 0) return failed;
   }
   fmt::print("\nload average (1 min) at the end {}\n", bench::loadavg());
   return 0;

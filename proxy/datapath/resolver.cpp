@@ -4,6 +4,7 @@
 #include <optional>
 #include <stdexcept>
 
+#include <asio/dispatch.hpp>
 #include <asio/steady_timer.hpp>
 #include <asio/use_awaitable.hpp>
 #include <fmt/format.h>
@@ -61,10 +62,15 @@ asio::awaitable<Resolved> Resolver::resolve(const HostPort& where, asio::steady_
     std::shared_ptr<State> state;
     ~Unhook() { state->wake = nullptr; }
   } unhook{state};
-  lookup_(where.host, where.port, [state](std::error_code ec, std::vector<asio::ip::tcp::endpoint> endpoints) {
-    state->answer = Resolved{std::move(endpoints), ec, false};
-    if (state->wake) state->wake->cancel();
-  });
+  // A given lookup may answer on any thread (a test's on the control thread, while this
+  // session runs on a worker): the answer is taken on the resolver's own.
+  lookup_(where.host, where.port,
+          [state, ex = executor_](std::error_code ec, std::vector<asio::ip::tcp::endpoint> endpoints) {
+            asio::dispatch(ex, [state, ec, endpoints = std::move(endpoints)]() mutable {
+              state->answer = Resolved{std::move(endpoints), ec, false};
+              if (state->wake) state->wake->cancel();
+            });
+          });
   if (!state->answer) co_await timer.async_wait(kAwait);
   if (!state->answer) co_return Resolved{{}, {}, true};
   co_return std::move(*state->answer);

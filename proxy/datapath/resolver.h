@@ -43,7 +43,8 @@ class Resolver {
  public:
   /// The completion of one lookup: the resolver's error, or the addresses.
   using Done = std::function<void(std::error_code, std::vector<asio::ip::tcp::endpoint>)>;
-  /// Starts looking `host` up and calls `done` on the io thread when it has an answer.
+  /// Starts looking `host` up and calls `done` when it has an answer, on any thread (the
+  /// resolver takes the answer on its executor's).
   /// The default is Asio's resolver; tests pass a slow or failing one.
   using Lookup = std::function<void(const std::string& host, std::uint16_t port, Done done)>;
 

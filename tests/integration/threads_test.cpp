@@ -116,7 +116,8 @@ TEST(Threads, AToxicAddedAndRemovedMidTransferLosesAndReordersNoByteOnEitherWork
     rt.call([slow](Runtime& r) { return r.add_toxic("p", slow); });
     rt.call([](Runtime& r) { r.remove_toxic("p", "latency_downstream"); });
   }
-  EXPECT_GT(rounds, 1) << "the toxic never came and went during the transfer";
+  // Each round began with bytes still on their way (a slow machine may fit only one).
+  EXPECT_GE(rounds, 1) << "the transfer ended before the toxic came";
   for (auto& w : writers) w.join();
   for (auto& r : readers) r.join();
   for (int i = 0; i < 4; ++i) EXPECT_TRUE(got[i] == data) << "client " << i << " got " << got[i].size() << " bytes";
