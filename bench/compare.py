@@ -146,8 +146,10 @@ class Harness:
             port = upstream.port
             proxy = None
             if target != "direct":
+                # The timer load reads dropsim's own view of the burst from its API.
+                own_view = measurement == "timer" and proxy_name == "dropsim"
                 proxy = targets.start_proxy(proxy_name, kind, job_tmp, upstream.port, self.args.dropsim,
-                                            self.nofile, timeout, self.args.dropsim_args, workers)
+                                            self.nofile, timeout, self.args.dropsim_args, workers, own_view)
                 started.append(proxy)
                 port = proxy.port
             s = self.args.seconds
@@ -164,7 +166,10 @@ class Harness:
                 pids = proxy.pids()
                 pids = pids[1:] if target == "nginx" and len(pids) > 1 else pids[:1]
                 return loads.idle_rss(port, pids, upstream, self.sessions)
-            return loads.timer_lateness(port, upstream, self.sessions, self.args.timer_timeout)
+            result = loads.timer_lateness(port, upstream, self.sessions, self.args.timer_timeout)
+            if proxy_name == "dropsim":
+                result.update(loads.own_lateness(proxy.api_port))
+            return result
         finally:
             for p in reversed(started):
                 p.stop()

@@ -166,6 +166,45 @@ class Scaling(unittest.TestCase):
         self.assertEqual(compare.parse_args(["--only", "tcp_bulk_parallel"]).only, {"tcp_bulk_parallel"})
 
 
+class OwnLateness(unittest.TestCase):
+    METRICS = "\n".join([
+        "# TYPE dropsim_timer_lateness_seconds histogram",
+        'dropsim_timer_lateness_seconds_bucket{proxy="proxy",le="0.0005"} 10',
+        'dropsim_timer_lateness_seconds_bucket{proxy="proxy",le="0.001"} 60',
+        'dropsim_timer_lateness_seconds_bucket{proxy="proxy",le="0.002"} 95',
+        'dropsim_timer_lateness_seconds_bucket{proxy="proxy",le="0.005"} 99',
+        'dropsim_timer_lateness_seconds_bucket{proxy="proxy",le="0.01"} 100',
+        'dropsim_timer_lateness_seconds_bucket{proxy="proxy",le="+Inf"} 100',
+        'dropsim_timer_lateness_seconds_sum{proxy="proxy"} 0.123',
+        'dropsim_timer_lateness_seconds_count{proxy="proxy"} 100',
+        'dropsim_timer_firings_total{proxy="proxy",timer="proxy_timeout"} 100', ""])
+
+    def test_bounds_of_p50_and_p99_and_the_share_within_2_ms(self):
+        got = loads.lateness_from_metrics(self.METRICS)
+        self.assertEqual(got["timer_own_p50"], 1.0)   # 60 of 100 by 1 ms, 10 by 0.5 ms
+        self.assertEqual(got["timer_own_p99"], 5.0)   # 99 by 5 ms
+        self.assertEqual(got["timer_own_within_2ms"], 95.0)
+        self.assertEqual(got["timer_own_count"], 100)
+
+    def test_no_firing_gives_nothing(self):
+        empty = self.METRICS.replace("} 10\n", "} 0\n").replace("} 60", "} 0").replace("} 95", "} 0") \
+            .replace("} 99", "} 0").replace("} 100\n", "} 0\n")
+        self.assertEqual(loads.lateness_from_metrics(empty), {})
+        self.assertEqual(loads.lateness_from_metrics(""), {})
+
+    def test_the_timer_dropsim_serves_its_api(self):
+        cmd = []
+        real = targets.start_on_free_port
+        try:
+            targets.start_on_free_port = lambda name, log, argv, busy: cmd.extend(argv(40000)) or targets.Process(
+                name, None, 40000, log)
+            p = targets.start_proxy("dropsim", "tcp", "/tmp", 1, "dropsim", 1024, "5s", (), None, True)
+        finally:
+            targets.start_on_free_port = real
+        self.assertNotIn("--no-api", cmd)
+        self.assertEqual(cmd[cmd.index("--api") + 1], f"127.0.0.1:{p.api_port}")
+
+
 class Configs(unittest.TestCase):
     def test_nginx_stream(self):
         conf = targets.nginx_config("/tmp/x", "stream", 2000, 3000, nofile=20000, timeout="5s")

@@ -12,6 +12,8 @@ direct loopback), each bounded in time. Each returns {metric key: value}.
 
 import errno
 import json
+import math
+import re
 import resource
 import select
 import socket
@@ -19,6 +21,7 @@ import struct
 import subprocess
 import threading
 import time
+import urllib.request
 
 import backend
 import summary
@@ -255,3 +258,31 @@ def timer_lateness(port, hold, n, timeout_s):
     lateness = [(closed[fd] - connected[fd] - timeout_s) * 1000 for fd in closed]
     return {"timer_p50": summary.quantile(lateness, 0.5), "timer_p99": summary.quantile(lateness, 0.99),
             "timer_max": max(lateness), "open_spread_s": max(connected.values()) - min(connected.values())}
+
+
+# dropsim's histogram of how late its timers fired (GET /metrics).
+_LATENESS_BUCKET = re.compile(r'^dropsim_timer_lateness_seconds_bucket\{proxy="[^"]*",le="([^"]+)"\} (\d+)$', re.M)
+
+
+def lateness_from_metrics(text):
+    """dropsim's own view of its idle timers, from its dropsim_timer_lateness_seconds
+    histogram: the bucket bounds (ms) that hold p50 and p99 of the firings, the share
+    that fired within 2 ms, and how many fired; {} when none did. A bucket bound is an
+    upper bound: "p99 ≤ 2 ms"."""
+    buckets = [(math.inf if le == "+Inf" else float(le) * 1000, int(n)) for le, n in _LATENESS_BUCKET.findall(text)]
+    count = buckets[-1][1] if buckets else 0
+    if count == 0:
+        return {}
+
+    def bound(q):
+        return next(le for le, n in buckets if n >= q * count)
+
+    within_2ms = next((n for le, n in buckets if le == 2.0), 0)
+    return {"timer_own_p50": bound(0.5), "timer_own_p99": bound(0.99),
+            "timer_own_within_2ms": 100.0 * within_2ms / count, "timer_own_count": count}
+
+
+def own_lateness(api_port, timeout=5):
+    """lateness_from_metrics of the dropsim whose API is on 127.0.0.1:api_port."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{api_port}/metrics", timeout=timeout) as r:
+        return lateness_from_metrics(r.read().decode())

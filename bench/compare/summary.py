@@ -47,6 +47,9 @@ METRICS = (
     Metric("timer_p50", "idle-timer lateness at {n} sessions, p50", "ms", 1),
     Metric("timer_p99", "idle-timer lateness at {n} sessions, p99", "ms", 1),
     Metric("timer_max", "idle-timer lateness at {n} sessions, max", "ms", 1),
+    Metric("timer_own_p50", "the same by dropsim's own clock (its lateness histogram), p50 at most", "ms", 1),
+    Metric("timer_own_p99", "the same by dropsim's own clock, p99 at most", "ms", 1),
+    Metric("timer_own_within_2ms", "the same by dropsim's own clock, share fired within 2 ms", "%", 1),
 )
 SCALING = Metric("tcp_bulk_parallel", "4 parallel bulk streams, summed (iperf3 -P 4)", "Gbit/s", 1)
 

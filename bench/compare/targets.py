@@ -29,6 +29,7 @@ class Process:
 
     def __init__(self, name, proc, port, log_path):
         self.name, self.proc, self.port, self.log_path = name, proc, port, log_path
+        self.api_port = None  # dropsim with its control API (start_dropsim)
 
     def log(self):
         try:
@@ -173,24 +174,33 @@ def start_haproxy(tmp, mode, upstream, maxconn, timeout=None):
     return start_on_free_port("haproxy", f"{tmp}/haproxy.stderr", argv, "cannot bind")
 
 
-def start_dropsim(binary, tmp, profile, upstream, settings=(), extra=()):
+def start_dropsim(binary, tmp, profile, upstream, settings=(), extra=(), api=False):
     """`dropsim run` with `profile`, --set for each of `settings`, then `extra`. At --log-level warn
     (nginx's error_log is at warn too: no line per connection) dropsim does not log its
-    port, so it gets one picked here, as nginx and HAProxy do."""
+    port, so it gets one picked here, as nginx and HAProxy do. With `api`, its control API
+    listens on another picked port, the process's `api_port` (else --no-api)."""
+    api_port = []
+
     def argv(port):
         sets = [a for s in settings for a in ("--set", s)]
-        return [binary, "--log-level", "warn", "run", "--no-api", "--profile", profile,
+        api_port[:] = [free_port()] if api else []
+        control = ["--api", f"127.0.0.1:{api_port[0]}"] if api else ["--no-api"]
+        return [binary, "--log-level", "warn", "run", *control, "--profile", profile,
                 "--listen", f"127.0.0.1:{port}", "--upstream", f"127.0.0.1:{upstream}", *sets, *extra]
-    return start_on_free_port("dropsim", f"{tmp}/dropsim.log", argv, "in use")
+    proc = start_on_free_port("dropsim", f"{tmp}/dropsim.log", argv, "in use")
+    if api:
+        proc.api_port = api_port[0]
+    return proc
 
 
-def start_proxy(target, kind, tmp, upstream, dropsim, nofile, timeout=None, dropsim_args=(), workers=None):
+def start_proxy(target, kind, tmp, upstream, dropsim, nofile, timeout=None, dropsim_args=(), workers=None,
+                api=False):
     """The proxy for `target` (nginx, dropsim, haproxy) in `kind` "tcp" or "ws", in front
     of 127.0.0.1:upstream. `timeout`: the idle timeout, as nginx writes it ("2s"), else
     long enough never to fire during a measurement. `dropsim_args` go to `dropsim run`.
     `workers` (the scaling rows): nginx's worker_processes, dropsim's `--threads`; None
     leaves both as the other rows have them (one worker; no --threads, which older
-    binaries refuse)."""
+    binaries refuse). `api`: dropsim serves its control API (start_dropsim)."""
     if target == "nginx":
         return start_nginx(tmp, "stream" if kind == "tcp" else "http", upstream, nofile, timeout, workers or 1)
     if target == "haproxy":
@@ -201,9 +211,9 @@ def start_proxy(target, kind, tmp, upstream, dropsim, nofile, timeout=None, drop
     threads = ["--threads", str(workers)] if workers is not None else []
     if kind == "tcp":
         return start_dropsim(dropsim, tmp, "nginx-stream", upstream,
-                             [f"proxy_timeout={timeout}"] if timeout else [], [*threads, *dropsim_args])
+                             [f"proxy_timeout={timeout}"] if timeout else [], [*threads, *dropsim_args], api)
     return start_dropsim(dropsim, tmp, "nginx", upstream, [f"proxy_read_timeout={timeout}"] if timeout else [],
-                         [*threads, *dropsim_args])
+                         [*threads, *dropsim_args], api)
 
 
 # ------------------------------------------------------------------- the backends

@@ -206,6 +206,8 @@ void Session::close_direction(const Expiry& e, Direction d) {
 void Session::on_expiry(const Expiry& e) {
   const TimerSpec& t = *e.timer;
   const TimePoint at = now();
+  // How late the watchdog woke, in real time (the profile's timing is the clock's).
+  context_->metrics->timer_lateness.add(std::chrono::duration<double>(at - e.deadline).count());
   // The loader pairs half_close with keep: one direction ends, the connection stays.
   if (t.on_expiry.upstream == CloseAction::half_close || t.on_expiry.client == CloseAction::half_close) {
     close_direction(e, t.on_expiry.upstream == CloseAction::half_close ? Direction::upstream : Direction::downstream);

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 #include <filesystem>
@@ -47,6 +48,9 @@ constexpr Family kBytes{"dropsim_bytes_total", "counter",
 constexpr Family kFrames{"dropsim_websocket_frames_total", "counter",
                          "WebSocket frames, by direction and kind (data: text, binary and continuation)."};
 constexpr Family kTimerFirings{"dropsim_timer_firings_total", "counter", "Timers that fired, by the profile's name."};
+constexpr Family kTimerLateness{"dropsim_timer_lateness_seconds", "histogram",
+                                "Real time from an expiring timer's deadline to its firing: how well the proxy keeps time "
+                                "under its load (a timer that ends a session closes it in the same step)."};
 constexpr Family kFaults{"dropsim_faults_applied_total", "counter", "Faults applied to a session, by toxic type."};
 constexpr Family kAcceptErrors{"dropsim_accept_errors_total", "counter",
                                "Accepts that failed (out of descriptors or memory); each retried after 100 ms."};
@@ -142,9 +146,10 @@ class Writer {
   }
 
   /// One sample of `f` with exactly `labels`, in their order (none: a bare name).
+  /// `suffix` follows the name (a histogram's "_bucket", "_sum", "_count").
   template <class Value>
-  void series(const Family& f, std::initializer_list<Label> labels, Value value) {
-    fmt::format_to(std::back_inserter(out_), "{}", f.name);
+  void series(const Family& f, std::initializer_list<Label> labels, Value value, std::string_view suffix = "") {
+    fmt::format_to(std::back_inserter(out_), "{}{}", f.name, suffix);
     const char* sep = "{";
     for (const Label& l : labels) {
       fmt::format_to(std::back_inserter(out_), "{}{}=\"{}\"", sep, l.name, escape(l.value, true));
@@ -185,6 +190,15 @@ class Writer {
 
 }  // namespace
 
+void LatenessHistogram::add(double late) {
+  late = std::max(late, 0.0);
+  std::size_t i = 0;
+  while (i < kLatenessBounds.size() && late > kLatenessBounds[i]) ++i;
+  ++buckets[i];
+  sum_seconds += late;
+  ++count;
+}
+
 ProxyMetrics& operator+=(ProxyMetrics& a, const ProxyMetrics& b) {
   a.sessions_total += b.sessions_total;
   a.accept_errors += b.accept_errors;
@@ -204,6 +218,11 @@ ProxyMetrics& operator+=(ProxyMetrics& a, const ProxyMetrics& b) {
   merge(a.closes_by_code, b.closes_by_code);
   merge(a.timer_firings, b.timer_firings);
   merge(a.faults_applied, b.faults_applied);
+  for (std::size_t i = 0; i < a.timer_lateness.buckets.size(); ++i) {
+    a.timer_lateness.buckets[i] += b.timer_lateness.buckets[i];
+  }
+  a.timer_lateness.sum_seconds += b.timer_lateness.sum_seconds;
+  a.timer_lateness.count += b.timer_lateness.count;
   return a;
 }
 
@@ -233,6 +252,18 @@ std::string render_prometheus(std::span<const MetricsSample> samples) {
     }
   }
   w.by_key(kTimerFirings, "timer", samples, &ProxyMetrics::timer_firings);
+  w.begin(kTimerLateness);
+  for (const MetricsSample& s : samples) {
+    const LatenessHistogram& h = s.counters->timer_lateness;
+    std::uint64_t cumulative = 0;
+    for (std::size_t i = 0; i < h.buckets.size(); ++i) {
+      cumulative += h.buckets[i];
+      const std::string le = i < kLatenessBounds.size() ? fmt::format("{}", kLatenessBounds[i]) : "+Inf";
+      w.series(kTimerLateness, {{"proxy", s.proxy}, {"le", le}}, cumulative, "_bucket");
+    }
+    w.series(kTimerLateness, {{"proxy", s.proxy}}, h.sum_seconds, "_sum");
+    w.series(kTimerLateness, {{"proxy", s.proxy}}, h.count, "_count");
+  }
   w.by_key(kFaults, "type", samples, &ProxyMetrics::faults_applied);
   w.per_proxy(kAcceptErrors, samples, &ProxyMetrics::accept_errors);
   w.per_proxy(kBlackholed, samples, &ProxyMetrics::blackholed);

@@ -15,6 +15,20 @@
 
 namespace dropsim {
 
+/// The upper bounds (seconds) of dropsim_timer_lateness_seconds's buckets, +Inf after them:
+/// how long after its deadline a timer fired, from well within a millisecond to a machine
+/// too loaded to keep time.
+inline constexpr std::array<double, 9> kLatenessBounds{0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5};
+
+/// A histogram of timer lateness: counts per bucket (the last is +Inf), not cumulative.
+struct LatenessHistogram {
+  std::array<std::uint64_t, kLatenessBounds.size() + 1> buckets{};
+  double sum_seconds = 0;
+  std::uint64_t count = 0;
+  /// One timer fired `late` seconds after its deadline (0 when on time or early).
+  void add(double late);
+};
+
 /// One proxy's counters, or one part of them (a worker's sessions add to their own part,
 /// on their thread; the parts are summed to read them). Plain data.
 struct ProxyMetrics {
@@ -31,6 +45,7 @@ struct ProxyMetrics {
   std::map<std::uint16_t, std::uint64_t> closes_by_code;  ///< WebSocket sessions: the close code the client saw (1006: none)
   std::map<std::string, std::uint64_t> timer_firings;    ///< by the profile's timer name
   std::map<std::string, std::uint64_t> faults_applied;   ///< by toxic type
+  LatenessHistogram timer_lateness;  ///< real seconds from each expiring timer's deadline to its firing
 };
 
 /// Adds `b` to `a`, counter by counter and key by key (summing a proxy's parts).
@@ -88,6 +103,7 @@ inline constexpr std::string_view kPrometheusContentType = "text/plain; version=
 ///   dropsim_bytes_total                     counter  direction (every one, from 0)
 ///   dropsim_websocket_frames_total          counter  direction, kind (every pair, from 0)
 ///   dropsim_timer_firings_total             counter  timer
+///   dropsim_timer_lateness_seconds          histogram (le buckets: kLatenessBounds)
 ///   dropsim_faults_applied_total            counter  type
 ///   dropsim_accept_errors_total             counter  (failed accepts: out of descriptors)
 ///   dropsim_refused_remote_peers_total      counter  (non-loopback clients closed at accept)

@@ -235,6 +235,24 @@ TEST_P(RuntimeTest, CountersMoveWhileConnectionsAreOpen) {
   EXPECT_EQ(counted, std::make_tuple(std::uint64_t{1}, std::uint64_t{1000}, std::uint64_t{1000}, std::size_t{0}));
 }
 
+TEST_P(RuntimeTest, AnExpiringTimerRecordsHowLateItFired) {
+  ProxySpec spec;
+  spec.name = "t";
+  spec.listen = "127.0.0.1:0";
+  spec.upstream = "127.0.0.1:" + std::to_string(echo.port());
+  spec.profile = "nginx-stream";
+  spec.settings = {{"proxy_timeout", "200ms"}};
+  const ProxyInfo info = rt.call([spec](Runtime& r) { return r.create_proxy(spec); });
+  Fd c = connect_to(static_cast<std::uint16_t>(std::stoi(info.listen.substr(info.listen.rfind(':') + 1))));
+  EXPECT_EQ(wait_end(c.get(), milliseconds(2000)).how, End::eof);
+  ASSERT_TRUE(rt.wait_log("closed by proxy_timeout"));
+  const auto lateness = rt.call([](Runtime& r) { return r.find("t")->metrics().timer_lateness; });
+  EXPECT_EQ(lateness.count, 1u);
+  // On time within the 0.5 s bucket even on a loaded machine (a few ms when idle).
+  EXPECT_EQ(lateness.buckets.back(), 0u);
+  EXPECT_LT(lateness.sum_seconds, 0.5);
+}
+
 TEST_P(RuntimeTest, APartitionStallsBothWaysAndHealsByItselfWithNothingLost) {
   const auto port = rt.add_proxy("net", echo.port());
   Fd c = connect_to(port);

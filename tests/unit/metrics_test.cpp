@@ -18,7 +18,9 @@ namespace {
 
 // ---------------------------------------------------------------------------------------
 // A strict reader of the text format 0.0.4, as much of it as dropsim writes: every line is
-// `# HELP name text`, `# TYPE name counter|gauge` or `name{label="value",...} value`.
+// `# HELP name text`, `# TYPE name counter|gauge|histogram` or `name{label="value",...} value`
+// (a histogram's samples are name_bucket with `le`, name_sum, which may be fractional, and
+// name_count).
 
 /// One series: its name and its labels, sorted by label name.
 using Series = std::pair<std::string, std::map<std::string, std::string>>;
@@ -29,6 +31,7 @@ struct Exposition {
   std::map<std::string, std::string> types;  ///< family → counter/gauge
   std::map<std::string, std::string> help;   ///< family → help, unescaped
   std::map<Series, std::uint64_t> samples;
+  std::map<Series, double> sums;  ///< histograms' _sum samples
   std::string error;  ///< the first violation, "" when none
 };
 
@@ -130,7 +133,7 @@ void read(const std::string& text, Exposition& e) {
         e.help[name] = *help;
       } else {
         if (e.types.contains(name)) fail("TYPE twice");
-        if (value != "counter" && value != "gauge") fail("not counter or gauge");
+        if (value != "counter" && value != "gauge" && value != "histogram") fail("not counter, gauge or histogram");
         if (value == "counter" && !name.ends_with("_total")) fail("a counter's name must end in _total");
         e.types[name] = value;
         e.families.push_back(name);
@@ -141,11 +144,29 @@ void read(const std::string& text, Exposition& e) {
     std::size_t at = line.find_first_of("{ ");
     if (at == std::string::npos) fail("no value");
     const std::string name = line.substr(0, at);
-    if (name != current || !e.types.contains(name)) fail("a sample outside its family's HELP and TYPE");
+    std::string family = name;
+    std::string suffix;
+    for (const std::string_view sfx : {"_bucket", "_sum", "_count"}) {
+      const std::string base = name.substr(0, name.size() - std::min(name.size(), sfx.size()));
+      if (name.ends_with(sfx) && e.types.contains(base) && e.types.at(base) == "histogram") {
+        family = base;
+        suffix = sfx;
+      }
+    }
+    if (family != current || !e.types.contains(family)) fail("a sample outside its family's HELP and TYPE");
+    if (e.types.at(family) == "histogram" && suffix.empty()) fail("a histogram sample without _bucket/_sum/_count");
     const auto labels = read_labels(line, at);
     if (!labels) fail("bad labels");
+    if (suffix == "_bucket" && !labels->contains("le")) fail("a bucket without le");
     if (at >= line.size() || line[at] != ' ') fail("no space before the value");
     const std::string value_text = line.substr(at + 1);
+    if (suffix == "_sum") {
+      double sum = 0;
+      const auto [end, ec] = std::from_chars(value_text.data(), value_text.data() + value_text.size(), sum);
+      if (ec != std::errc() || end != value_text.data() + value_text.size()) fail("value not a number");
+      if (!e.sums.emplace(Series{name, *labels}, sum).second) fail("a series twice");
+      continue;
+    }
     std::uint64_t value = 0;
     const auto [end, ec] = std::from_chars(value_text.data(), value_text.data() + value_text.size(), value);
     if (ec != std::errc() || end != value_text.data() + value_text.size()) fail("value not an integer");
@@ -197,7 +218,8 @@ const std::vector<std::string> kFamilies{
     "dropsim_active_sessions",     "dropsim_blackholed_sessions",    "dropsim_sessions_total",
     "dropsim_closes_total",
     "dropsim_websocket_closes_total", "dropsim_bytes_total",         "dropsim_websocket_frames_total",
-    "dropsim_timer_firings_total", "dropsim_faults_applied_total",   "dropsim_accept_errors_total",
+    "dropsim_timer_firings_total", "dropsim_timer_lateness_seconds", "dropsim_faults_applied_total",
+    "dropsim_accept_errors_total",
     "dropsim_blackholed_sockets",  "dropsim_blackhole_expired_total", "dropsim_close_unanswered_total",
     "dropsim_refused_remote_peers_total"};
 
@@ -217,6 +239,11 @@ TEST(MetricsParser, RejectsWhatBreaksTheFormat) {
   EXPECT_NE(parse(head + head).error, "");                                                     // HELP twice
   EXPECT_NE(parse(head + "# HELP b h\n# TYPE b gauge\na_total{proxy=\"p\"} 1\n").error, "");   // family split
   EXPECT_NE(parse(head + "a_total{proxy=\"p\"} 1").error, "");                                 // no final newline
+  const std::string hist = "# HELP h_seconds h\n# TYPE h_seconds histogram\n";
+  EXPECT_EQ(parse(hist + "h_seconds_bucket{proxy=\"p\",le=\"+Inf\"} 1\nh_seconds_sum{proxy=\"p\"} 0.5\n").error, "");
+  EXPECT_NE(parse(hist + "h_seconds{proxy=\"p\"} 1\n").error, "");                            // no suffix
+  EXPECT_NE(parse(hist + "h_seconds_bucket{proxy=\"p\"} 1\n").error, "");                     // bucket without le
+  EXPECT_NE(parse(head + "a_total_sum{proxy=\"p\"} 1\n").error, "");                           // _sum of a counter
 }
 
 // ---------------------------------------------------------------------------------------
@@ -336,6 +363,29 @@ TEST(Metrics, FamiliesKeepTheirOrderWhateverTheProxies) {
   EXPECT_EQ(parse(text).families, kFamilies);
   // Samples follow the order given (the runtime passes proxies sorted by name).
   EXPECT_LT(text.find("dropsim_sessions_total{proxy=\"b\"}"), text.find("dropsim_sessions_total{proxy=\"a\"}"));
+}
+
+TEST(Metrics, TimerLatenessIsACumulativeHistogramInSeconds) {
+  ProxyMetrics m;
+  for (const double late : {0.0, 0.0003, 0.0015, 0.0015, 0.004, 0.2, 3.0}) m.timer_lateness.add(late);
+  m.timer_lateness.add(-0.001);  // early (a wake-up just before): counted as on time
+  ProxyMetrics other;
+  other.timer_lateness.add(0.0007);
+  m += other;  // a second worker's part
+  const Exposition e = render({{"alb", 0, &m}});
+  const auto bucket = [&](const char* le) {
+    return value(e, "dropsim_timer_lateness_seconds_bucket", {{"proxy", "alb"}, {"le", le}});
+  };
+  EXPECT_EQ(e.types.at("dropsim_timer_lateness_seconds"), "histogram");
+  EXPECT_EQ(bucket("0.0005"), 3u);  // 0, 0.0003 and the early one
+  EXPECT_EQ(bucket("0.001"), 4u);   // + the other worker's 0.0007
+  EXPECT_EQ(bucket("0.002"), 6u);
+  EXPECT_EQ(bucket("0.005"), 7u);
+  EXPECT_EQ(bucket("0.1"), 7u);
+  EXPECT_EQ(bucket("0.5"), 8u);
+  EXPECT_EQ(bucket("+Inf"), 9u);
+  EXPECT_EQ(value(e, "dropsim_timer_lateness_seconds_count", {{"proxy", "alb"}}), 9u);
+  EXPECT_NEAR(e.sums.at(Series{"dropsim_timer_lateness_seconds_sum", {{"proxy", "alb"}}}), 3.2080, 1e-9);
 }
 
 // ---------------------------------------------------------------------------------------
