@@ -225,7 +225,10 @@ def method_notes(args, sessions):
         "last), so that their timers all run at once and expire in one burst; the moment each "
         "client saw the close minus the moment its connect completed + the timeout. It includes "
         "what the proxy's accept lags behind the kernel's handshake and the harness's own epoll "
-        "loop (one clock reading per batch of events).",
+        "loop (one clock reading per batch of events). dropsim's own clock: its "
+        "`dropsim_timer_lateness_seconds` histogram (GET /metrics after the burst), how long "
+        "after its deadline each timer fired; a quantile is the bound of the bucket that holds it "
+        "(0.5, 1, 2, 5 ms ...), so \"p99 at most 5 ms\" means between 2 and 5 ms.",
     ]
 
 

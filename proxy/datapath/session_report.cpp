@@ -30,6 +30,9 @@ void Session::record_close(const std::string& what, const std::array<SideClose, 
     }
     ++m.closes_by_code[code];
   }
+  // Nobody reads the line (--log-level warn, no event stream): skip telling the story,
+  // which costs more than the close itself when thousands of timers expire together.
+  if (!context_->log->wants(spdlog::level::info)) return;
 
   std::string line = what;
   if (websocket) {

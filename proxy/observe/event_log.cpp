@@ -198,6 +198,10 @@ void EventLog::event(spdlog::level::level_enum level, std::uint64_t conn,
   for (const auto& [id, tap] : *taps) tap(event, object);
 }
 
+bool EventLog::wants(spdlog::level::level_enum level) const {
+  return logger_->should_log(level) || !current_taps()->empty();
+}
+
 std::shared_ptr<const EventLog::Taps> EventLog::current_taps() const {
   const std::lock_guard lock(taps_mutex_);
   return taps_;

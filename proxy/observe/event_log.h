@@ -70,6 +70,10 @@ class EventLog {
   /// With a stderr nobody reads the writer stays blocked and is left to the exit.
   void finish(std::chrono::milliseconds wait = kLogFinishWait);
 
+  /// True when an event at `level` goes anywhere (printed, or a tap listens): callers skip
+  /// building an expensive message otherwise (a burst of 9,000 closes at --log-level warn).
+  bool wants(spdlog::level::level_enum level) const;
+
   /// One connection event: `conn` 0 means "not about a connection" (start-up, listener).
   void event(spdlog::level::level_enum level, std::uint64_t conn, std::string_view event,
              std::string_view message, std::initializer_list<LogField> fields = {});
