@@ -222,11 +222,12 @@ int run_proxies(RunArgs& args, dropsim::EventLog& log) {
                         max_sessions,
                         max_sessions > capacity ? fmt::format(" (more than the {} the descriptors allow)", capacity)
                                                 : ""));
-  asio::io_context io(1);
   // With one thread the control thread also runs the sessions; with more, it accepts and
-  // answers the API while the workers run the sessions. Declared before the Runtime: it
-  // must outlive every proxy (their sessions live on it).
+  // answers the API while the workers run the sessions. Declared first, so destroyed last:
+  // every proxy's sessions live on it, and an accept still pending on the control loop
+  // when it is destroyed holds a socket of a worker's io_context.
   dropsim::WorkerPool workers(args.threads > 1 ? args.threads : 0);
+  asio::io_context io(1);
   dropsim::RuntimeOptions options;
   options.workers = workers.contexts();
   options.seed = args.seed;

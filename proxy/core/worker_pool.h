@@ -30,7 +30,8 @@ class WorkerPool {
   /// Starts `threads` workers (0: none; sessions then run on the caller's io_context).
   explicit WorkerPool(std::size_t threads);
   /// Stops every worker and joins it; what is still queued on a worker is destroyed, on
-  /// this thread. Destroy whatever posts to the workers (the Runtime) first.
+  /// this thread. Destroy whatever posts to the workers (the Runtime) first, and the
+  /// io_context the listeners accept on too: a pending accept holds a worker's socket.
   ~WorkerPool();
   WorkerPool(const WorkerPool&) = delete;
   WorkerPool& operator=(const WorkerPool&) = delete;

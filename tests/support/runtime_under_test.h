@@ -68,8 +68,10 @@ class RuntimeUnderTest {
  private:
   std::shared_ptr<CapturingSink> sink_;
   std::unique_ptr<EventLog> log_;
+  /// Outlives the runtime, whose sessions run on it, and io_, where an accept may still
+  /// hold a socket of a worker's io_context.
+  WorkerPool workers_;
   asio::io_context io_;
-  WorkerPool workers_;  ///< outlives the runtime, whose sessions run on it
   std::unique_ptr<Runtime> runtime_;
   std::thread thread_;
 };
