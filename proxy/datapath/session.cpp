@@ -253,7 +253,9 @@ void Session::begin_closing(const std::string& what, const SideActions& actions,
   const TimePoint at = now();
   const bool websocket = inspector_.websocket();
   std::array<SideClose, 2> closed;
-  for (Side s : kSides) {
+  // The server's side first, then the client's, as nginx and HAProxy close (tcpdump on
+  // loopback: HAProxy's RST to the server 45 us before its FIN to the client).
+  for (Side s : {Side::upstream, Side::client}) {
     closed[index(s)] = close_side(s, actions, s == Side::client ? std::move(client_reply) : std::string());
   }
   record_close(what, closed, cause, describe_only, at, websocket);

@@ -104,6 +104,12 @@ SCENARIOS = [
              nginx_ws(), haproxy_ws()),
     Scenario("tcp-idle", "raw TCP (nginx stream, HAProxy mode tcp), nobody sends", False,
              Script(), Script(), 2.5, NGINX_STREAM, HAPROXY_TCP),
+    # With timeout tunnel, HAProxy's idle close is a bare RST to the server (no FIN) and a
+    # FIN to the client; without it (tcp-idle), a FIN and an RST to the server. tcpdump on
+    # loopback, HAProxy 2.6.12: [R.] to the server, [F.] to the client 45 us later.
+    Scenario("tcp-tunnel-idle", "HAProxy mode tcp with timeout tunnel T (client and server 30s), nobody sends",
+             False, Script(), Script(), 2.5,
+             haproxy=HaproxySetup("tcp", {"timeout client": "30s", "timeout server": "30s", "timeout tunnel": "1s"})),
     Scenario("tcp-client-data", "raw TCP, the client sends a byte every 0.3 T", False,
              Script(send_every=0.3), Script(), 3.0, NGINX_STREAM, HAPROXY_TCP),
     Scenario("tcp-server-data", "raw TCP, the server sends a byte every 0.3 T", False,
