@@ -30,8 +30,9 @@ void Session::record_close(const std::string& what, const std::array<SideClose, 
     }
     ++m.closes_by_code[code];
   }
-  // Nobody reads the line (--log-level warn, no event stream): skip telling the story,
-  // which costs more than the close itself when thousands of timers expire together.
+  // Nobody reads the line (--log-level warn, no event stream): the story is not worth
+  // formatting (a few string builds per close; in a burst of 9,000 expiries the gain was
+  // within the run-to-run spread, so this is tidiness, not a measured speed-up).
   if (!context_->log->wants(spdlog::level::info)) return;
 
   std::string line = what;
