@@ -25,6 +25,9 @@ namespace {
 /// Connection ids are unique in the process, so chained proxies never share a "C7".
 std::atomic<std::uint64_t> next_connection_id{1};
 
+/// The count of `s` in Proxy::by_state()'s answer.
+std::size_t of(const std::array<std::size_t, 4>& n, SessionState s) { return n[static_cast<std::size_t>(s)]; }
+
 }  // namespace
 
 /// The part of a proxy on one thread: its sessions and what they share. Only `io`'s
@@ -91,7 +94,10 @@ ProxyMetrics sum_metrics(const std::vector<std::shared_ptr<ProxyMetrics>>& parts
 Proxy::Proxy(asio::io_context& io, ProxyOptions options, EventLog& log, const Clock& clock)
     : io_(io), options_(std::move(options)), log_(log), acceptor_(io), room_(io) {
   const std::size_t threads = options_.workers.size();
-  while (options_.metrics.size() < 1 + threads) options_.metrics.push_back(std::make_shared<ProxyMetrics>());
+  if (options_.metrics.empty()) options_.metrics = metrics_parts(threads);
+  if (options_.metrics.size() != 1 + threads) {
+    throw std::invalid_argument("ProxyOptions::metrics: 1 + workers.size() parts (metrics_parts), or none");
+  }
   // Every shard shares one immutable profile; the rest is per thread (buffers, kernel
   // pipes, the resolver's completions, counters).
   const auto profile = std::make_shared<const Profile>(options_.profile);
@@ -339,19 +345,22 @@ ActionTally Proxy::act_all(const ActionRequest& request) {
   return tally;
 }
 
-std::size_t Proxy::count(SessionState state) const {
-  std::size_t n = 0;
+std::array<std::size_t, 4> Proxy::by_state() const {
+  std::array<std::size_t, 4> n{};
   each_shard([&](Shard& s) {
     for (const auto& [id, weak] : s.sessions) {
-      if (const auto session = weak.lock(); session && session->state() == state) ++n;
+      if (const auto session = weak.lock()) ++n[static_cast<std::size_t>(session->state())];
     }
   });
   return n;
 }
 
-std::size_t Proxy::active_sessions() const { return count(SessionState::connecting) + count(SessionState::open); }
+std::size_t Proxy::active_sessions() const {
+  const auto n = by_state();
+  return of(n, SessionState::connecting) + of(n, SessionState::open);
+}
 
-std::size_t Proxy::blackholed_sessions() const { return count(SessionState::blackholed); }
+std::size_t Proxy::blackholed_sessions() const { return of(by_state(), SessionState::blackholed); }
 
 std::size_t Proxy::live_sessions() const {
   std::size_t n = 0;
@@ -366,19 +375,12 @@ std::vector<std::size_t> Proxy::sessions_per_shard() const {
 }
 
 void Proxy::report() {
-  // Counted in one pass, each shard at one moment: workers go on while the proxy asks.
-  std::size_t active = 0;
-  std::size_t ended = 0;
-  each_shard([&](Shard& s) {
-    for (const auto& session : s.live()) {
-      const SessionState state = session->state();
-      ++(state == SessionState::connecting || state == SessionState::open ? active : ended);
-    }
-  });
+  const auto n = by_state();
   log_.event(spdlog::level::info, 0, "report",
              fmt::format("{}: {} active session(s), {} ended and still holding sockets (closing or blackholed), "
                          "{} since start",
-                         options_.name, active, ended, total_));
+                         options_.name, of(n, SessionState::connecting) + of(n, SessionState::open),
+                         of(n, SessionState::closing) + of(n, SessionState::blackholed), total_));
   each_shard([](Shard& s) {
     for (auto& session : s.live()) session->report();
   });

@@ -10,6 +10,7 @@
 // counters). Only that thread touches it; the proxy reads and changes it with run_on().
 // Without workers there is one shard, on the proxy's own io_context, and no call hops.
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -52,7 +53,7 @@ struct ProxyOptions {
   /// on the proxy's own io_context.
   std::vector<asio::io_context*> workers;
   /// Counters that outlive a disable/enable (Runtime keeps them): 1 + workers.size() parts,
-  /// each moved on one thread only (metrics_parts()); missing ones are made.
+  /// each moved on one thread only (metrics_parts()); empty: made by the proxy.
   std::vector<std::shared_ptr<ProxyMetrics>> metrics;
   /// How upstream names are looked up; empty: Asio's resolver (tests pass a slow one).
   Resolver::Lookup lookup;
@@ -142,8 +143,9 @@ class Proxy {
   /// Runs `f(shard)` on each shard's thread in turn, waiting for each.
   template <class F>
   void each_shard(F&& f) const;
-  /// Live sessions in state `s`.
-  std::size_t count(SessionState s) const;
+  /// Live sessions by SessionState (indexed by its value), counted in one pass over each
+  /// shard: a worker goes on while the proxy asks, so separate passes could disagree.
+  std::array<std::size_t, 4> by_state() const;
 
   asio::io_context& io_;
   ProxyOptions options_;
