@@ -14,13 +14,14 @@ packages=(
   # WebSocket integration tests: an independent client and server (tests/integration/*.py)
   python3 python3-websockets
   # the fidelity suite's references (tests/conformance): real nginx (with its stream
-  # module) and HAProxy, which the suite starts itself on its own ports and configs
-  nginx-light libnginx-mod-stream haproxy
+  # module), HAProxy, Apache httpd and Caddy, which the suite starts itself in the
+  # foreground on its own ports and configs
+  nginx-light libnginx-mod-stream haproxy apache2 caddy
   # examples/browser: a real browser, driven headless by the example's test
   chromium
 )
 # Installed only as test references: never started or enabled as services by us.
-services=(nginx haproxy)
+services=(nginx haproxy apache2 caddy)
 # `--fuzz` (make fuzz): clang with libFuzzer and the sanitizer runtimes, on top of the above.
 fuzz_packages=(clang libclang-rt-14-dev)
 # `--bench` (make bench): the load generators bench/compare.py drives through dropsim,

@@ -1,8 +1,8 @@
 """The proxies under test, each a foreground process the harness starts and stops by PID:
-real nginx and HAProxy with configs generated into a temporary directory, and dropsim
+the real ones (FAMILIES) with configs generated into a temporary directory, and dropsim
 with the matching profile and the same settings through --set.
 
-Everything binds 127.0.0.1 only. nginx and HAProxy need a port in their config: it is
+Everything binds 127.0.0.1 only. The real proxies need a port in their config: it is
 picked below the kernel's ephemeral range (so no outgoing connection can hold it), and
 a start that fails to bind is retried on another port. dropsim listens on port 0 and
 prints the port it got.
@@ -33,12 +33,47 @@ def program(name):
     return shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin", "/sbin"]))
 
 
+@dataclass(frozen=True)
+class Family:
+    """A real proxy the suite compares dropsim with: its key (a scenario's field, the
+    matrix's column), its name as people write it, the program and Debian package that
+    provide it, and how to ask it for its version."""
+    key: str
+    title: str
+    program: str
+    package: str
+    version_argv: tuple
+
+
+# The real systems, in the matrix's column order. A scenario names a set-up for some of
+# them (scenarios.Scenario's fields of the same names).
+FAMILIES = (
+    Family("nginx", "nginx", "nginx", "nginx-light", ("-v",)),
+    Family("haproxy", "HAProxy", "haproxy", "haproxy", ("-v",)),
+)
+
+
 def missing_programs():
     """What the real proxies need and is not installed, as sentences (empty: all there)."""
-    missing = [f"{p} is not installed" for p in ("nginx", "haproxy") if program(p) is None]
+    missing = [f"{f.program} is not installed (package {f.package})" for f in FAMILIES if program(f.program) is None]
     if not os.path.exists(NGINX_STREAM_MODULE):
         missing.append(f"{NGINX_STREAM_MODULE} is missing (package libnginx-mod-stream)")
     return missing
+
+
+def version(family):
+    """The first line `family`'s program prints about its version, trimmed; "?" if none."""
+    try:
+        out = subprocess.run([program(family.program), *family.version_argv], capture_output=True, text=True,
+                             timeout=5)
+        line = (out.stdout + out.stderr).strip().splitlines()[0]
+    except (OSError, TypeError, IndexError, subprocess.SubprocessError):
+        return "?"
+    if family.key == "nginx":
+        return line.replace("nginx version: ", "")
+    if family.key == "haproxy":
+        return " ".join(line.split()[:3])
+    return line
 
 
 def free_port():
@@ -176,7 +211,7 @@ def _read(path):
 
 
 def start_real(setup, tmp, upstream):
-    """Starts real nginx or HAProxy for `setup`; retries on another port if it cannot bind."""
+    """Starts the real proxy for `setup`; retries on another port if it cannot bind."""
     os.chmod(tmp, 0o755)  # nginx's worker runs as nobody
     log_path = f"{tmp}/stderr.log"
     for _ in range(3):

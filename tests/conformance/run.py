@@ -1,18 +1,17 @@
-"""Fidelity suite: every scenario through real nginx / HAProxy and through dropsim's
-matching profile, compared. Standard library only; run with the system Python:
+"""Fidelity suite: every scenario through the real proxies (proxies.FAMILIES) and through
+dropsim's matching profile, compared. Standard library only; run with the system Python:
 
     /usr/bin/python3 tests/conformance/run.py --dropsim build/dropsim [--json F] [--markdown F]
         [--jobs N] [scenario ...]
 
 Exit code 0 when dropsim matches every real proxy (known differences are reported, not
-failed), 1 when something differs, 77 (CTest's skip code here) when nginx or HAProxy is
-not installed.
+failed), 1 when something differs, 77 (CTest's skip code here) when a real proxy is not
+installed.
 """
 
 import argparse
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -90,15 +89,7 @@ def judge(scenario, family, real, sim):
 
 
 def versions():
-    def first_line(argv):
-        try:
-            out = subprocess.run([proxies.program(argv[0])] + argv[1:], capture_output=True, text=True, timeout=5)
-            return (out.stdout + out.stderr).strip().splitlines()[0]
-        except (OSError, IndexError, subprocess.SubprocessError):
-            return "?"
-    nginx = first_line(["nginx", "-v"]).replace("nginx version: ", "")
-    haproxy = " ".join(first_line(["haproxy", "-v"]).split()[:3])
-    return f"Reference: {nginx}, {haproxy}"
+    return "Reference: " + ", ".join(proxies.version(f) for f in proxies.FAMILIES)
 
 
 def main():
@@ -114,7 +105,7 @@ def main():
     missing = proxies.missing_programs()
     if missing:
         print("SKIPPED: the fidelity suite needs the real proxies: " + "; ".join(missing)
-              + ". Install them with scripts/deps.sh (nginx-light libnginx-mod-stream haproxy).")
+              + ". Install them with scripts/deps.sh.")
         return SKIP
     if not os.access(args.dropsim, os.X_OK):
         print(f"dropsim binary not found at {args.dropsim} (build it, or pass --dropsim)")
@@ -122,7 +113,8 @@ def main():
 
     started = time.monotonic()
     chosen = scenarios.by_name(args.scenarios)
-    pairs = [(s, f) for s in chosen for f in ("nginx", "haproxy") if s.setup(f)]
+    families = [f.key for f in proxies.FAMILIES]
+    pairs = [(s, f) for s in chosen for f in families if s.setup(f)]
     runs = run_pairs(pairs, args.dropsim, args.jobs)
     comparisons = {(s.name, f): judge(s, f, runs[(s.name, f)], runs[(s.name, f"dropsim-{f}")])
                    for s, f in pairs}
@@ -140,11 +132,11 @@ def main():
 
     entries = []
     for s in chosen:
-        families = [f for f in ("nginx", "haproxy") if s.setup(f)]
+        present = [f for f in families if s.setup(f)]
         entries.append({
             "name": s.name, "title": s.title,
-            "runs": {col: runs[(s.name, col)] for f in families for col in (f, f"dropsim-{f}")},
-            "comparisons": {f: comparisons[(s.name, f)] for f in families},
+            "runs": {col: runs[(s.name, col)] for f in present for col in (f, f"dropsim-{f}")},
+            "comparisons": {f: comparisons[(s.name, f)] for f in present},
         })
     report.print_matrix(entries, sys.stdout)
     for e in entries:  # the proxies' logs where something differs, to see why

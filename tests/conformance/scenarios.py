@@ -1,7 +1,8 @@
 """The scenarios: what the client and the backend do, and how each real proxy is set up.
 
-Every timeout is T = 1 s. A scenario names an nginx set-up, a HAProxy set-up, or both;
-dropsim runs the matching profile with the same settings. `known` marks where dropsim
+Every timeout is T = 1 s. A scenario names a set-up for some of the real proxies
+(proxies.FAMILIES: a field of the same name each); dropsim runs the matching profile with
+the same settings. `known` marks where dropsim
 cannot match a real proxy (the reason is printed and written to docs/fidelity.md); such a
 difference is reported, not failed.
 """
@@ -33,14 +34,15 @@ class Scenario:
     duration: float                # seconds from the client's time zero
     nginx: Optional[NginxSetup] = None
     haproxy: Optional[HaproxySetup] = None
-    known: dict = field(default_factory=dict)  # "nginx" / "haproxy" -> Known
+    known: dict = field(default_factory=dict)  # a family's key ("nginx", ...) -> Known
     compare_stats: tuple = ()      # backend/client counters that must match too
     backend_down: bool = False     # nothing listens on the backend's port
     heavy: bool = False            # moves MiBs: runs after the others, one pair at a time
     tolerance: Optional[float] = None  # seconds a time may differ; None: report.TOLERANCE
 
     def setup(self, family):
-        return self.nginx if family == "nginx" else self.haproxy
+        """The set-up for the family keyed `family`, or None when the scenario has none."""
+        return getattr(self, family, None)
 
 
 def nginx_ws(**directives):
