@@ -34,6 +34,8 @@ class Scenario:
     duration: float                # seconds from the client's time zero
     nginx: Optional[NginxSetup] = None
     haproxy: Optional[HaproxySetup] = None
+    apache: Optional[object] = None  # set by attach() from apache.py
+    caddy: Optional[object] = None   # set by attach() from caddy.py
     known: dict = field(default_factory=dict)  # a family's key ("nginx", ...) -> Known
     compare_stats: tuple = ()      # backend/client counters that must match too
     backend_down: bool = False     # nothing listens on the backend's port
@@ -173,6 +175,22 @@ SCENARIOS = [
              True, Script(), Script(send_every=0.3), 3.0,
              haproxy=haproxy_ws(**{"option independent-streams": True})),
 ]
+
+
+def attach(module):
+    """Adds a real system kept in its own module (apache.py, caddy.py) to the scenarios:
+    module.KEY (its family's key), module.SETUPS (scenario name -> its set-up for an
+    existing scenario), module.KNOWN (scenario name -> Known) and module.SCENARIOS (its own
+    scenarios, which name their set-ups themselves). Unknown names raise."""
+    SCENARIOS.extend(getattr(module, "SCENARIOS", []))
+    table = {s.name: s for s in SCENARIOS}
+    unknown = [n for n in (*module.SETUPS, *getattr(module, "KNOWN", {})) if n not in table]
+    if unknown:
+        raise SystemExit(f"{module.__name__}: unknown scenario(s) {', '.join(unknown)}")
+    for name, setup in module.SETUPS.items():
+        setattr(table[name], module.KEY, setup)
+    for name, known in getattr(module, "KNOWN", {}).items():
+        table[name].known[module.KEY] = known
 
 
 def by_name(names):
