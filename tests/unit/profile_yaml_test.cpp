@@ -262,6 +262,44 @@ timers:
   EXPECT_EQ(flag.timers.at(0).timeout, seconds(1));
 }
 
+// Apache's tunnel waits the larger of Timeout and ProxyTimeout; an unset one is no candidate.
+TEST(ProfileYamlTest, MaxTakesTheLargerDurationAndSkipsUnsetOnes) {
+  constexpr std::string_view kTimers = R"(connect: {timeout: {max: [$idle, 45s]}}
+timers:
+  - {name: a, kind: idle, timeout: {max: [$idle, $tunnel]}}
+  - {name: b, kind: idle, timeout: {max: [none, $tunnel]}}
+  - {name: c, kind: idle, timeout: {if: $flag, then: {max: [$idle, 1s]}, else: none}}
+)";
+  const Profile unset = load(with_settings(kTimers));
+  EXPECT_EQ(unset.connect.timeout, seconds(45));
+  EXPECT_EQ(unset.timers.at(0).timeout, seconds(30));
+  EXPECT_EQ(unset.timers.at(1).timeout, std::nullopt);
+  EXPECT_EQ(unset.timers.at(2).timeout, std::nullopt);
+
+  const Profile shorter = load(with_settings(kTimers), {{"tunnel", "1500"}, {"idle", "60"}});
+  EXPECT_EQ(shorter.connect.timeout, seconds(60));
+  EXPECT_EQ(shorter.timers.at(0).timeout, seconds(60));
+  EXPECT_EQ(shorter.timers.at(1).timeout, milliseconds(1500));
+
+  const Profile longer = load(with_settings(kTimers), {{"tunnel", "90000"}, {"flag", "on"}});
+  EXPECT_EQ(longer.timers.at(0).timeout, seconds(90));
+  EXPECT_EQ(longer.timers.at(2).timeout, seconds(30));
+}
+
+TEST(ProfileYamlTest, MaxTakesOnlyAListOfDurations) {
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: 5s}}\n")),
+               "t.yaml:9:", "takes a list of durations");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: []}}\n")),
+               "t.yaml:9:", "takes a list of durations");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: [1s, $flag]}}\n")),
+               "t.yaml:9:", "bool setting");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: 1s, on_expiry: "
+                                        "{client: {max: [fin, rst]}}}\n")),
+               "t.yaml:9:", "max: takes durations");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: [1s], min: [2s]}}\n")),
+               "t.yaml:9:", "unknown key 'min'");
+}
+
 TEST(ProfileYamlTest, IfAcceptsALiteralBool) {
   const Profile p = load(R"(name: t
 mode: tcp
