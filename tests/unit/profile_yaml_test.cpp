@@ -1248,6 +1248,36 @@ TEST(ProfileBuiltinTest, NginxStream) {
   EXPECT_EQ(builtin("nginx-stream", {{"proxy_half_close", "on"}}).half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
 }
 
+// Measured against apache2 2.4.71: the tunnel waits max(Timeout, ProxyTimeout), FIN both.
+TEST(ProfileBuiltinTest, ApacheTunnelWaitsTheLargerOfTimeoutAndProxyTimeout) {
+  const Profile p = builtin("apache");
+  // One poll over both sockets, re-armed in full on every wake-up: bytes either way reset
+  // it, and so does a FIN (the second timer runs from the FIN).
+  for (const auto& [name, phases] : {std::pair{"timeout", Phases{true, false, false}},
+                                     std::pair{"timeout_after_fin", Phases{false, true, true}}}) {
+    SCOPED_TRACE(name);
+    const TimerSpec& t = timer(p, name);
+    EXPECT_EQ(t.kind, TimerKind::idle);
+    EXPECT_EQ(t.timeout, seconds(60));
+    EXPECT_EQ(t.reset_by, DirectionSet::both());
+    EXPECT_EQ(t.rearm_granularity, Duration::zero());
+    EXPECT_EQ(t.phases, phases);
+    EXPECT_EQ(t.on_expiry, kFinBoth);
+  }
+  EXPECT_EQ(p.mode, Mode::http);
+  EXPECT_EQ(p.half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
+  EXPECT_EQ(p.connect.http_status, 503);
+  EXPECT_EQ(p.connect.keepalive, Duration::zero()) << "the 503 says Connection: close";
+  EXPECT_EQ(p.handshake.kind, HandshakePolicy::Kind::forward);
+
+  EXPECT_EQ(timer(builtin("apache", {{"timeout", "1"}, {"proxy_timeout", "2"}}), "timeout").timeout, seconds(2));
+  EXPECT_EQ(timer(builtin("apache", {{"timeout", "2"}, {"proxy_timeout", "1"}}), "timeout").timeout, seconds(2));
+  const Profile wstunnel = builtin("apache", {{"proxy_websocket_fallback_to_proxy_http", "off"}});
+  EXPECT_EQ(timer(wstunnel, "timeout").timeout, std::nullopt) << "mod_proxy_wstunnel's tunnel: no idle timeout";
+  EXPECT_EQ(timer(wstunnel, "timeout_after_fin").timeout, std::nullopt);
+  EXPECT_EQ(builtin("apache", {{"upgrade_websocket", "off"}}).handshake.kind, HandshakePolicy::Kind::strip_upgrade);
+}
+
 TEST(ProfileBuiltinTest, HaproxyDefaultsAreDebians) {
   for (const char* name : {"haproxy", "haproxy-tcp"}) {
     SCOPED_TRACE(name);
