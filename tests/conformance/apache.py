@@ -2,11 +2,15 @@
 against dropsim's `apache` profile.
 
 The real one runs in the foreground (`apache2 -DFOREGROUND`, mpm_event) with a minimal
-httpd.conf generated into the temporary directory: ServerRoot is Debian's module directory,
-every other path (pid, logs, mutexes, runtime dir) is in the temporary directory, and it
-listens on 127.0.0.1 only. Directive names are Apache's; dropsim's setting names are the
-same in snake_case (Timeout -> timeout, ProxyTimeout -> proxy_timeout, KeepAliveTimeout ->
-keep_alive_timeout), ProxyPass parameters keep their names (connectiontimeout, retry).
+httpd.conf generated into the temporary directory: modules load from Debian's directory by
+absolute path, every other path (ServerRoot, pid, logs, mutexes, runtime dir, scoreboard)
+is in the temporary directory, and it listens on 127.0.0.1 only. Directive names are
+Apache's; dropsim's setting names are the same in snake_case (Timeout -> timeout,
+ProxyTimeout -> proxy_timeout, ProxyWebsocketFallbackToProxyHttp ->
+proxy_websocket_fallback_to_proxy_http); ProxyPass parameters map through PARAMS.
+
+scenarios.py imports this module at its end and attaches it; import scenarios, not this
+module, first (run.py does): this module takes Known and Scenario from it.
 """
 
 import os
@@ -22,6 +26,11 @@ KEY = "apache"
 MODULES = "/usr/lib/apache2/modules"
 # mod_unixd, mod_so and http_core are compiled into Debian's apache2 (apache2 -l).
 LOAD = ("mpm_event", "authz_core", "proxy", "proxy_http", "proxy_wstunnel")
+
+
+# ProxyPass parameters that the profile models, and their dropsim settings (upgrade= is
+# upgrade_websocket, handled apart).
+PARAMS = {"timeout": "proxypass_timeout", "connectiontimeout": "connectiontimeout"}
 
 
 def snake(name):
@@ -54,7 +63,10 @@ class ApacheSetup:
     def dropsim_settings(self):
         # Apache writes flags On/Off; dropsim's bools are lower case.
         sets = [f"{snake(k)}={v.lower() if v in ('On', 'Off') else v}" for k, v in self.directives.items()]
-        sets += [f"{k}={v}" for k, v in self.params.items() if k != "upgrade"]
+        unknown = [k for k in self.params if k != "upgrade" and k not in PARAMS]
+        if unknown:
+            raise ValueError(f"ProxyPass parameter(s) {', '.join(unknown)} have no dropsim setting")
+        sets += [f"{PARAMS[k]}={v}" for k, v in self.params.items() if k != "upgrade"]
         if self.scheme == "http" and "upgrade" not in self.params:
             sets.append("upgrade_websocket=off")
         return sets
@@ -116,6 +128,10 @@ SCENARIOS = [
     Scenario("apache-proxy-timeout-shorter",
              "Apache: Timeout 2s, ProxyTimeout 1s (no effect on the tunnel: it waits the larger); nobody sends",
              True, Script(), Script(), 3.0, apache=ws(Timeout="2", ProxyTimeout="1")),
+    # ProxyPass timeout= sets the backend socket's timeout in place of ProxyTimeout.
+    Scenario("apache-proxypass-timeout", "Apache: Timeout 1s, ProxyPass ... timeout=2; nobody sends", True,
+             Script(), Script(), 3.0,
+             apache=ApacheSetup({"Timeout": "1"}, params={"upgrade": "websocket", "timeout": "2"})),
     # The client's FIN wakes the poll, which then waits T again: the drop is T after the FIN.
     Scenario("apache-half-close-then-idle", "Apache: the client shuts its side at 0.1 T; then nobody sends",
              True, Script(shut_at=0.1), Script(), 2.5, apache=ws()),
