@@ -50,6 +50,7 @@ class Family:
 FAMILIES = (
     Family("nginx", "nginx", "nginx", "nginx-light", ("-v",)),
     Family("haproxy", "HAProxy", "haproxy", "haproxy", ("-v",)),
+    Family("apache", "Apache httpd", "apache2", "apache2", ("-v",)),
 )
 
 
@@ -73,6 +74,8 @@ def version(family):
         return line.replace("nginx version: ", "")
     if family.key == "haproxy":
         return " ".join(line.split()[:3])
+    if family.key == "apache":
+        return line.replace("Server version: ", "")
     return line
 
 

@@ -202,3 +202,7 @@ def by_name(names):
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(unknown)}; known: {', '.join(table)}")
     return [table[n] for n in names]
+
+
+import apache as _apache  # noqa: E402  (its module needs Known and Scenario from here)
+attach(_apache)

@@ -262,6 +262,44 @@ timers:
   EXPECT_EQ(flag.timers.at(0).timeout, seconds(1));
 }
 
+// Apache's tunnel waits the larger of Timeout and ProxyTimeout; an unset one is no candidate.
+TEST(ProfileYamlTest, MaxTakesTheLargerDurationAndSkipsUnsetOnes) {
+  constexpr std::string_view kTimers = R"(connect: {timeout: {max: [$idle, 45s]}}
+timers:
+  - {name: a, kind: idle, timeout: {max: [$idle, $tunnel]}}
+  - {name: b, kind: idle, timeout: {max: [none, $tunnel]}}
+  - {name: c, kind: idle, timeout: {if: $flag, then: {max: [$idle, 1s]}, else: none}}
+)";
+  const Profile unset = load(with_settings(kTimers));
+  EXPECT_EQ(unset.connect.timeout, seconds(45));
+  EXPECT_EQ(unset.timers.at(0).timeout, seconds(30));
+  EXPECT_EQ(unset.timers.at(1).timeout, std::nullopt);
+  EXPECT_EQ(unset.timers.at(2).timeout, std::nullopt);
+
+  const Profile shorter = load(with_settings(kTimers), {{"tunnel", "1500"}, {"idle", "60"}});
+  EXPECT_EQ(shorter.connect.timeout, seconds(60));
+  EXPECT_EQ(shorter.timers.at(0).timeout, seconds(60));
+  EXPECT_EQ(shorter.timers.at(1).timeout, milliseconds(1500));
+
+  const Profile longer = load(with_settings(kTimers), {{"tunnel", "90000"}, {"flag", "on"}});
+  EXPECT_EQ(longer.timers.at(0).timeout, seconds(90));
+  EXPECT_EQ(longer.timers.at(2).timeout, seconds(30));
+}
+
+TEST(ProfileYamlTest, MaxTakesOnlyAListOfDurations) {
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: 5s}}\n")),
+               "t.yaml:9:", "takes a list of durations");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: []}}\n")),
+               "t.yaml:9:", "takes a list of durations");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: [1s, $flag]}}\n")),
+               "t.yaml:9:", "bool setting");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: 1s, on_expiry: "
+                                        "{client: {max: [fin, rst]}}}\n")),
+               "t.yaml:9:", "max: takes durations");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: [1s], min: [2s]}}\n")),
+               "t.yaml:9:", "unknown key 'min'");
+}
+
 TEST(ProfileYamlTest, IfAcceptsALiteralBool) {
   const Profile p = load(R"(name: t
 mode: tcp
@@ -1208,6 +1246,36 @@ TEST(ProfileBuiltinTest, NginxStream) {
   EXPECT_EQ(t.on_expiry, kFinBoth);
   EXPECT_EQ(p.connect.timeout, seconds(60));
   EXPECT_EQ(builtin("nginx-stream", {{"proxy_half_close", "on"}}).half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
+}
+
+// Measured against apache2 2.4.71: the tunnel waits max(Timeout, ProxyTimeout), FIN both.
+TEST(ProfileBuiltinTest, ApacheTunnelWaitsTheLargerOfTimeoutAndProxyTimeout) {
+  const Profile p = builtin("apache");
+  // One poll over both sockets, re-armed in full on every wake-up: bytes either way reset
+  // it, and so does a FIN (the second timer runs from the FIN).
+  for (const auto& [name, phases] : {std::pair{"timeout", Phases{true, false, false}},
+                                     std::pair{"timeout_after_fin", Phases{false, true, true}}}) {
+    SCOPED_TRACE(name);
+    const TimerSpec& t = timer(p, name);
+    EXPECT_EQ(t.kind, TimerKind::idle);
+    EXPECT_EQ(t.timeout, seconds(60));
+    EXPECT_EQ(t.reset_by, DirectionSet::both());
+    EXPECT_EQ(t.rearm_granularity, Duration::zero());
+    EXPECT_EQ(t.phases, phases);
+    EXPECT_EQ(t.on_expiry, kFinBoth);
+  }
+  EXPECT_EQ(p.mode, Mode::http);
+  EXPECT_EQ(p.half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
+  EXPECT_EQ(p.connect.http_status, 503);
+  EXPECT_EQ(p.connect.keepalive, Duration::zero()) << "the 503 says Connection: close";
+  EXPECT_EQ(p.handshake.kind, HandshakePolicy::Kind::forward);
+
+  EXPECT_EQ(timer(builtin("apache", {{"timeout", "1"}, {"proxy_timeout", "2"}}), "timeout").timeout, seconds(2));
+  EXPECT_EQ(timer(builtin("apache", {{"timeout", "2"}, {"proxy_timeout", "1"}}), "timeout").timeout, seconds(2));
+  const Profile wstunnel = builtin("apache", {{"proxy_websocket_fallback_to_proxy_http", "off"}});
+  EXPECT_EQ(timer(wstunnel, "timeout").timeout, std::nullopt) << "mod_proxy_wstunnel's tunnel: no idle timeout";
+  EXPECT_EQ(timer(wstunnel, "timeout_after_fin").timeout, std::nullopt);
+  EXPECT_EQ(builtin("apache", {{"upgrade_websocket", "off"}}).handshake.kind, HandshakePolicy::Kind::strip_upgrade);
 }
 
 TEST(ProfileBuiltinTest, HaproxyDefaultsAreDebians) {
