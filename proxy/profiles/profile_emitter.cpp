@@ -63,12 +63,15 @@ void emit_actions(YAML::Emitter& out, std::string_view key, const SideActions& a
   out << YAML::EndMap;
 }
 
-/// Emits `reset_on:` as a flow list.
-void emit_reset_on(YAML::Emitter& out, const FrameKinds& k) {
+/// Emits `reset_on:` as a flow list: every kind in mode http; in mode tcp, where every
+/// byte counts, only when keepalives count too ([data, keepalive]).
+void emit_reset_on(YAML::Emitter& out, const FrameKinds& k, Mode mode) {
+  if (mode == Mode::tcp && !k.keepalive) return;
   out << YAML::Key << "reset_on" << YAML::Value << YAML::Flow << YAML::BeginSeq;
   for (FrameKind kind : kFrameKinds) {
-    if (k.contains(kind)) out << std::string(to_string(kind));
+    if (k.contains(kind) && (mode == Mode::http || kind == FrameKind::data)) out << std::string(to_string(kind));
   }
+  if (k.keepalive) out << "keepalive";
   out << YAML::EndSeq;
 }
 
@@ -80,7 +83,7 @@ void emit_timer(YAML::Emitter& out, const TimerSpec& t, Mode mode) {
   out << YAML::Key << "timeout" << YAML::Value << duration_text(t.timeout);
   if (t.kind == TimerKind::idle) {
     out << YAML::Key << "reset_by" << YAML::Value << std::string(to_string(t.reset_by));
-    if (mode == Mode::http) emit_reset_on(out, t.reset_on);
+    emit_reset_on(out, t.reset_on, mode);
     out << YAML::Key << "rearm_granularity" << YAML::Value << format_duration(t.rearm_granularity);
     if (t.paused_while_blocked) {
       out << YAML::Key << "paused_while_blocked" << YAML::Value << std::string(to_string(*t.paused_while_blocked));
@@ -157,6 +160,7 @@ std::string to_yaml(const Profile& p) {
     out << YAML::EndMap;
   }
   out << YAML::Key << "blackhole_hold" << YAML::Value << format_duration(p.blackhole_hold);
+  out << YAML::Key << "blackhole_answer" << YAML::Value << std::string(to_string(p.blackhole_answer));
   if (p.mode == Mode::http) {  // the loader refuses both in mode tcp
     emit_handshake(out, p.handshake);
     emit_limits(out, p.limits);

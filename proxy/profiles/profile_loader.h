@@ -40,7 +40,7 @@ class Loader : private SettingsReader {
   TimerSpec read_timer(const YAML::Node& n, Mode mode) const;
   void check_kind_keys(const YAML::Node& n, TimerKind kind, std::string_view owner) const;
   Phases read_phases(const YAML::Node& n) const;
-  FrameKinds read_reset_on(const YAML::Node& n) const;
+  FrameKinds read_reset_on(const YAML::Node& n, Mode mode) const;
   SideActions read_actions(const YAML::Node& n, const std::string& section, const SideActions& defaults,
                            const Literal<CloseAction>& action, Mode mode) const;
   HalfClosePolicy read_half_close(const YAML::Node& n) const;
