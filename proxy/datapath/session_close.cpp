@@ -99,7 +99,7 @@ SideClose Session::close_side(Side s, const SideActions& actions, std::string re
       break;
     case CloseAction::blackhole:
       // The pipes are stopped and the socket stays open and silent.
-      c.answer = profile_->blackhole_answer;
+      c.answer = profile_->blackhole_answer[s];
       held_[index(s)] = true;
       ++context_->metrics->blackholed;
       asio::co_spawn(timer_.get_executor(),
@@ -208,7 +208,7 @@ asio::awaitable<void> Session::hold_blackholed(Side s) {
   auto& sock = socket(s);
   asio::steady_timer hold(timer_.get_executor());
   hold.expires_after(profile_->blackhole_hold);
-  if (profile_->blackhole_answer == BlackholeAnswer::none) {
+  if (profile_->blackhole_answer[s] == BlackholeAnswer::none) {
     // Like Azure Load Balancer without TCP reset: the flow is forgotten and whatever its
     // peer sends next gets no answer at all, not even an ACK. The socket is never read;
     // after blackhole_hold it is let go as below.

@@ -118,6 +118,17 @@ enum class BlackholeAnswer {
   none,  ///< nothing at all: no ACK, no RST; the peer retransmits until it gives up (Azure's default)
 };
 
+/// What each side's peer gets from its forgotten flow. Not always the same: an AWS NAT
+/// gateway answers the inside host with RST and drops what the outside one sends.
+struct BlackholeAnswers {
+  BlackholeAnswer client = BlackholeAnswer::rst;    ///< when the client sends to a blackholed flow
+  BlackholeAnswer upstream = BlackholeAnswer::rst;  ///< when the server does
+
+  /// The answer side `s`'s peer gets.
+  BlackholeAnswer operator[](Side s) const { return s == Side::client ? client : upstream; }
+  bool operator==(const BlackholeAnswers&) const = default;
+};
+
 /// "rst" or "none".
 std::string_view to_string(BlackholeAnswer a);
 /// Parses what to_string(BlackholeAnswer) prints.
@@ -205,7 +216,7 @@ struct Profile {
   /// descriptors a dead peer can pin.
   Duration blackhole_hold = std::chrono::minutes(15);
   /// What the peer of a blackholed side gets when it sends: RST, or no answer at all.
-  BlackholeAnswer blackhole_answer = BlackholeAnswer::rst;
+  BlackholeAnswers blackhole_answer;
   std::vector<Setting> settings;
   double time_scale = 1.0;  ///< already applied to every duration above
   /// "FILE:LINE:COL: warning: ..." for what loads but the real system would not take (a

@@ -84,6 +84,7 @@ constexpr std::string_view kTimerKeys[] = {"name",      "kind",     "timeout",
                                            "while",     "on_expiry"};
 constexpr std::string_view kActionKeys[] = {"client", "upstream", "ws_code", "ws_reason", "http_status"};
 constexpr std::string_view kHalfCloseKeys[] = {"client_fin", "server_fin"};
+constexpr std::string_view kBlackholeAnswerKeys[] = {"client", "upstream"};
 constexpr std::string_view kHandshakeKeys[] = {"policy", "status"};
 constexpr std::string_view kLimitKeys[] = {"max_frame", "max_message", "on_exceed"};
 
@@ -431,17 +432,29 @@ SideActions Loader::read_actions(const YAML::Node& n, const std::string& section
   return a;
 }
 
-HalfClosePolicy Loader::read_half_close(const YAML::Node& n) const {
-  HalfClosePolicy h;
-  if (!n.IsDefined()) return h;
-  if (!n.IsMap() || n["if"]) {  // one rule for both peers' FIN
-    h.client_fin = h.server_fin = eval(n, "half_close", kHalfClose);
-    return h;
+template <class T>
+void Loader::read_per_side(const YAML::Node& n, std::string_view field, const std::string_view (&keys)[2],
+                           const Literal<T>& lit, T& first, T& second) const {
+  if (!n.IsDefined()) return;
+  if (!n.IsMap() || n["if"]) {  // one value for both sides
+    first = second = eval(n, field, lit);
+    return;
   }
-  check_keys(n, kHalfCloseKeys, "'half_close'");
-  h.client_fin = field_or(n, "client_fin", kHalfClose, h.client_fin, "half_close.client_fin");
-  h.server_fin = field_or(n, "server_fin", kHalfClose, h.server_fin, "half_close.server_fin");
+  check_keys(n, keys, fmt::format("'{}'", field));
+  first = field_or(n, keys[0], lit, first, fmt::format("{}.{}", field, keys[0]));
+  second = field_or(n, keys[1], lit, second, fmt::format("{}.{}", field, keys[1]));
+}
+
+HalfClosePolicy Loader::read_half_close(const YAML::Node& n) const {
+  HalfClosePolicy h;  // one rule for both peers' FIN, or one each
+  read_per_side(n, "half_close", kHalfCloseKeys, kHalfClose, h.client_fin, h.server_fin);
   return h;
+}
+
+BlackholeAnswers Loader::read_blackhole_answer(const YAML::Node& n) const {
+  BlackholeAnswers a;
+  read_per_side(n, "blackhole_answer", kBlackholeAnswerKeys, kBlackholeAnswer, a.client, a.upstream);
+  return a;
 }
 
 Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>& overrides, double factor,
@@ -475,7 +488,7 @@ Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>&
   attempt([&] { p.connect = read_connect(child(root, "connect"), p.mode); });
   attempt([&] { p.half_close = read_half_close(child(root, "half_close")); });
   p.blackhole_hold = field_or(root, "blackhole_hold", kDurationLiteral, p.blackhole_hold);
-  p.blackhole_answer = field_or(root, "blackhole_answer", kBlackholeAnswer, p.blackhole_answer);
+  attempt([&] { p.blackhole_answer = read_blackhole_answer(child(root, "blackhole_answer")); });
   attempt([&] { p.handshake = read_handshake(root, p.mode); });
   attempt([&] { p.limits = read_limits(root, p.mode); });
   attempt([&] { p.timers = read_timers(child(root, "timers"), p.mode); });

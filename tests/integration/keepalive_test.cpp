@@ -168,23 +168,36 @@ TEST(Keepalive, NlbCountsTheServersProbesToo) {
   t.expect_alive_after(seconds(6));
 }
 
-// --- azure-lb's silent blackhole (blackhole_answer: none) ---------------------------------
+// --- silent blackholes (blackhole_answer: none) ------------------------------------------
+
+/// Sends to a blackholed flow through `fd` and waits `wait`: "RST" when it was reset, "no
+/// answer" when nothing came back and the bytes stay unacknowledged (its kernel
+/// retransmits them), else what happened.
+std::string answer_to(int fd, Ms wait) {
+  if (!send_all(fd, "hello?")) return "send failed";
+  const End how = wait_end(fd, wait).how;
+  if (how == End::reset) return "RST";
+  if (how != End::timeout) return to_string(how);
+  return unacked_segments(fd) > 0 ? "no answer" : "acknowledged";
+}
 
 TEST(Keepalive, AzureForgetsTheFlowSilently) {
   // Azure's minimum is 4 minutes: 1s loads with a range warning.
   Through t(builtin("azure-lb", {{"idle_timeout_in_minutes", "1s"}}));
-  auto& [server, proxy, opened, client, conn] = t;
-  ASSERT_TRUE(conn.valid());
-  ASSERT_TRUE(proxy.wait_log("closed by idle_timeout_in_minutes", milliseconds(4000))) << proxy.logs();
-  EXPECT_TRUE(proxy.wait_log("client blackholed (silence, and no answer to its next bytes)")) << proxy.logs();
-  // The client sends after the drop: no RST, no data, no EOF; not even an ACK.
-  ASSERT_TRUE(send_all(client.get(), "hello?"));
-  EXPECT_EQ(wait_end(client.get(), milliseconds(1000)).how, End::timeout);
-  EXPECT_GT(unacked_segments(client.get()), 0u) << "its bytes go unacknowledged: it retransmits";
-  // The server too.
-  ASSERT_TRUE(send_all(conn.get(), "hello?"));
-  EXPECT_EQ(wait_end(conn.get(), milliseconds(300)).how, End::timeout);
-  EXPECT_GT(unacked_segments(conn.get()), 0u);
+  ASSERT_TRUE(t.conn.valid());
+  ASSERT_TRUE(t.proxy.wait_log("closed by idle_timeout_in_minutes", milliseconds(4000))) << t.proxy.logs();
+  EXPECT_TRUE(t.proxy.wait_log("client blackholed (silence, and no answer to its next bytes)")) << t.proxy.logs();
+  // Either side sends after the drop: no RST, no data, no EOF; not even an ACK.
+  EXPECT_EQ(answer_to(t.client.get(), milliseconds(1000)), "no answer");
+  EXPECT_EQ(answer_to(t.conn.get(), milliseconds(300)), "no answer");
+}
+
+TEST(Keepalive, NatGatewayResetsTheInsideHostAndIgnoresTheOutside) {
+  Through t(builtin("nat-gateway", {{"idle_timeout", "1s"}}));
+  ASSERT_TRUE(t.conn.valid());
+  ASSERT_TRUE(t.proxy.wait_log("closed by idle_timeout", milliseconds(4000))) << t.proxy.logs();
+  EXPECT_EQ(answer_to(t.conn.get(), milliseconds(500)), "no answer");
+  EXPECT_EQ(answer_to(t.client.get(), milliseconds(2000)), "RST");
 }
 
 }  // namespace

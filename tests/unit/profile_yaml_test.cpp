@@ -1364,15 +1364,23 @@ TEST(ProfileBuiltinTest, AlbClientActivityOnlyIsLabelledAndResetsOnUpstreamOnly)
   EXPECT_NE(p.description.find("AWS docs say otherwise"), std::string::npos) << p.description;
 }
 
-TEST(ProfileBuiltinTest, NlbBlackholesBothSides) {
-  const Profile p = builtin("nlb");
-  EXPECT_EQ(p.mode, Mode::tcp);
-  const TimerSpec& t = timer(p, "idle_timeout");
-  EXPECT_EQ(t.timeout, seconds(350));
-  EXPECT_EQ(t.reset_by, DirectionSet::both());
-  EXPECT_EQ(t.on_expiry, (SideActions{CloseAction::blackhole, CloseAction::blackhole}));
-  EXPECT_TRUE(t.reset_on.keepalive) << "AWS: TCP keep-alive packets reset the idle timeout";
-  EXPECT_EQ(p.blackhole_answer, BlackholeAnswer::rst) << "the next packet of a forgotten flow meets RST";
+TEST(ProfileBuiltinTest, AwsL4FlowsAreForgottenAfter350sOfSilence) {
+  // NLB: the next packet of a forgotten flow meets RST, from either side. NAT gateway: the
+  // inside host's meets RST (documented), the outside host's nothing (the reading picked).
+  constexpr auto rst = BlackholeAnswer::rst;
+  for (const auto& [name, answers] : {std::pair{"nlb", BlackholeAnswers{rst, rst}},
+                                      std::pair{"nat-gateway", BlackholeAnswers{rst, BlackholeAnswer::none}}}) {
+    SCOPED_TRACE(name);
+    const Profile p = builtin(name);
+    EXPECT_EQ(p.mode, Mode::tcp);
+    const TimerSpec& t = timer(p, "idle_timeout");
+    EXPECT_EQ(t.timeout, seconds(350));
+    EXPECT_EQ(t.reset_by, DirectionSet::both());
+    EXPECT_EQ(t.on_expiry, (SideActions{CloseAction::blackhole, CloseAction::blackhole}));
+    EXPECT_TRUE(t.reset_on.keepalive) << "AWS: TCP keepalive packets reset the idle timeout";
+    EXPECT_EQ(p.blackhole_answer, answers);
+  }
+  EXPECT_FALSE(builtin("nat-gateway", {{"idle_timeout", "3s"}}).warnings.empty()) << "350 s is fixed at AWS";
 }
 
 TEST(ProfileBuiltinTest, OnlyTheL4BalancersCountKeepalives) {
@@ -1380,7 +1388,7 @@ TEST(ProfileBuiltinTest, OnlyTheL4BalancersCountKeepalives) {
   for (const EmbeddedProfile& e : embedded_profiles()) {
     SCOPED_TRACE(e.name);
     const Profile p = load_profile(e.text, std::string(e.path));
-    const bool l4 = e.name == "nlb" || e.name == "azure-lb";
+    const bool l4 = e.name == "nlb" || e.name == "azure-lb" || e.name == "nat-gateway";
     for (const TimerSpec& t : p.timers) EXPECT_EQ(t.reset_on.keepalive, l4 && t.kind == TimerKind::idle) << t.name;
     EXPECT_NE(e.text.find(l4 ? "keepalive]" : "SO_KEEPALIVE is no fix"), std::string_view::npos)
         << "the profile says why keepalives do or do not count";
@@ -1504,8 +1512,9 @@ TEST(ProfileBuiltinTest, AzureLbDropsSilentlyOrResetsWithTcpReset) {
   EXPECT_EQ(t.reset_by, DirectionSet::both());
   EXPECT_EQ(t.on_expiry, (SideActions{CloseAction::blackhole, CloseAction::blackhole}));
   EXPECT_TRUE(t.reset_on.keepalive);
-  EXPECT_EQ(p.blackhole_answer, BlackholeAnswer::none) << "without TCP reset, later packets are dropped silently";
-  EXPECT_EQ(builtin("azure-lb", {{"enable_tcp_reset", "on"}}).blackhole_answer, BlackholeAnswer::rst)
+  EXPECT_EQ(p.blackhole_answer, (BlackholeAnswers{BlackholeAnswer::none, BlackholeAnswer::none}))
+      << "without TCP reset, later packets are dropped silently";
+  EXPECT_EQ(builtin("azure-lb", {{"enable_tcp_reset", "on"}}).blackhole_answer, BlackholeAnswers{})
       << "with TCP reset, resets are sent for any subsequent packets";
   EXPECT_EQ(timer(builtin("azure-lb", {{"enable_tcp_reset", "on"}}), "idle_timeout_in_minutes").on_expiry, kRstBoth);
   EXPECT_EQ(timer(builtin("azure-lb", {{"IdleTimeoutInMinutes", "30"}}), "idle_timeout_in_minutes").timeout,
@@ -1514,12 +1523,20 @@ TEST(ProfileBuiltinTest, AzureLbDropsSilentlyOrResetsWithTcpReset) {
 
 // --- blackhole_hold -----------------------------------------------------------------------
 
-TEST(ProfileBlackholeHoldTest, BlackholeAnswerIsRstOrNone) {
-  EXPECT_EQ(load("name: a\nmode: tcp\ntimers: []\n").blackhole_answer, BlackholeAnswer::rst) << "the default";
-  const Profile none = load("name: a\nmode: tcp\nblackhole_answer: none\ntimers: []\n");
-  EXPECT_EQ(none.blackhole_answer, BlackholeAnswer::none);
-  EXPECT_NE(to_yaml(none).find("blackhole_answer: none"), std::string::npos) << to_yaml(none);
-  EXPECT_EQ(load(to_yaml(none)).blackhole_answer, BlackholeAnswer::none);
+TEST(ProfileBlackholeHoldTest, BlackholeAnswerIsRstOrNonePerSide) {
+  constexpr auto rst = BlackholeAnswer::rst;
+  constexpr auto none = BlackholeAnswer::none;
+  EXPECT_EQ(load("name: a\nmode: tcp\ntimers: []\n").blackhole_answer, (BlackholeAnswers{rst, rst})) << "the default";
+  const Profile silent = load("name: a\nmode: tcp\nblackhole_answer: none\ntimers: []\n");
+  EXPECT_EQ(silent.blackhole_answer, (BlackholeAnswers{none, none}));
+  EXPECT_NE(to_yaml(silent).find("blackhole_answer: none"), std::string::npos) << to_yaml(silent);
+  EXPECT_EQ(load(to_yaml(silent)).blackhole_answer, silent.blackhole_answer);
+  const Profile nat = load("name: a\nmode: tcp\nblackhole_answer: {client: rst, upstream: none}\ntimers: []\n");
+  EXPECT_EQ(nat.blackhole_answer, (BlackholeAnswers{rst, none}));
+  EXPECT_NE(to_yaml(nat).find("blackhole_answer: {client: rst, upstream: none}"), std::string::npos) << to_yaml(nat);
+  EXPECT_EQ(load(to_yaml(nat)).blackhole_answer, nat.blackhole_answer);
+  expect_error(load_error("name: a\nmode: tcp\nblackhole_answer: {client: rst, server: none}\ntimers: []\n"),
+               "t.yaml:3:", "server");
   expect_error(load_error("name: a\nmode: tcp\nblackhole_answer: silent\ntimers: []\n"), "t.yaml:3:19: ",
                "'silent' is not a blackhole answer (in 'blackhole_answer'): write rst (the forgotten flow's next "
                "packet meets RST, as at AWS NLB) or none");
