@@ -27,6 +27,10 @@
 //       ▼ release_if_closed(): the last socket is closed
 //     released: the budget's slot given back, on_closed called; the coroutines unwind
 //
+// The watchdog also reads each socket's TCP_INFO counters when the policy asks (a timer
+// that counts TCP keepalive probes, which the kernel answers and dropsim never reads:
+// tcp_counters.h), at the open, and when an idle timer fires.
+//
 // The API's SessionState says connecting, open, or closing (blackholed while a blackholed
 // side is held). Files: session.cpp (this life), session_connect.cpp (the upstream connect
 // and the HTTP status when it fails), session_close.cpp (closing one side),
