@@ -50,8 +50,8 @@ TEST(BuiltinProfilesTest, EmbedsEveryProfile) {
   std::vector<std::string> names;
   for (const EmbeddedProfile& p : embedded_profiles()) names.emplace_back(p.name);
   for (const char* want : {"alb", "alb-client-activity-only", "apache", "api-gateway", "azure-lb", "cloudflare", "envoy",
-                           "gcp", "haproxy", "haproxy-tcp", "heroku", "ingress-nginx", "nginx", "nginx-stream",
-                           "nlb"}) {
+                           "gcp", "haproxy", "haproxy-tcp", "heroku", "ingress-nginx", "nat-gateway", "nginx",
+                           "nginx-stream", "nlb"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   }
 }
@@ -104,7 +104,7 @@ TEST(BuiltinProfilesTest, UnknownNameListsBuiltinsAndSuggests) {
   EXPECT_TRUE(contains(e.what(), "(did you mean 'nginx'?)")) << e.what();
   EXPECT_TRUE(contains(e.what(),
                        "alb, alb-client-activity-only, apache, api-gateway, azure-lb, cloudflare, envoy, gcp, haproxy, "
-                       "haproxy-tcp, heroku, ingress-nginx, nginx, nginx-stream, nlb"))
+                       "haproxy-tcp, heroku, ingress-nginx, nat-gateway, nginx, nginx-stream, nlb"))
       << e.what();
   EXPECT_TRUE(contains(e.what(), "give a path containing '/'")) << e.what();
   EXPECT_TRUE(contains(find_error("haproxy_tcp").what(), "did you mean 'haproxy-tcp'?"));
