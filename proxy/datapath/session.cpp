@@ -38,12 +38,18 @@ Session::Session(std::uint64_t id, asio::ip::tcp::socket client,
 
 Session::~Session() = default;
 
+bool Session::reads_before_connect() const {
+  return profile_->mode == Mode::http && profile_->handshake.kind == HandshakePolicy::Kind::reject;
+}
+
 void Session::start() {
   // A session's events begin with `open`: the toxics' `fault` events follow it, and an
   // /events stream filtered by proxy learns the connection from it.
   context_->log->event(spdlog::level::info, id_, "open",
-                       fmt::format("accepted {} on {}, connecting to upstream {} (profile {})",
+                       fmt::format("accepted {} on {}, {} upstream {} (profile {})",
                                    endpoint_text(socket(Side::client)), context_->proxy_name,
+                                   reads_before_connect() ? "reading its request before connecting to"
+                                                          : "connecting to",
                                    context_->upstream_label, profile_->name),
                        {{"client", endpoint_text(socket(Side::client))},
                         {"proxy", context_->proxy_name},
@@ -59,13 +65,24 @@ asio::awaitable<void> Session::run() {
   // that does not read must not stall the thread).
   std::error_code nb_ec;
   socket(Side::client).non_blocking(true, nb_ec);
-  if (!co_await connect_upstream()) co_return;
+  std::string early;  // the client's request, read before the connect
+  if (reads_before_connect() && !co_await read_before_connect(early)) co_return;
+  if (!co_await connect_upstream(early)) co_return;
 
   for (auto& s : sockets_) {
     std::error_code ec;
     s.non_blocking(true, ec);
     // A proxy must not add Nagle delays to small WebSocket frames (nginx: tcp_nodelay on).
     s.set_option(asio::ip::tcp::no_delay(true), ec);
+  }
+  if (!early.empty()) {
+    // The held request goes first; the upstream pipe carries what follows it.
+    const Written w = co_await write_within(socket(Side::upstream), early, context_->close_wait);
+    if (closing()) co_return;
+    if (w.error) {
+      on_failed(Side::upstream, w.error);
+      co_return;
+    }
   }
   const auto ex = timer_.get_executor();
   auto self = shared_from_this();
@@ -90,8 +107,10 @@ asio::awaitable<void> Session::pump(Direction d) {
 
 void Session::on_problem() {
   const Problem& p = *inspector_.problem();
+  // Before the upstream connect (read_before_connect) only the client has a side to tell.
+  const auto only = socket(Side::upstream).is_open() ? std::nullopt : std::optional<Side>(Side::client);
   // A refused handshake answers the client before closing, as Envoy's 403 does.
-  begin_closing("closed: " + p.reason, p.actions, p.cause, std::nullopt, p.reply_to_client);
+  begin_closing("closed: " + p.reason, p.actions, p.cause, only, p.reply_to_client);
 }
 
 void Session::arm_watchdog() {
@@ -107,10 +126,14 @@ void Session::arm_watchdog() {
 
 void Session::on_watchdog() {
   if (closing()) return;
-  if (fire_faults(now())) return;
+  if (!fire_due()) arm_watchdog();
+}
+
+bool Session::fire_due() {
+  if (fire_faults(now())) return true;
   // An expiry usually ends the session; a half_close one leaves it running, timed on.
   if (const auto e = policy_.expired(now())) on_expiry(*e);
-  if (!closing()) arm_watchdog();
+  return closing();
 }
 
 Verdict Session::on_chunk(Direction d, std::span<const char> bytes) {

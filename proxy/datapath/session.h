@@ -130,6 +130,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   /// timer_ fired or was cancelled (a deadline moved earlier): fires what is due, then
   /// arms again unless the session is closing.
   void on_watchdog();
+  /// Fires the toxics and the timer due now; true when that ended the session.
+  bool fire_due();
   // PipeObserver
   Verdict on_chunk(Direction d, std::span<const char> bytes) override;
   bool opaque(Direction d) const override;
@@ -161,13 +163,25 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   bool closing() const { return phase_ >= Phase::closing; }
 
   // session_connect.cpp: the upstream connect, and the answer when it fails
-  asio::awaitable<bool> connect_upstream();
+  /// Connects upstream; `early` is what the client sent before (read_before_connect), the
+  /// start of the request an unreachable upstream's status answers.
+  asio::awaitable<bool> connect_upstream(std::string early = {});
+  /// True when the client's request head is read and inspected before any upstream
+  /// connect: a profile that refuses upgrades (Envoy's 403 never reaches a backend).
+  bool reads_before_connect() const;
+  /// Reads the client's bytes through the inspector until its request head is complete,
+  /// with no upstream yet; `held` gets what the upstream must be sent first. False when the
+  /// session ended instead: the upgrade refused (its status sent), the client gone, a
+  /// timer or toxic fired (the policy's deadlines run meanwhile; with none, 60 s as
+  /// nginx's client_header_timeout).
+  asio::awaitable<bool> read_before_connect(std::string& held);
   /// How the connect attempts ended: "" when connected, else why not ("Connection refused
   /// after 4 attempts (3 retries)"); `timed_out` tells whether the last attempt timed out.
   asio::awaitable<std::string> attempt_connects(bool& timed_out);
   /// mode http, on_failure http_status: reads the client's request head, answers `status`,
   /// then holds the connection for connect.keepalive (HTTP keep-alive) and closes it.
-  asio::awaitable<void> answer_unreachable(const std::string& why, int status);
+  /// `head`: what of the request was already read.
+  asio::awaitable<void> answer_unreachable(const std::string& why, int status, std::string head);
   /// Reads from the client until a request head ("\r\n\r\n") arrived, for at most
   /// `limit`; false on EOF, an error, the time limit or an oversized head.
   asio::awaitable<bool> read_request_head(std::string& buffer, Duration limit);

@@ -515,15 +515,18 @@ class IdleHeartbeats(DropsimCase):
 
 
 class Handshake(DropsimCase):
-    async def raw_http_server(self):
-        """A plain TCP server that records the request head and answers 400."""
+    async def raw_http_server(self, response=b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"):
+        """A plain TCP server that answers each request head with `response` and closes;
+        returns its port, a queue of the heads, and the list of accept times."""
         heads = asyncio.Queue()
+        accepted = []
 
         async def handle(reader, writer):
+            accepted.append(time.monotonic())
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
                 await heads.put(head.decode("latin-1"))
-                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                writer.write(response)
                 await writer.drain()
             except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
                 pass
@@ -532,10 +535,10 @@ class Handshake(DropsimCase):
 
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
         self._servers.append(server)
-        return server.sockets[0].getsockname()[1], heads
+        return server.sockets[0].getsockname()[1], heads, accepted
 
     async def test_nginx_without_websocket_headers_strips_upgrade(self):
-        port, heads = await self.raw_http_server()
+        port, heads, _ = await self.raw_http_server()
         d = await self.dropsim("nginx", port, "websocket_headers=off")
         with self.assertRaises(InvalidStatusCode) as caught:
             async with connect(d.uri("/chat")):
@@ -558,6 +561,50 @@ class Handshake(DropsimCase):
                 pass
         self.assertEqual(caught.exception.status_code, 403)
         await d.wait_for_log("refused with 403")
+
+    async def test_envoy_refuses_before_any_upstream_connection(self):
+        port, _, accepted = await self.raw_http_server(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        d = await self.dropsim("envoy", port)
+        with self.assertRaises(InvalidStatusCode) as caught:
+            async with connect(d.uri()):
+                pass
+        self.assertEqual(caught.exception.status_code, 403)
+        line = await d.wait_for_log("refused with 403")
+        self.assertIn("client", line)
+        self.assertNotIn("connected to upstream", d.log())
+        # Whatever the backend would have accepted has had time to arrive.
+        await asyncio.sleep(0.2)
+        self.assertEqual(accepted, [], "Envoy never connects upstream for a refused upgrade")
+
+        # A plain request through the same proxy is forwarded: held until its head was
+        # complete, then sent on the new upstream connection.
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        self.assertEqual(accepted, [], "no upstream connect before the head is complete")
+        writer.write(b"\r\n")
+        response = await asyncio.wait_for(reader.read(), STEP)
+        writer.close()
+        self.assertTrue(response.startswith(b"HTTP/1.1 200 OK"), response)
+        self.assertTrue(response.endswith(b"ok"), response)
+        self.assertEqual(len(accepted), 1)
+        await d.wait_for_log("connected to upstream")
+
+    async def test_envoy_closes_a_silent_client_by_stream_idle_timeout_without_connecting(self):
+        port, _, accepted = await self.raw_http_server()
+        d = await self.dropsim("envoy", port, "stream_idle_timeout=500ms")
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+        writer.write(b"GET /chat HTTP/1.1\r\n")  # never finished
+        await writer.drain()
+        started = time.monotonic()
+        self.assertEqual(await asyncio.wait_for(reader.read(), STEP + 1), b"")
+        elapsed = time.monotonic() - started
+        writer.close()
+        self.assertGreater(elapsed, 0.35)
+        await d.wait_for_log("closed by stream_idle_timeout")
+        self.assertEqual(accepted, [])
 
     async def test_envoy_with_upgrade_configs_accepts(self):
         port = await self.ws_server()
