@@ -117,6 +117,9 @@ struct HandshakePolicy {
   };
   Kind kind = Kind::forward;
   int status = 403;  ///< reject: the status sent
+  /// forward: the upgrade goes upstream without its Sec-WebSocket-Extensions offer, so no
+  /// extension (permessage-deflate) is negotiated and frames carry exact message sizes.
+  bool strip_extensions = false;
   bool operator==(const HandshakePolicy&) const = default;
 };
 

@@ -94,16 +94,19 @@ void emit_timer(YAML::Emitter& out, const TimerSpec& t, Mode mode) {
   out << YAML::EndMap;
 }
 
-/// Emits `handshake:`: the policy alone, or {policy: reject, status: N}.
+/// Emits `handshake:`: the policy alone, {policy: reject, status: N}, or {policy:
+/// forward, strip_extensions: true}.
 void emit_handshake(YAML::Emitter& out, const HandshakePolicy& h) {
   out << YAML::Key << "handshake" << YAML::Value;
-  if (h.kind != HandshakePolicy::Kind::reject) {
+  const bool reject = h.kind == HandshakePolicy::Kind::reject;
+  if (!reject && !h.strip_extensions) {
     out << std::string(to_string(h.kind));
     return;
   }
   out << YAML::Flow << YAML::BeginMap;
   out << YAML::Key << "policy" << YAML::Value << std::string(to_string(h.kind));
-  out << YAML::Key << "status" << YAML::Value << h.status;
+  if (reject) out << YAML::Key << "status" << YAML::Value << h.status;
+  if (h.strip_extensions) out << YAML::Key << "strip_extensions" << YAML::Value << true;
   out << YAML::EndMap;
 }
 

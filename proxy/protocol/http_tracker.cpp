@@ -313,6 +313,27 @@ std::string strip_upgrade(const HttpHead& request) {
   return out;
 }
 
+std::string without_header(std::string_view head, std::string_view name) {
+  std::string out;
+  out.reserve(head.size());
+  bool dropping = false;  // inside a dropped header: its continuation lines go too
+  bool first = true;      // the request or status line is never a header
+  while (!head.empty()) {
+    const std::size_t eol = head.find('\n');
+    const std::size_t len = eol == std::string_view::npos ? head.size() : eol + 1;
+    const std::string_view line = head.substr(0, len);
+    head.remove_prefix(len);
+    const bool continuation = !first && (line.front() == ' ' || line.front() == '\t');
+    if (!continuation) {
+      const std::size_t colon = line.find(':');
+      dropping = !first && colon != std::string_view::npos && iequals(trim(line.substr(0, colon)), name);
+    }
+    first = false;
+    if (!dropping) out.append(line);
+  }
+  return out;
+}
+
 std::string status_response(int status, std::string_view body, bool keep_alive) {
   std::string out = "HTTP/1.1 " + std::to_string(status) + " " + std::string(reason_phrase(status)) + "\r\n";
   if (!body.empty()) out.append("Content-Type: text/plain\r\n");

@@ -94,6 +94,11 @@ class HttpTracker {
 /// Upgrade/Connection headers: HTTP/1.0, no Upgrade, Connection: close.
 std::string strip_upgrade(const HttpHead& request);
 
+/// `head` (a request or response head, "\r\n\r\n" included) without its `name` header
+/// lines (case-insensitive, with their obs-fold continuation lines); every other byte
+/// as it was.
+std::string without_header(std::string_view head, std::string_view name);
+
 /// A complete minimal response: "HTTP/1.1 403 Forbidden", Content-Length: 0 (or a short
 /// text body), Connection: close (or keep-alive when `keep_alive`).
 std::string status_response(int status, std::string_view body = {}, bool keep_alive = false);

@@ -42,7 +42,8 @@ FrameKind kind_of(Opcode op) {
 Inspector::Inspector(const Profile& profile, Policy& policy)
     : profile_(profile),
       policy_(policy),
-      holding_(profile.mode == Mode::http && profile.handshake.kind != HandshakePolicy::Kind::forward) {
+      holding_(profile.mode == Mode::http &&
+               (profile.handshake.kind != HandshakePolicy::Kind::forward || profile.handshake.strip_extensions)) {
   if (profile.mode == Mode::tcp) return;  // inspect() only counts: no parser is ever fed
   for (Direction d : kDirections) {
     http_sinks_[index(d)] = std::make_unique<HttpSink>(*this, d);
@@ -134,11 +135,28 @@ Verdict Inspector::inspect_held_request(std::span<const char> bytes) {
   }
   if (!first_head_) return Verdict{Verdict::Action::replace, {}, 0};  // hold until the head is complete
   holding_ = false;
+  const bool upgrade = r.status == HttpTracker::Result::Status::upgrade;
+  // Where the head ends in held_: llhttp stops at an upgrade's; other requests go whole.
+  const std::size_t head_end = upgrade ? before + r.offset : held_.size();
   if (!first_head_->is_websocket_upgrade()) {
     // Not a WebSocket: nothing to do to it. Let the held bytes go and follow HTTP on.
     replacement_ = std::move(held_);
     held_.clear();
-    if (r.status == HttpTracker::Result::Status::upgrade) stage_[index(Direction::upstream)] = Stage::raw;
+    if (upgrade) stage_[index(Direction::upstream)] = Stage::raw;
+    return Verdict{Verdict::Action::replace, replacement_, 0};
+  }
+  if (profile_.handshake.kind == HandshakePolicy::Kind::forward) {
+    // strip_extensions: the upgrade goes on, byte for byte, but for its extension offer;
+    // the rest is followed as a forwarded upgrade is (inspect_http).
+    const bool offered = !first_head_->header("Sec-WebSocket-Extensions").empty();
+    replacement_ = without_header(std::string_view(held_).substr(0, head_end), "Sec-WebSocket-Extensions") +
+                   held_.substr(head_end);
+    held_.clear();
+    if (upgrade) stage_[index(Direction::upstream)] = Stage::upgrade_pending;
+    if (offered) {
+      notice_ = fmt::format("WebSocket upgrade {} sent upstream without its Sec-WebSocket-Extensions offer "
+                            "(handshake: strip_extensions)", upgrade_request_);
+    }
     return Verdict{Verdict::Action::replace, replacement_, 0};
   }
   if (profile_.handshake.kind == HandshakePolicy::Kind::reject) {
@@ -153,8 +171,7 @@ Verdict Inspector::inspect_held_request(std::span<const char> bytes) {
   }
   // strip_upgrade: the upstream gets what nginx sends without proxy_http_version 1.1 and
   // the Upgrade/Connection headers. After that we stop parsing the request side.
-  const std::size_t rest_at = r.status == HttpTracker::Result::Status::upgrade ? before + r.offset : held_.size();
-  replacement_ = strip_upgrade(*first_head_) + held_.substr(rest_at);
+  replacement_ = strip_upgrade(*first_head_) + held_.substr(head_end);
   held_.clear();
   upgrade_pending_ = false;  // the upstream was never asked to upgrade
   stage_[index(Direction::upstream)] = Stage::raw;

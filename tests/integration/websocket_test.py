@@ -421,6 +421,42 @@ class ApiGateway(DropsimCase):
         self.assertIn("client will see 1009", line)
         self.assertIn("from server", line)
 
+    async def deflate_message(self, d):
+        """Through `d`, a client offering permessage-deflate (websockets' default, as is the
+        server's acceptance) sends 200 KiB of one repeated byte in 25 KiB fragments (each
+        under the 32 KiB frame quota); returns the 101's extensions and how it ended:
+        "echoed" or the close code the client got."""
+        message = b"a" * (200 * 1024)  # over the 128 KiB payload quota; deflates to a few hundred bytes
+        async with connect(d.uri()) as ws:
+            extensions = ws.response_headers.get("Sec-WebSocket-Extensions", "")
+            await ws.send(message[i:i + 25 * 1024] for i in range(0, len(message), 25 * 1024))
+            try:
+                echoed = await asyncio.wait_for(ws.recv(), STEP)
+            except ConnectionClosed as e:
+                self.assertIsNotNone(e.rcvd, f"no close frame reached the client: {e!r}")
+                return extensions, e.rcvd.code
+        self.assertEqual(echoed, message)
+        return extensions, "echoed"
+
+    async def test_offer_stripped_quotas_apply_to_exact_sizes(self):
+        port = await self.ws_server()
+        d = await self.dropsim("api-gateway", port, "permessage_deflate=off")
+        extensions, ended = await self.deflate_message(d)
+        self.assertEqual(extensions, "", "the server never saw the offer, so nothing was negotiated")
+        self.assertEqual(ended, 1009)
+        line = await d.wait_for_log("[C1] closed")
+        self.assertIn("message of", line)
+        await d.wait_for_log("without its Sec-WebSocket-Extensions offer")
+        await asyncio.sleep(0.2)
+        self.assertTrue(self.server_got.empty(), "the oversized message reached the server")
+
+    async def test_offer_forwarded_by_default_quotas_see_compressed_sizes(self):
+        port = await self.ws_server()
+        d = await self.dropsim("api-gateway", port)
+        extensions, ended = await self.deflate_message(d)
+        self.assertIn("permessage-deflate", extensions)
+        self.assertEqual(ended, "echoed", "compressed, the 200 KiB message is far under the quota")
+
     async def test_idle_close_sends_1001(self):
         port = await self.ws_server()
         d = await self.dropsim("api-gateway", port, "idle_connection_timeout=800ms")

@@ -593,6 +593,27 @@ TEST(HttpTrackerTest, StripUpgradeOutputParsesAsAPlainRequest) {
   EXPECT_FALSE(rec.heads[0].is_websocket_upgrade());
 }
 
+TEST(HttpTrackerTest, WithoutHeaderDropsEveryLineOfThatHeaderAndNothingElse) {
+  const std::string head =
+      "GET /chat HTTP/1.1\r\n"
+      "Host: example.com\r\n"
+      "sec-websocket-extensions: permessage-deflate;\r\n"
+      "\t client_max_window_bits\r\n"  // an obs-fold continuation of it
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Extensions : x-webkit-deflate-frame\r\n"
+      "X-Sec-WebSocket-Extensions: kept\r\n"
+      "\r\n";
+  EXPECT_EQ(without_header(head, "Sec-WebSocket-Extensions"),
+            "GET /chat HTTP/1.1\r\n"
+            "Host: example.com\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "X-Sec-WebSocket-Extensions: kept\r\n"
+            "\r\n");
+  EXPECT_EQ(without_header(head, "Absent"), head) << "nothing to drop: byte for byte the same";
+  // The request line is never taken for a header, whatever it holds.
+  EXPECT_EQ(without_header("Host: /x HTTP/1.1\r\nHost: h\r\n\r\n", "Host"), "Host: /x HTTP/1.1\r\n\r\n");
+}
+
 TEST(HttpTrackerTest, StatusResponseIsExact) {
   EXPECT_EQ(status_response(403),
             "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

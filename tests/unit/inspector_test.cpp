@@ -172,6 +172,39 @@ TEST(InspectorHandshake, StripUpgradeLeavesOtherRequestsAlone) {
   EXPECT_EQ(v.replacement, get);
 }
 
+TEST(InspectorHandshake, StripExtensionsForwardsTheUpgradeWithoutItsOffer) {
+  Profile p = http_profile();
+  p.handshake.strip_extensions = true;
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  Inspector inspector(p, policy);
+  const std::string head =
+      "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+  const std::string early = "\x81\x85early";  // a frame sent right behind the head
+  const std::string wire = head + early;
+  const Verdict first = inspector.inspect(Direction::upstream, std::string_view(wire).substr(0, 40), clock.now());
+  ASSERT_EQ(first.action, Verdict::Action::replace);
+  EXPECT_TRUE(first.replacement.empty()) << "held until the head is complete";
+  const Verdict second = inspector.inspect(Direction::upstream, std::string_view(wire).substr(40), clock.now());
+  ASSERT_EQ(second.action, Verdict::Action::replace);
+  const std::string stripped =
+      "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  EXPECT_EQ(second.replacement, stripped + early);
+  EXPECT_EQ(policy.activity(Direction::upstream).bytes, wire.size()) << "counted as the client sent it";
+  const auto notice = inspector.take_notice();
+  ASSERT_TRUE(notice);
+  EXPECT_NE(notice->find("without its Sec-WebSocket-Extensions offer"), std::string::npos) << *notice;
+  // Still an upgrade: the 101 starts the frames, as for any forwarded upgrade.
+  inspector.inspect(Direction::downstream,
+                    std::string_view("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                     "Connection: Upgrade\r\n\r\n"),
+                    clock.now());
+  EXPECT_TRUE(inspector.websocket());
+}
+
 TEST(InspectorHandshake, RejectAnswersTheStatusAndForwardsNothing) {
   Profile p = http_profile();
   p.handshake.kind = HandshakePolicy::Kind::reject;

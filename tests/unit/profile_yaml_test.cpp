@@ -738,6 +738,17 @@ TEST(ProfileWebSocketTest, HandshakeIsAPolicyOrAPolicyWithAStatus) {
   EXPECT_EQ(load(http + "handshake: {policy: reject, status: 426}\n").handshake,
             (HandshakePolicy{HandshakePolicy::Kind::reject, 426}));
   EXPECT_EQ(load(http + "handshake: {policy: strip_upgrade}\n").handshake.kind, HandshakePolicy::Kind::strip_upgrade);
+  EXPECT_TRUE(load(http + "handshake: {policy: forward, strip_extensions: on}\n").handshake.strip_extensions);
+  EXPECT_FALSE(load(http + "handshake: {policy: forward, strip_extensions: off}\n").handshake.strip_extensions);
+  const std::string flagged =
+      with_http_settings("handshake: {policy: forward, strip_extensions: {if: $flag, then: on, else: off}}\n");
+  EXPECT_FALSE(load(flagged).handshake.strip_extensions);
+  EXPECT_TRUE(load(flagged, {{"flag", "on"}}).handshake.strip_extensions);
+  // Only forward sends the upgrade on: under another policy it does not act, and is not kept.
+  const std::string either =
+      with_http_settings("handshake: {policy: {if: $flag, then: forward, else: reject}, strip_extensions: on}\n");
+  EXPECT_FALSE(load(either).handshake.strip_extensions);
+  EXPECT_TRUE(load(either, {{"flag", "on"}}).handshake.strip_extensions);
 }
 
 TEST(ProfileWebSocketTest, HandshakePolicyTakesIfExpressions) {
@@ -768,6 +779,16 @@ handshake: {policy: forward, status: 403}
                "'status' is the answer of policy: reject, and policy can never be reject here");
   expect_error(load_error(R"(name: t
 mode: http
+handshake: {policy: strip_upgrade, strip_extensions: on}
+)"), "t.yaml:3:36: ",
+               "'strip_extensions' changes an upgrade that policy: forward sends upstream, and policy can never be "
+               "forward here: remove strip_extensions, or write policy: forward");
+  expect_error(load_error(R"(name: t
+mode: http
+handshake: {policy: forward, strip_extensions: maybe}
+)"), "t.yaml:3:48: ", "'maybe' is not on or off (in 'handshake.strip_extensions'): write on or off");
+  expect_error(load_error(R"(name: t
+mode: http
 handshake: {policy: reject, status: 99}
 )"), "t.yaml:3:37: ", "'99' is not an HTTP status (in 'handshake.status')");
   expect_error(load_error(R"(name: t
@@ -778,7 +799,7 @@ handshake: {status: 403}
   expect_error(load_error(R"(name: t
 mode: http
 handshake: {policy: reject, code: 403}
-)"), "t.yaml:3:29: ", "unknown key 'code' in 'handshake'; valid keys: policy, status");
+)"), "t.yaml:3:29: ", "unknown key 'code' in 'handshake'; valid keys: policy, status, strip_extensions");
   expect_error(load_error(R"(name: t
 mode: tcp
 handshake: forward
@@ -1109,6 +1130,11 @@ timers:
     on_expiry: {client: http_status, http_status: 502}
 )"));
   expect_round_trip(load("name: s\nmode: http\nhandshake: strip_upgrade\nlimits: {on_exceed: {client: fin}}\n"));
+  const Profile stripping = load("name: s\nmode: http\nhandshake: {policy: forward, strip_extensions: on}\n");
+  ASSERT_TRUE(stripping.handshake.strip_extensions);
+  expect_round_trip(stripping);
+  EXPECT_NE(to_yaml(stripping).find("handshake: {policy: forward, strip_extensions: true}"), std::string::npos)
+      << to_yaml(stripping);
 }
 
 TEST(ProfileToYamlTest, RoundTripsBuiltinsWithTheirWebSocketSwitchesFlipped) {
@@ -1116,6 +1142,7 @@ TEST(ProfileToYamlTest, RoundTripsBuiltinsWithTheirWebSocketSwitchesFlipped) {
   expect_round_trip(builtin("nginx", {{"websocket_headers", "off"}}));
   expect_round_trip(builtin("azure-lb", {{"enable_tcp_reset", "on"}}, 0.01));
   expect_round_trip(builtin("api-gateway", {{"websocket_frame_size", "64KiB"}, {"message_payload_size", "none"}}, 0.01));
+  expect_round_trip(builtin("api-gateway", {{"permessage_deflate", "off"}}));
 }
 
 TEST(ProfileToYamlTest, ShowsWebSocketFieldsOnlyWhereTheyAct) {
