@@ -116,6 +116,9 @@ class Pipe {
   void stop();
   /// stop() was called.
   bool stopped() const { return stopped_; }
+  /// Undoes stop() once run() has returned: the session carries this direction again (a
+  /// kept-alive client's next exchange), and run() may be called anew.
+  void resume() { stopped_ = false; }
   /// Which way this pipe moves bytes.
   Direction direction() const { return direction_; }
   /// Bytes written to the destination so far.

@@ -5,6 +5,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
 #include "await.h"
@@ -39,7 +40,13 @@ Session::Session(std::uint64_t id, asio::ip::tcp::socket client,
 Session::~Session() = default;
 
 bool Session::reads_before_connect() const {
-  return profile_->mode == Mode::http && profile_->handshake.kind == HandshakePolicy::Kind::reject;
+  return profile_->mode == Mode::http &&
+         (profile_->handshake.kind == HandshakePolicy::Kind::reject || keeps_alive());
+}
+
+bool Session::keeps_alive() const {
+  return profile_->mode == Mode::http && profile_->handshake.kind == HandshakePolicy::Kind::strip_upgrade &&
+         profile_->handshake.keepalive > Duration::zero();
 }
 
 void Session::start() {
@@ -65,10 +72,34 @@ asio::awaitable<void> Session::run() {
   // that does not read must not stall the thread).
   std::error_code nb_ec;
   socket(Side::client).non_blocking(true, nb_ec);
-  std::string early;  // the client's request, read before the connect
-  if (reads_before_connect() && !co_await read_before_connect(early)) co_return;
-  if (!co_await connect_upstream(early)) co_return;
+  // A kept-alive client (strip_upgrade with keepalive) goes round once per exchange: its
+  // request read, a new upstream connection, both pipes until the upstream has answered
+  // and closed; `answered` says when the last exchange ended.
+  std::optional<TimePoint> answered;
+  for (;;) {
+    std::string early;  // the client's request, read before the connect
+    if (reads_before_connect() && !co_await read_before_connect(early, answered)) co_return;
+    if (!co_await connect_upstream(early)) co_return;
+    if (!co_await open_pipes(early)) co_return;
+    const auto ex = timer_.get_executor();
+    if (!keeps_alive()) {
+      auto self = shared_from_this();
+      for (Direction d : kDirections) {
+        asio::co_spawn(ex, [self, d] { return self->pump(d); }, asio::detached);
+      }
+      co_return;
+    }
+    {
+      using namespace asio::experimental::awaitable_operators;
+      co_await (pump(Direction::upstream) && pump(Direction::downstream));
+    }
+    if (closing()) co_return;
+    answered = co_await end_exchange();
+    if (!answered) co_return;
+  }
+}
 
+asio::awaitable<bool> Session::open_pipes(const std::string& early) {
   for (auto& s : sockets_) {
     std::error_code ec;
     s.non_blocking(true, ec);
@@ -78,26 +109,57 @@ asio::awaitable<void> Session::run() {
   if (!early.empty()) {
     // The held request goes first; the upstream pipe carries what follows it.
     const Written w = co_await write_within(socket(Side::upstream), early, context_->close_wait);
-    if (closing()) co_return;
+    if (closing()) co_return false;
     if (w.error) {
       on_failed(Side::upstream, w.error);
-      co_return;
+      co_return false;
     }
   }
-  const auto ex = timer_.get_executor();
-  auto self = shared_from_this();
-  for (Direction d : kDirections) {
-    asio::co_spawn(ex, [self, d] { return self->pump(d); }, asio::detached);
+  phase_ = Phase::open;
+  arm_watchdog();
+  co_return true;
+}
+
+asio::awaitable<std::optional<TimePoint>> Session::end_exchange() {
+  // nginx reads the answer to its HTTP/1.0 request to the upstream's close, closes that
+  // connection, and keeps the client's (measured, nginx 1.22: FIN from the upstream, then
+  // the client's next request goes over a new upstream connection).
+  phase_ = Phase::connecting;
+  timer_.cancel();  // the watchdog sleeps until the next exchange opens
+  std::error_code ec;
+  socket(Side::upstream).close(ec);
+  if (const std::string tail = inspector_.end_of_response(); !tail.empty()) {
+    const Written w = co_await write_within(socket(Side::client), tail, context_->close_wait);
+    if (closing()) co_return std::nullopt;
+    if (w.error) {
+      on_failed(Side::client, w.error);
+      co_return std::nullopt;
+    }
   }
-  if (phase_ == Phase::connecting) phase_ = Phase::open;  // not when a pipe's first turn began closing
-  if (!closing()) arm_watchdog();
+  inspector_.next_exchange();
+  pipes_[index(Direction::upstream)].resume();
+  context_->log->event(spdlog::level::info, id_, "keepalive",
+                       fmt::format("the upstream answered and closed: upstream connection closed, client kept "
+                                   "open for up to {} (handshake keepalive)",
+                                   clock_.both(profile_->handshake.keepalive)));
+  co_return now();
 }
 
 asio::awaitable<void> Session::pump(Direction d) {
   const PipeResult r = co_await pipes_[index(d)].run();
   if (closing()) co_return;
   switch (r.end) {
-    case PipeResult::End::finished: on_fin(d); break;
+    case PipeResult::End::finished:
+      if (d == Direction::downstream && inspector_.keeps_client_open()) {
+        // The upstream answered and closed: this exchange is over, the client's is not.
+        // The other pipe stops waiting on the client (run() goes on from there).
+        pipes_[index(Direction::upstream)].stop();
+        std::error_code ec;
+        socket(Side::client).cancel(ec);
+        break;
+      }
+      on_fin(d);
+      break;
     case PipeResult::End::failed: on_failed(r.side, r.error); break;
     case PipeResult::End::cut: on_problem(); break;
     case PipeResult::End::limited: on_limited(d); break;
@@ -125,7 +187,8 @@ void Session::arm_watchdog() {
 }
 
 void Session::on_watchdog() {
-  if (closing()) return;
+  // Not open: closing, or a kept-alive client between exchanges (end_exchange cancelled it).
+  if (phase_ != Phase::open) return;
   if (!fire_due()) arm_watchdog();
 }
 

@@ -93,24 +93,35 @@ asio::awaitable<std::string> Session::attempt_connects(bool& timed_out) {
   co_return fmt::format("{} after {} attempts in {}", last, c.retries + 1, elapsed);
 }
 
-asio::awaitable<bool> Session::read_before_connect(std::string& held) {
+asio::awaitable<bool> Session::read_before_connect(std::string& held, std::optional<TimePoint> answered) {
   using namespace asio::experimental::awaitable_operators;
   auto& sock = socket(Side::client);
   // The profile's timers run from the accept (Envoy: "prior to receipt of the initial
   // request headers, the stream_idle_timeout applies"), and its toxics too; a profile with
-  // neither is bounded as nginx bounds a request head (client_header_timeout 60 s).
-  const TimePoint fallback = now() + scale(kClientHeaderTimeout, profile_->time_scale);
+  // neither is bounded as nginx bounds a request head (client_header_timeout 60 s). A
+  // kept-alive client waits for its next request under keepalive alone, then under the
+  // header timeout from its first byte, as nginx's keepalive_timeout gives way to
+  // client_header_timeout.
+  const Duration header_timeout = scale(kClientHeaderTimeout, profile_->time_scale);
+  TimePoint fallback = now() + header_timeout;
+  bool idle = answered.has_value();  // a kept-alive client that has not sent a byte yet
   for (;;) {
-    const auto due = next_deadline();
+    const auto due = idle ? std::optional(*answered + profile_->handshake.keepalive)
+                          : answered ? std::nullopt : next_deadline();
     timer_.expires_at(due ? *due : fallback);
     auto woke = co_await (sock.async_wait(asio::socket_base::wait_read, kAwait) || timer_.async_wait(kAwait));
     if (closing()) co_return false;
     if (woke.index() == 1) {
-      if (fire_due() || closing()) co_return false;
+      if (idle && now() >= *due) {
+        begin_closing(fmt::format("closed: keep-alive idle for {} after the last answer, with no further "
+                                  "request (handshake keepalive)", clock_.both(now() - *answered)),
+                      SideActions{}, "keepalive", Side::client);
+        co_return false;
+      }
+      if (!idle && !answered && (fire_due() || closing())) co_return false;
       if (!due && now() >= fallback) {
         begin_closing(fmt::format("closed: the client sent no complete request head within {}; upstream {} "
-                                  "never contacted", clock_.both(fallback - policy_.opened_at()),
-                                  context_->upstream_label),
+                                  "never contacted", clock_.both(header_timeout), context_->upstream_label),
                       SideActions{}, "client_header_timeout", Side::client);
         co_return false;
       }
@@ -121,14 +132,19 @@ asio::awaitable<bool> Session::read_before_connect(std::string& held) {
     const std::size_t n = sock.read_some(asio::buffer(chunk), ec);
     if (would_block(ec)) continue;
     if (ec == asio::error::eof) {
-      begin_closing(fmt::format("closed: the client sent FIN before a complete request head; upstream {} never "
-                                "contacted", context_->upstream_label),
+      begin_closing(idle ? std::string("closed: the client closed its keep-alive connection")
+                         : fmt::format("closed: the client sent FIN before a complete request head; upstream {} "
+                                       "not contacted", context_->upstream_label),
                     SideActions{}, "client_fin", Side::client);
       co_return false;
     }
     if (ec) {
       on_failed(Side::client, ec);
       co_return false;
+    }
+    if (idle) {
+      idle = false;
+      fallback = now() + header_timeout;
     }
     const Verdict v = on_chunk(Direction::upstream, {chunk, n});
     switch (v.action) {

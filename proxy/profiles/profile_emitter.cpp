@@ -94,12 +94,14 @@ void emit_timer(YAML::Emitter& out, const TimerSpec& t, Mode mode) {
   out << YAML::EndMap;
 }
 
-/// Emits `handshake:`: the policy alone, {policy: reject, status: N}, or {policy:
-/// forward, strip_extensions: true}.
+/// Emits `handshake:`: the policy alone, or a map with the keys that act: {policy:
+/// reject, status: N}, {policy: forward, strip_extensions: true}, {policy: strip_upgrade,
+/// keepalive: 75s}.
 void emit_handshake(YAML::Emitter& out, const HandshakePolicy& h) {
   out << YAML::Key << "handshake" << YAML::Value;
   const bool reject = h.kind == HandshakePolicy::Kind::reject;
-  if (!reject && !h.strip_extensions) {
+  const bool keepalive = h.keepalive > Duration::zero();
+  if (!reject && !h.strip_extensions && !keepalive) {
     out << std::string(to_string(h.kind));
     return;
   }
@@ -107,6 +109,7 @@ void emit_handshake(YAML::Emitter& out, const HandshakePolicy& h) {
   out << YAML::Key << "policy" << YAML::Value << std::string(to_string(h.kind));
   if (reject) out << YAML::Key << "status" << YAML::Value << h.status;
   if (h.strip_extensions) out << YAML::Key << "strip_extensions" << YAML::Value << true;
+  if (keepalive) out << YAML::Key << "keepalive" << YAML::Value << format_duration(h.keepalive);
   out << YAML::EndMap;
 }
 

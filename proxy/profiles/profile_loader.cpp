@@ -82,7 +82,7 @@ constexpr std::string_view kTimerKeys[] = {"name",      "kind",     "timeout",
                                            "while",     "on_expiry"};
 constexpr std::string_view kActionKeys[] = {"client", "upstream", "ws_code", "ws_reason", "http_status"};
 constexpr std::string_view kHalfCloseKeys[] = {"client_fin", "server_fin"};
-constexpr std::string_view kHandshakeKeys[] = {"policy", "status", "strip_extensions"};
+constexpr std::string_view kHandshakeKeys[] = {"policy", "status", "strip_extensions", "keepalive"};
 constexpr std::string_view kLimitKeys[] = {"max_frame", "max_message", "on_exceed"};
 
 /// A timer key that applies to one kind only.
@@ -129,6 +129,7 @@ void scale_durations(Profile& p, double factor) {
   }
   p.connect.timeout = scaled(p.connect.timeout, "connect.timeout");
   p.connect.keepalive = scaled(p.connect.keepalive, "connect.keepalive");
+  p.handshake.keepalive = scaled(p.handshake.keepalive, "handshake.keepalive");
   p.connect.retry_interval = scaled(p.connect.retry_interval, "connect.retry_interval");
   p.blackhole_hold = scaled(p.blackhole_hold, "blackhole_hold");
   for (TimerSpec& t : p.timers) {
@@ -224,9 +225,18 @@ HandshakePolicy Loader::read_handshake(const YAML::Node& root, Mode mode) const 
     }
     h.strip_extensions = field_or(n, "strip_extensions", kFlag, false, "handshake.strip_extensions");
   }
+  if (n["keepalive"]) {
+    if (!could_be(policy, kHandshake, HandshakePolicy::Kind::strip_upgrade, h.kind)) {
+      record(key_node(n, "keepalive"),
+             "'keepalive' is how long the client connection stays open after the answer to a stripped upgrade, "
+             "and policy can never be strip_upgrade here: remove keepalive, or write policy: strip_upgrade");
+    }
+    h.keepalive = field_or(n, "keepalive", kDurationLiteral, h.keepalive, "handshake.keepalive");
+  }
   // Keep only what acts, so that the resolved profile (and to_yaml) carries no stray status.
   if (h.kind != HandshakePolicy::Kind::reject) h.status = HandshakePolicy{}.status;
   if (h.kind != HandshakePolicy::Kind::forward) h.strip_extensions = false;
+  if (h.kind != HandshakePolicy::Kind::strip_upgrade) h.keepalive = Duration::zero();
   return h;
 }
 

@@ -7,6 +7,8 @@ namespace dropsim {
 struct Inspector::HttpSink final : HttpObserver {
   HttpSink(Inspector& owner, Direction d) : owner_(owner), direction_(d) {}
   void on_head(const HttpHead& head) override { owner_.on_head(direction_, head); }
+  void on_body(std::span<const char> bytes) override { owner_.on_body(direction_, bytes); }
+  void on_message_complete() override { owner_.on_message_complete(direction_); }
 
  private:
   Inspector& owner_;
@@ -91,7 +93,13 @@ Verdict Inspector::inspect_http(Direction d, std::span<const char> bytes) {
   count(d, bytes.size(), now_);
   if (d == Direction::downstream && !bytes.empty()) response_started_ = true;
   HttpTracker& tracker = d == Direction::upstream ? requests_ : responses_;
+  // The answer to a stripped upgrade is rebuilt from the parser's callbacks (rewritten_).
+  const bool rewriting = d == Direction::downstream && rewrite_response_;
+  if (rewriting) rewritten_.clear();
   const HttpTracker::Result r = tracker.feed(bytes, *http_sinks_[index(d)]);
+  if (rewriting && r.status != HttpTracker::Result::Status::error) {
+    return Verdict{Verdict::Action::replace, rewritten_, 0};
+  }
   switch (r.status) {
     case HttpTracker::Result::Status::ok:
       return {};
@@ -174,6 +182,7 @@ Verdict Inspector::inspect_held_request(std::span<const char> bytes) {
   replacement_ = strip_upgrade(*first_head_) + held_.substr(head_end);
   held_.clear();
   upgrade_pending_ = false;  // the upstream was never asked to upgrade
+  rewrite_response_ = profile_.handshake.keepalive > Duration::zero();
   stage_[index(Direction::upstream)] = Stage::raw;
   notice_ = fmt::format("WebSocket upgrade {} sent upstream as HTTP/1.0 without Upgrade (handshake: strip_upgrade)",
                         upgrade_request_);
@@ -210,6 +219,14 @@ void Inspector::on_head(Direction d, const HttpHead& head) {
     }
     return;
   }
+  if (rewrite_response_ && !answered_ && head.status >= 200) {
+    // nginx answers a client it keeps alive in its own words (measured, nginx 1.22):
+    // HTTP/1.1, Connection: keep-alive, and a body without Content-Length chunked.
+    answered_ = true;
+    chunking_ = sent_chunked(head);
+    rewritten_ += keep_alive_response(head, chunking_);
+    return;
+  }
   if (!upgrade_pending_ || (head.status < 200 && head.status != 101)) return;  // 1xx: not the answer yet
   if (head.is_websocket_upgrade()) {
     deflate_ = head.permessage_deflate();
@@ -221,6 +238,37 @@ void Inspector::on_head(Direction d, const HttpHead& head) {
   stage_[index(Direction::upstream)] = Stage::http;
   notice_ = fmt::format("WebSocket upgrade {} refused by the upstream: {} {}", upgrade_request_, head.status,
                         head.reason);
+}
+
+void Inspector::on_body(Direction d, std::span<const char> bytes) {
+  if (d != Direction::downstream || !answered_ || bytes.empty()) return;
+  if (chunking_) fmt::format_to(std::back_inserter(rewritten_), "{:x}\r\n", bytes.size());
+  rewritten_.append(bytes.data(), bytes.size());
+  if (chunking_) rewritten_.append("\r\n");
+}
+
+void Inspector::on_message_complete(Direction d) {
+  if (d == Direction::downstream && answered_) rewritten_ += end_of_response();
+}
+
+std::string Inspector::end_of_response() {
+  if (!chunking_) return {};
+  chunking_ = false;
+  return "0\r\n\r\n";
+}
+
+void Inspector::next_exchange() {
+  stage_ = {Stage::http, Stage::http};
+  requests_.reset();
+  responses_.reset();
+  holding_ = true;
+  held_.clear();
+  first_head_.reset();
+  upgrade_pending_ = false;
+  response_started_ = false;
+  rewrite_response_ = answered_ = chunking_ = false;
+  rewritten_.clear();
+  upgrade_request_.clear();
 }
 
 void Inspector::start_frames() {

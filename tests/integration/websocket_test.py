@@ -551,14 +551,17 @@ class IdleHeartbeats(DropsimCase):
 
 
 class Handshake(DropsimCase):
-    async def raw_http_server(self, response=b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"):
-        """A plain TCP server that answers each request head with `response` and closes;
+    async def raw_http_server(self, *responses):
+        """A plain TCP server that answers each connection's request head, the n-th with
+        the n-th of `responses` (the last one from then on; by default a 400), and closes;
         returns its port, a queue of the heads, and the list of accept times."""
+        responses = responses or (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",)
         heads = asyncio.Queue()
         accepted = []
 
         async def handle(reader, writer):
             accepted.append(time.monotonic())
+            response = responses[min(len(accepted), len(responses)) - 1]
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
                 await heads.put(head.decode("latin-1"))
@@ -588,6 +591,54 @@ class Handshake(DropsimCase):
         self.assertIn("connection: close", lower, head)
         self.assertFalse(any(l.startswith("upgrade:") for l in lower), head)
         await d.wait_for_log("strip_upgrade")
+
+    async def test_nginx_without_websocket_headers_keeps_the_client_alive(self):
+        # Measured with nginx 1.22 (no proxy_http_version 1.1 / Upgrade / Connection,
+        # keepalive_timeout 1s): each upgrade request on one client connection goes to the
+        # backend as HTTP/1.0 over a new connection; the client gets each answer as HTTP/1.1
+        # with Connection: keep-alive (a close-delimited body chunked) and FIN 1.0 s after
+        # the last one.
+        body = b"upgrade required\n"
+        answers = [b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                   % (len(body), body),
+                   b"HTTP/1.0 426 Upgrade Required\r\nContent-Type: text/plain\r\n\r\n" + body]
+        port, heads, accepted = await self.raw_http_server(*answers)
+        d = await self.dropsim("nginx", port, "websocket_headers=off", "keepalive_timeout=1s")
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+
+        def upgrade(path):
+            return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+
+        writer.write(upgrade("/one"))
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
+        self.assertTrue(first.startswith(b"HTTP/1.1 426 Upgrade Required\r\n"), first)
+        self.assertIn(b"\r\nConnection: keep-alive\r\n", first)
+        self.assertIn(b"\r\nContent-Length: 17\r\n", first)
+        self.assertEqual(await asyncio.wait_for(reader.readexactly(len(body)), STEP), body)
+
+        writer.write(upgrade("/two"))
+        second = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
+        self.assertTrue(second.startswith(b"HTTP/1.1 426 Upgrade Required\r\n"), second)
+        self.assertIn(b"\r\nTransfer-Encoding: chunked\r\n", second)
+        self.assertIn(b"\r\nConnection: keep-alive\r\n", second)
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        self.assertEqual(await asyncio.wait_for(reader.readexactly(len(chunked)), STEP), chunked)
+        answered = time.monotonic()
+
+        # Then nothing until keepalive_timeout, and FIN.
+        self.assertEqual(await asyncio.wait_for(reader.read(), STEP + 1), b"")
+        waited = time.monotonic() - answered
+        writer.close()
+        self.assertGreater(waited, 0.8)
+        self.assertEqual(len(accepted), 2, "one upstream connection per request")
+        heads = [heads.get_nowait() for _ in range(heads.qsize())]
+        self.assertEqual([h.split("\r\n")[0] for h in heads], ["GET /one HTTP/1.0", "GET /two HTTP/1.0"])
+        for h in heads:
+            self.assertIn("\r\nConnection: close\r\n", h)
+            self.assertNotIn("Upgrade:", h)
+        line = await d.wait_for_log("[C1] closed")
+        self.assertIn("keep-alive idle for", line)
 
     async def test_envoy_rejects_upgrade_with_403(self):
         port = await self.ws_server()

@@ -749,6 +749,17 @@ TEST(ProfileWebSocketTest, HandshakeIsAPolicyOrAPolicyWithAStatus) {
       with_http_settings("handshake: {policy: {if: $flag, then: forward, else: reject}, strip_extensions: on}\n");
   EXPECT_FALSE(load(either).handshake.strip_extensions);
   EXPECT_TRUE(load(either, {{"flag", "on"}}).handshake.strip_extensions);
+  const Profile kept = load(http + "handshake: {policy: strip_upgrade, keepalive: 75s}\n");
+  EXPECT_EQ(kept.handshake.keepalive, std::chrono::seconds(75));
+  // Only strip_upgrade keeps a client alive: under another policy it is not kept.
+  EXPECT_EQ(load(with_http_settings("handshake: {policy: {if: $flag, then: forward, else: strip_upgrade}, "
+                                    "keepalive: 2s}\n"), {{"flag", "on"}})
+                .handshake.keepalive,
+            Duration::zero());
+  EXPECT_EQ(builtin("nginx", {{"websocket_headers", "off"}, {"keepalive_timeout", "1s"}}).handshake.keepalive,
+            std::chrono::seconds(1));
+  EXPECT_EQ(builtin("nginx", {{"websocket_headers", "off"}}, 0.5).handshake.keepalive, std::chrono::milliseconds(37500))
+      << "scaled by --time-scale";
 }
 
 TEST(ProfileWebSocketTest, HandshakePolicyTakesIfExpressions) {
@@ -785,6 +796,16 @@ handshake: {policy: strip_upgrade, strip_extensions: on}
                "forward here: remove strip_extensions, or write policy: forward");
   expect_error(load_error(R"(name: t
 mode: http
+handshake: {policy: reject, keepalive: 75s}
+)"), "t.yaml:3:29: ",
+               "'keepalive' is how long the client connection stays open after the answer to a stripped upgrade, "
+               "and policy can never be strip_upgrade here");
+  expect_error(load_error(R"(name: t
+mode: http
+handshake: {policy: strip_upgrade, keepalive: forever}
+)"), "t.yaml:3:47: ", "'forever' is not a duration (in 'handshake.keepalive')");
+  expect_error(load_error(R"(name: t
+mode: http
 handshake: {policy: forward, strip_extensions: maybe}
 )"), "t.yaml:3:48: ", "'maybe' is not on or off (in 'handshake.strip_extensions'): write on or off");
   expect_error(load_error(R"(name: t
@@ -799,7 +820,7 @@ handshake: {status: 403}
   expect_error(load_error(R"(name: t
 mode: http
 handshake: {policy: reject, code: 403}
-)"), "t.yaml:3:29: ", "unknown key 'code' in 'handshake'; valid keys: policy, status, strip_extensions");
+)"), "t.yaml:3:29: ", "unknown key 'code' in 'handshake'; valid keys: policy, status, strip_extensions, keepalive");
   expect_error(load_error(R"(name: t
 mode: tcp
 handshake: forward
@@ -1162,7 +1183,8 @@ TEST(ProfileToYamlTest, ShowsWebSocketFieldsOnlyWhereTheyAct) {
   EXPECT_NE(nginx.find("max_frame: none"), std::string::npos) << nginx;
 
   EXPECT_NE(to_yaml(builtin("envoy")).find("handshake: {policy: reject, status: 403}"), std::string::npos);
-  EXPECT_NE(to_yaml(builtin("nginx", {{"websocket_headers", "off"}})).find("handshake: strip_upgrade"),
+  EXPECT_NE(to_yaml(builtin("nginx", {{"websocket_headers", "off"}})).find(
+                "handshake: {policy: strip_upgrade, keepalive: 1m15s}"),
             std::string::npos);
 
   const std::string nlb = to_yaml(builtin("nlb"));  // mode tcp: none of them apply
