@@ -16,8 +16,10 @@ import os
 import random
 import re
 import signal
+import socket
 import struct
 import sys
+import tempfile
 import time
 import unittest
 import urllib.error
@@ -678,6 +680,23 @@ class Handshake(DropsimCase):
         self.assertTrue(response.endswith(b"ok"), response)
         self.assertEqual(len(accepted), 1)
         await d.wait_for_log("connected to upstream")
+
+    async def test_request_read_before_the_connect_is_the_one_an_unreachable_upstream_answers(self):
+        # A port nothing listens on: bound, never listening.
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        self.addCleanup(closed.close)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("name: refusing\nmode: http\nhandshake: reject\n"
+                    "connect: {timeout: 1s, on_failure: http_status, http_status: 502}\n")
+        self.addCleanup(os.unlink, f.name)
+        d = await self.dropsim(f.name, closed.getsockname()[1])
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        # The head was read before the connect: the 502 answers it at once, not a second head.
+        response = await asyncio.wait_for(reader.read(), STEP)
+        writer.close()
+        self.assertTrue(response.startswith(b"HTTP/1.1 502 Bad Gateway\r\n"), response)
 
     async def test_envoy_closes_a_silent_client_by_stream_idle_timeout_without_connecting(self):
         port, _, accepted = await self.raw_http_server()
