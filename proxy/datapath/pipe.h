@@ -70,7 +70,7 @@ class PipeObserver {
 /// How a pipe's run() ended.
 struct PipeResult {
   enum class End {
-    finished,  ///< the source sent FIN and every byte before it was written
+    finished,  ///< the source sent FIN (or the observer said `finish`) and every byte before it was written
     failed,    ///< a read or write failed (reset, broken pipe): see `side` and `error`
     stopped,   ///< the session cancelled or closed a socket
     cut,       ///< the observer's verdict stopped the stream (a bad frame, a refused upgrade)

@@ -121,9 +121,9 @@ asio::awaitable<bool> Session::open_pipes(const std::string& early) {
 }
 
 asio::awaitable<std::optional<TimePoint>> Session::end_exchange() {
-  // nginx reads the answer to its HTTP/1.0 request to the upstream's close, closes that
-  // connection, and keeps the client's (measured, nginx 1.22: FIN from the upstream, then
-  // the client's next request goes over a new upstream connection).
+  // nginx reads the answer to its HTTP/1.0 request to its end (its length, or the
+  // upstream's close), closes that connection, and keeps the client's (measured, nginx
+  // 1.22: the client's next request goes over a new upstream connection).
   phase_ = Phase::connecting;
   timer_.cancel();  // the watchdog sleeps until the next exchange opens
   std::error_code ec;
@@ -139,7 +139,7 @@ asio::awaitable<std::optional<TimePoint>> Session::end_exchange() {
   inspector_.next_exchange();
   pipes_[index(Direction::upstream)].resume();
   context_->log->event(spdlog::level::info, id_, "keepalive",
-                       fmt::format("the upstream answered and closed: upstream connection closed, client kept "
+                       fmt::format("the upstream's answer is complete: upstream connection closed, client kept "
                                    "open for up to {} (handshake keepalive)",
                                    clock_.both(profile_->handshake.keepalive)));
   co_return now();
@@ -151,7 +151,8 @@ asio::awaitable<void> Session::pump(Direction d) {
   switch (r.end) {
     case PipeResult::End::finished:
       if (d == Direction::downstream && inspector_.keeps_client_open()) {
-        // The upstream answered and closed: this exchange is over, the client's is not.
+        // The upstream's answer is complete (or ended by its close): this exchange is
+        // over, the client's connection is not.
         // The other pipe stops waiting on the client (run() goes on from there).
         pipes_[index(Direction::upstream)].stop();
         std::error_code ec;

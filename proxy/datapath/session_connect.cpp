@@ -152,6 +152,7 @@ asio::awaitable<bool> Session::read_before_connect(std::string& held, std::optio
         on_problem();
         co_return false;
       case Verdict::Action::replace:
+      case Verdict::Action::finish:  // (said only of answers, never of a request)
         if (v.replacement.empty()) continue;  // the head is not complete yet
         held.assign(v.replacement);
         co_return true;

@@ -119,6 +119,7 @@ class Inspector {
   bool rewrite_response_ = false;  ///< the answer to a stripped upgrade goes out as to a keep-alive client
   bool answered_ = false;          ///< its rewritten head went out
   bool chunking_ = false;          ///< its body goes out chunked, the last chunk not yet sent
+  bool complete_ = false;          ///< its end went by: the downstream direction ends there
   std::string rewritten_;          ///< what a rewritten answer's verdict points at
   bool deflate_ = false;
   bool websocket_ = false;

@@ -553,10 +553,11 @@ class IdleHeartbeats(DropsimCase):
 
 
 class Handshake(DropsimCase):
-    async def raw_http_server(self, *responses):
+    async def raw_http_server(self, *responses, hold=0.0):
         """A plain TCP server that answers each connection's request head, the n-th with
-        the n-th of `responses` (the last one from then on; by default a 400), and closes;
-        returns its port, a queue of the heads, and the list of accept times."""
+        the n-th of `responses` (the last one from then on; by default a 400), and closes
+        `hold` seconds later; returns its port, a queue of the heads, and the list of
+        accept times."""
         responses = responses or (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",)
         heads = asyncio.Queue()
         accepted = []
@@ -569,6 +570,7 @@ class Handshake(DropsimCase):
                 await heads.put(head.decode("latin-1"))
                 writer.write(response)
                 await writer.drain()
+                await asyncio.sleep(hold)
             except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
                 pass
             finally:
@@ -641,6 +643,25 @@ class Handshake(DropsimCase):
             self.assertNotIn("Upgrade:", h)
         line = await d.wait_for_log("[C1] closed")
         self.assertIn("keep-alive idle for", line)
+
+    async def test_nginx_without_websocket_headers_ends_an_exchange_with_the_answer(self):
+        # Measured with nginx 1.22: an upstream that holds its connection 3 s after a
+        # Content-Length answer does not delay the client's next request (sent upstream
+        # 0.5 s later over a new connection): the exchange ends with the answer's last byte.
+        answer = b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno"
+        port, _, accepted = await self.raw_http_server(answer, hold=3 * STEP)
+        d = await self.dropsim("nginx", port, "websocket_headers=off", "keepalive_timeout=5s")
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+        upgrade = (b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        for _ in range(2):
+            writer.write(upgrade)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
+            self.assertIn(b"\r\nConnection: keep-alive\r\n", head)
+            self.assertEqual(await asyncio.wait_for(reader.readexactly(2), STEP), b"no")
+        writer.close()
+        self.assertEqual(len(accepted), 2)
+        await d.wait_for_log("the upstream's answer is complete")
 
     async def test_envoy_rejects_upgrade_with_403(self):
         port = await self.ws_server()

@@ -216,10 +216,10 @@ Profile kept_alive_profile(Duration keepalive) {
 /// An inspector for kept_alive_profile().
 struct KeptAlive {
   explicit KeptAlive(Duration keepalive = std::chrono::seconds(75)) : profile(kept_alive_profile(keepalive)) {}
-  /// What the client gets for `bytes` from the upstream.
-  std::string answer(std::string_view bytes) {
+  /// What the client gets for `bytes` from the upstream; `last`: they end the answer.
+  std::string answer(std::string_view bytes, bool last = false) {
     const Verdict v = inspector.inspect(Direction::downstream, bytes, clock.now());
-    EXPECT_EQ(v.action, Verdict::Action::replace);
+    EXPECT_EQ(v.action, last ? Verdict::Action::finish : Verdict::Action::replace);
     return std::string(v.replacement);
   }
   Profile profile;
@@ -238,7 +238,7 @@ TEST(InspectorHandshake, KeptAliveClientGetsAContentLengthAnswerAsHttp11KeepAliv
   EXPECT_EQ(k.answer(wire.substr(0, 20)), "");
   EXPECT_EQ(k.answer(wire.substr(20, wire.size() - 22)),
             "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhel");
-  EXPECT_EQ(k.answer(wire.substr(wire.size() - 2)), "lo");
+  EXPECT_EQ(k.answer(wire.substr(wire.size() - 2), /*last=*/true), "lo") << "the exchange ends with its body";
   EXPECT_TRUE(k.inspector.keeps_client_open());
   EXPECT_EQ(k.inspector.end_of_response(), "") << "a Content-Length body needs no ending";
 }
@@ -257,7 +257,8 @@ TEST(InspectorHandshake, KeptAliveClientGetsACloseDelimitedAnswerChunked) {
 TEST(InspectorHandshake, KeptAliveClientGetsAChunkedAnswerRechunkedAndEnded) {
   KeptAlive k;
   k.inspector.inspect(Direction::upstream, kUpgrade, k.clock.now());
-  EXPECT_EQ(k.answer("HTTP/1.1 426 Upgrade Required\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n"),
+  EXPECT_EQ(k.answer("HTTP/1.1 426 Upgrade Required\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                     /*last=*/true),
             "HTTP/1.1 426 Upgrade Required\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
             "3\r\nabc\r\n0\r\n\r\n");
   EXPECT_EQ(k.inspector.end_of_response(), "") << "already ended with the message";
@@ -266,7 +267,7 @@ TEST(InspectorHandshake, KeptAliveClientGetsAChunkedAnswerRechunkedAndEnded) {
 TEST(InspectorHandshake, NextExchangeHoldsAndRewritesTheNextRequestAgain) {
   KeptAlive k;
   k.inspector.inspect(Direction::upstream, kUpgrade, k.clock.now());
-  k.answer("HTTP/1.0 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n");
+  k.answer("HTTP/1.0 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n", /*last=*/true);
   k.inspector.next_exchange();
   EXPECT_FALSE(k.inspector.keeps_client_open());
   const Verdict held = k.inspector.inspect(Direction::upstream, kUpgrade.substr(0, 10), k.clock.now());
@@ -275,7 +276,7 @@ TEST(InspectorHandshake, NextExchangeHoldsAndRewritesTheNextRequestAgain) {
   const Verdict v = k.inspector.inspect(Direction::upstream, kUpgrade.substr(10), k.clock.now());
   ASSERT_EQ(v.action, Verdict::Action::replace);
   EXPECT_EQ(std::string(v.replacement).rfind("GET /chat HTTP/1.0\r\n", 0), 0u) << v.replacement;
-  EXPECT_EQ(k.answer("HTTP/1.0 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n"),
+  EXPECT_EQ(k.answer("HTTP/1.0 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n", /*last=*/true),
             "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
 }
 
