@@ -32,7 +32,9 @@ bool aborted(const std::error_code& ec) {
 
 /// The bytes to write for a chunk read as `read`, per the observer's verdict.
 std::string_view passed(const Verdict& verdict, std::string_view read) {
-  if (verdict.action == Verdict::Action::replace) return verdict.replacement;
+  if (verdict.action == Verdict::Action::replace || verdict.action == Verdict::Action::finish) {
+    return verdict.replacement;
+  }
   if (verdict.action == Verdict::Action::cut) return read.substr(0, verdict.prefix);
   return read;
 }
@@ -248,6 +250,7 @@ asio::awaitable<std::optional<PipeResult>> Pipe::move_bytes() {
         if (auto rest_ec = co_await write_all(out.data() + wrote, out.size() - wrote)) co_return write_failed(rest_ec);
       }
       if (verdict.action == Verdict::Action::cut) co_return PipeResult{End::cut, source(direction_), {}};
+      if (verdict.action == Verdict::Action::finish) co_return PipeResult{End::finished, source(direction_), {}};
       if (shaping_) break;  // faults arrived while it wrote
       // A read of kSpliceFrom or more: the sender outpaces us, a bulk transfer.
       if (n >= kSpliceFrom && splice_ && splice_->enabled() && observer_.opaque(direction_)) {
@@ -412,6 +415,9 @@ bool Pipe::read_once(Shaping& s, std::size_t cap) {
       const Verdict verdict = observer_.on_chunk(direction_, {chunk.data(), n});
       s.backlog.push(passed(verdict, {chunk.data(), n}), arrival);
       if (verdict.action == Verdict::Action::cut) s.source_ended(PipeResult{End::cut, source(direction_), {}}, arrival);
+      if (verdict.action == Verdict::Action::finish) {
+        s.source_ended(PipeResult{End::finished, source(direction_), {}}, arrival);
+      }
       return true;
     }
   }

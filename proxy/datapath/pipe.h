@@ -70,7 +70,7 @@ class PipeObserver {
 /// How a pipe's run() ended.
 struct PipeResult {
   enum class End {
-    finished,  ///< the source sent FIN and every byte before it was written
+    finished,  ///< the source sent FIN (or the observer said `finish`) and every byte before it was written
     failed,    ///< a read or write failed (reset, broken pipe): see `side` and `error`
     stopped,   ///< the session cancelled or closed a socket
     cut,       ///< the observer's verdict stopped the stream (a bad frame, a refused upgrade)
@@ -116,6 +116,9 @@ class Pipe {
   void stop();
   /// stop() was called.
   bool stopped() const { return stopped_; }
+  /// Undoes stop() once run() has returned: the session carries this direction again (a
+  /// kept-alive client's next exchange), and run() may be called anew.
+  void resume() { stopped_ = false; }
   /// Which way this pipe moves bytes.
   Direction direction() const { return direction_; }
   /// Bytes written to the destination so far.

@@ -5,6 +5,7 @@
 
 #include <asio/co_spawn.hpp>
 #include <asio/detached.hpp>
+#include <asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
 #include "await.h"
@@ -38,12 +39,24 @@ Session::Session(std::uint64_t id, asio::ip::tcp::socket client,
 
 Session::~Session() = default;
 
+bool Session::reads_before_connect() const {
+  return profile_->mode == Mode::http &&
+         (profile_->handshake.kind == HandshakePolicy::Kind::reject || keeps_alive());
+}
+
+bool Session::keeps_alive() const {
+  return profile_->mode == Mode::http && profile_->handshake.kind == HandshakePolicy::Kind::strip_upgrade &&
+         profile_->handshake.keepalive > Duration::zero();
+}
+
 void Session::start() {
   // A session's events begin with `open`: the toxics' `fault` events follow it, and an
   // /events stream filtered by proxy learns the connection from it.
   context_->log->event(spdlog::level::info, id_, "open",
-                       fmt::format("accepted {} on {}, connecting to upstream {} (profile {})",
+                       fmt::format("accepted {} on {}, {} upstream {} (profile {})",
                                    endpoint_text(socket(Side::client)), context_->proxy_name,
+                                   reads_before_connect() ? "reading its request before connecting to"
+                                                          : "connecting to",
                                    context_->upstream_label, profile_->name),
                        {{"client", endpoint_text(socket(Side::client))},
                         {"proxy", context_->proxy_name},
@@ -59,31 +72,99 @@ asio::awaitable<void> Session::run() {
   // that does not read must not stall the thread).
   std::error_code nb_ec;
   socket(Side::client).non_blocking(true, nb_ec);
-  if (!co_await connect_upstream()) co_return;
+  // A kept-alive client (strip_upgrade with keepalive) goes round once per exchange: its
+  // request read, a new upstream connection, both pipes until the upstream has answered
+  // and closed; `answered` says when the last exchange ended.
+  std::optional<TimePoint> answered;
+  for (;;) {
+    std::string early;  // the client's request, read before the connect
+    if (reads_before_connect() && !co_await read_before_connect(early, answered)) co_return;
+    if (!co_await connect_upstream(early)) co_return;
+    if (!co_await open_pipes(early)) co_return;
+    const auto ex = timer_.get_executor();
+    if (!keeps_alive()) {
+      auto self = shared_from_this();
+      for (Direction d : kDirections) {
+        asio::co_spawn(ex, [self, d] { return self->pump(d); }, asio::detached);
+      }
+      co_return;
+    }
+    {
+      using namespace asio::experimental::awaitable_operators;
+      co_await (pump(Direction::upstream) && pump(Direction::downstream));
+    }
+    if (closing()) co_return;
+    answered = co_await end_exchange();
+    if (!answered) co_return;
+  }
+}
 
+asio::awaitable<bool> Session::open_pipes(const std::string& early) {
   for (auto& s : sockets_) {
     std::error_code ec;
     s.non_blocking(true, ec);
     // A proxy must not add Nagle delays to small WebSocket frames (nginx: tcp_nodelay on).
     s.set_option(asio::ip::tcp::no_delay(true), ec);
   }
-  const auto ex = timer_.get_executor();
-  auto self = shared_from_this();
-  for (Direction d : kDirections) {
-    asio::co_spawn(ex, [self, d] { return self->pump(d); }, asio::detached);
+  if (!early.empty()) {
+    // The held request goes first; the upstream pipe carries what follows it.
+    const Written w = co_await write_within(socket(Side::upstream), early, context_->close_wait);
+    if (closing()) co_return false;
+    if (w.error) {
+      on_failed(Side::upstream, w.error);
+      co_return false;
+    }
   }
-  if (phase_ == Phase::connecting) phase_ = Phase::open;  // not when a pipe's first turn began closing
-  if (closing()) co_return;
-  // The baseline that later readings count probes from: two getsockopt per session.
+  phase_ = Phase::open;
+  // The baseline that later readings count probes from: two getsockopt per session (per
+  // exchange for a kept-alive client, whose upstream socket is new each time).
   sample_keepalives(now(), true);
   arm_watchdog();
+  co_return true;
+}
+
+asio::awaitable<std::optional<TimePoint>> Session::end_exchange() {
+  // nginx reads the answer to its HTTP/1.0 request to its end (its length, or the
+  // upstream's close), closes that connection, and keeps the client's (measured, nginx
+  // 1.22: the client's next request goes over a new upstream connection).
+  phase_ = Phase::connecting;
+  timer_.cancel();  // the watchdog sleeps until the next exchange opens
+  std::error_code ec;
+  socket(Side::upstream).close(ec);
+  counters_[index(Side::upstream)].reset();  // the next exchange's socket counts from zero
+  if (const std::string tail = inspector_.end_of_response(); !tail.empty()) {
+    const Written w = co_await write_within(socket(Side::client), tail, context_->close_wait);
+    if (closing()) co_return std::nullopt;
+    if (w.error) {
+      on_failed(Side::client, w.error);
+      co_return std::nullopt;
+    }
+  }
+  inspector_.next_exchange();
+  pipes_[index(Direction::upstream)].resume();
+  context_->log->event(spdlog::level::info, id_, "keepalive",
+                       fmt::format("the upstream's answer is complete: upstream connection closed, client kept "
+                                   "open for up to {} (handshake keepalive)",
+                                   clock_.both(profile_->handshake.keepalive)));
+  co_return now();
 }
 
 asio::awaitable<void> Session::pump(Direction d) {
   const PipeResult r = co_await pipes_[index(d)].run();
   if (closing()) co_return;
   switch (r.end) {
-    case PipeResult::End::finished: on_fin(d); break;
+    case PipeResult::End::finished:
+      if (d == Direction::downstream && inspector_.keeps_client_open()) {
+        // The upstream's answer is complete (or ended by its close): this exchange is
+        // over, the client's connection is not.
+        // The other pipe stops waiting on the client (run() goes on from there).
+        pipes_[index(Direction::upstream)].stop();
+        std::error_code ec;
+        socket(Side::client).cancel(ec);
+        break;
+      }
+      on_fin(d);
+      break;
     case PipeResult::End::failed: on_failed(r.side, r.error); break;
     case PipeResult::End::cut: on_problem(); break;
     case PipeResult::End::limited: on_limited(d); break;
@@ -93,8 +174,10 @@ asio::awaitable<void> Session::pump(Direction d) {
 
 void Session::on_problem() {
   const Problem& p = *inspector_.problem();
+  // Before the upstream connect (read_before_connect) only the client has a side to tell.
+  const auto only = socket(Side::upstream).is_open() ? std::nullopt : std::optional<Side>(Side::client);
   // A refused handshake answers the client before closing, as Envoy's 403 does.
-  begin_closing("closed: " + p.reason, p.actions, p.cause, std::nullopt, p.reply_to_client);
+  begin_closing("closed: " + p.reason, p.actions, p.cause, only, p.reply_to_client);
 }
 
 void Session::arm_watchdog() {
@@ -109,13 +192,18 @@ void Session::arm_watchdog() {
 }
 
 void Session::on_watchdog() {
-  if (closing()) return;
-  if (fire_faults(now())) return;
+  // Not open: closing, or a kept-alive client between exchanges (end_exchange cancelled it).
+  if (phase_ != Phase::open) return;
+  if (!fire_due()) arm_watchdog();
+}
+
+bool Session::fire_due() {
+  if (fire_faults(now())) return true;
   // Probes read now may keep alive a timer that is due: read before asking.
   sample_keepalives(now(), false);
   // An expiry usually ends the session; a half_close one leaves it running, timed on.
   if (const auto e = policy_.expired(now())) on_expiry(*e);
-  if (!closing()) arm_watchdog();
+  return closing();
 }
 
 Verdict Session::on_chunk(Direction d, std::span<const char> bytes) {

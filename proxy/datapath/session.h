@@ -128,6 +128,15 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
 
   // session.cpp: the life
   asio::awaitable<void> run();
+  /// The upstream is connected: readies both sockets, sends `early` (the held request)
+  /// upstream, opens the session and arms the watchdog; false when it ended instead.
+  asio::awaitable<bool> open_pipes(const std::string& early);
+  /// True for strip_upgrade with keepalive (nginx): the client outlives each exchange.
+  bool keeps_alive() const;
+  /// A kept-alive client's exchange ended (the upstream answered and closed): closes the
+  /// upstream side, ends a re-chunked answer, readies the next exchange; when that was,
+  /// or nothing when the session ended instead.
+  asio::awaitable<std::optional<TimePoint>> end_exchange();
   /// Runs the pipe of `d` and hands how it ended to on_fin, on_failed, on_problem or on_limited.
   asio::awaitable<void> pump(Direction d);
   /// The watchdog: sets timer_ for the next timer or fault deadline and waits for it.
@@ -135,6 +144,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   /// timer_ fired or was cancelled (a deadline moved earlier): fires what is due, then
   /// arms again unless the session is closing.
   void on_watchdog();
+  /// Fires the toxics and the timer due now; true when that ended the session.
+  bool fire_due();
   // PipeObserver
   Verdict on_chunk(Direction d, std::span<const char> bytes) override;
   bool opaque(Direction d) const override;
@@ -170,13 +181,27 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   bool closing() const { return phase_ >= Phase::closing; }
 
   // session_connect.cpp: the upstream connect, and the answer when it fails
-  asio::awaitable<bool> connect_upstream();
+  /// Connects upstream; `early` is what the client sent before (read_before_connect), the
+  /// start of the request an unreachable upstream's status answers.
+  asio::awaitable<bool> connect_upstream(std::string early = {});
+  /// True when the client's request head is read and inspected before any upstream
+  /// connect: a profile that refuses upgrades (Envoy's 403 never reaches a backend), and
+  /// one that keeps the client alive (nginx connects per request).
+  bool reads_before_connect() const;
+  /// Reads the client's bytes through the inspector until its request head is complete,
+  /// with no upstream yet; `held` gets what the upstream must be sent first. False when the
+  /// session ended instead: the upgrade refused (its status sent), the client gone, a
+  /// timer or toxic fired (the policy's deadlines run meanwhile; with none, 60 s as
+  /// nginx's client_header_timeout). With `answered` (a kept-alive client, its last
+  /// exchange ended then), the wait for the first byte is the handshake keepalive instead.
+  asio::awaitable<bool> read_before_connect(std::string& held, std::optional<TimePoint> answered);
   /// How the connect attempts ended: "" when connected, else why not ("Connection refused
   /// after 4 attempts (3 retries)"); `timed_out` tells whether the last attempt timed out.
   asio::awaitable<std::string> attempt_connects(bool& timed_out);
   /// mode http, on_failure http_status: reads the client's request head, answers `status`,
   /// then holds the connection for connect.keepalive (HTTP keep-alive) and closes it.
-  asio::awaitable<void> answer_unreachable(const std::string& why, int status);
+  /// `head`: what of the request was already read.
+  asio::awaitable<void> answer_unreachable(const std::string& why, int status, std::string head);
   /// Reads from the client until a request head ("\r\n\r\n") arrived, for at most
   /// `limit`; false on EOF, an error, the time limit or an oversized head.
   asio::awaitable<bool> read_request_head(std::string& buffer, Duration limit);

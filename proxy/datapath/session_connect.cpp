@@ -13,8 +13,15 @@
 #include "session_io.h"
 
 namespace dropsim {
+namespace {
 
-asio::awaitable<bool> Session::connect_upstream() {
+/// How long a client may take to send a request head that nothing else bounds: nginx's
+/// client_header_timeout default, in the profile's time.
+constexpr Duration kClientHeaderTimeout = std::chrono::seconds(60);
+
+}  // namespace
+
+asio::awaitable<bool> Session::connect_upstream(std::string early) {
   const TimePoint started = now();
   bool timed_out = false;
   const std::string why = co_await attempt_connects(timed_out);
@@ -27,7 +34,7 @@ asio::awaitable<bool> Session::connect_upstream() {
   }
   const ConnectPolicy& c = profile_->connect;
   if (profile_->mode == Mode::http && c.on_failure == CloseAction::http_status) {
-    co_await answer_unreachable(why, timed_out ? c.timeout_status : c.http_status);
+    co_await answer_unreachable(why, timed_out ? c.timeout_status : c.http_status, std::move(early));
     co_return false;
   }
   SideActions actions;
@@ -86,6 +93,76 @@ asio::awaitable<std::string> Session::attempt_connects(bool& timed_out) {
   co_return fmt::format("{} after {} attempts in {}", last, c.retries + 1, elapsed);
 }
 
+asio::awaitable<bool> Session::read_before_connect(std::string& held, std::optional<TimePoint> answered) {
+  using namespace asio::experimental::awaitable_operators;
+  auto& sock = socket(Side::client);
+  // The profile's timers run from the accept (Envoy: "prior to receipt of the initial
+  // request headers, the stream_idle_timeout applies"), and its toxics too; a profile with
+  // neither is bounded as nginx bounds a request head (client_header_timeout 60 s). A
+  // kept-alive client waits for its next request under keepalive alone, then under the
+  // header timeout from its first byte, as nginx's keepalive_timeout gives way to
+  // client_header_timeout.
+  const Duration header_timeout = scale(kClientHeaderTimeout, profile_->time_scale);
+  TimePoint fallback = now() + header_timeout;
+  bool idle = answered.has_value();  // a kept-alive client that has not sent a byte yet
+  for (;;) {
+    const auto due = idle ? std::optional(*answered + profile_->handshake.keepalive)
+                          : answered ? std::nullopt : next_deadline();
+    timer_.expires_at(due ? *due : fallback);
+    auto woke = co_await (sock.async_wait(asio::socket_base::wait_read, kAwait) || timer_.async_wait(kAwait));
+    if (closing()) co_return false;
+    if (woke.index() == 1) {
+      if (idle && now() >= *due) {
+        begin_closing(fmt::format("closed: keep-alive idle for {} after the last answer, with no further "
+                                  "request (handshake keepalive)", clock_.both(now() - *answered)),
+                      SideActions{}, "keepalive", Side::client);
+        co_return false;
+      }
+      if (!idle && !answered && (fire_due() || closing())) co_return false;
+      if (!due && now() >= fallback) {
+        begin_closing(fmt::format("closed: the client sent no complete request head within {}; upstream {} "
+                                  "never contacted", clock_.both(header_timeout), context_->upstream_label),
+                      SideActions{}, "client_header_timeout", Side::client);
+        co_return false;
+      }
+      continue;
+    }
+    char chunk[4096];
+    std::error_code ec;
+    const std::size_t n = sock.read_some(asio::buffer(chunk), ec);
+    if (would_block(ec)) continue;
+    if (ec == asio::error::eof) {
+      begin_closing(idle ? std::string("closed: the client closed its keep-alive connection")
+                         : fmt::format("closed: the client sent FIN before a complete request head; upstream {} "
+                                       "not contacted", context_->upstream_label),
+                    SideActions{}, "client_fin", Side::client);
+      co_return false;
+    }
+    if (ec) {
+      on_failed(Side::client, ec);
+      co_return false;
+    }
+    if (idle) {
+      idle = false;
+      fallback = now() + header_timeout;
+    }
+    const Verdict v = on_chunk(Direction::upstream, {chunk, n});
+    switch (v.action) {
+      case Verdict::Action::cut:  // refused (reject) or malformed: answered without an upstream
+        on_problem();
+        co_return false;
+      case Verdict::Action::replace:
+      case Verdict::Action::finish:  // (said only of answers, never of a request)
+        if (v.replacement.empty()) continue;  // the head is not complete yet
+        held.assign(v.replacement);
+        co_return true;
+      case Verdict::Action::forward:
+        held.assign(chunk, n);
+        co_return true;
+    }
+  }
+}
+
 asio::awaitable<bool> Session::read_request_head(std::string& buffer, Duration limit) {
   using namespace asio::experimental::awaitable_operators;
   // Bigger than any WebSocket handshake; nginx's large_client_header_buffers is 4 x 8k.
@@ -105,14 +182,13 @@ asio::awaitable<bool> Session::read_request_head(std::string& buffer, Duration l
   co_return true;
 }
 
-asio::awaitable<void> Session::answer_unreachable(const std::string& why, int status) {
+asio::awaitable<void> Session::answer_unreachable(const std::string& why, int status, std::string head) {
   using namespace asio::experimental::awaitable_operators;
   const ConnectPolicy& c = profile_->connect;
   const std::string unreachable = fmt::format("upstream {} unreachable ({})", context_->upstream_label, why);
   SideActions fin;
   // The real proxy answers a request: it waits for the head (nginx: client_header_timeout 60s).
-  std::string head;
-  if (!co_await read_request_head(head, scale(std::chrono::seconds(60), profile_->time_scale))) {
+  if (!co_await read_request_head(head, scale(kClientHeaderTimeout, profile_->time_scale))) {
     begin_closing(fmt::format("closed: {}; the client sent no complete request head to answer", unreachable),
                   fin, "upstream_unreachable", Side::client);
     co_return;

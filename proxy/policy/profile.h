@@ -144,6 +144,13 @@ struct HandshakePolicy {
   };
   Kind kind = Kind::forward;
   int status = 403;  ///< reject: the status sent
+  /// forward: the upgrade goes upstream without its Sec-WebSocket-Extensions offer, so no
+  /// extension (permessage-deflate) is negotiated and frames carry exact message sizes.
+  bool strip_extensions = false;
+  /// strip_upgrade: after the upstream's answer the client connection stays open this long
+  /// (nginx's keepalive_timeout), and each further request on it goes over a new upstream
+  /// connection, rewritten the same way; 0 closes it after the answer.
+  Duration keepalive{0};
   bool operator==(const HandshakePolicy&) const = default;
 };
 

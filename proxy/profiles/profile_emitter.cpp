@@ -117,16 +117,22 @@ void emit_timer(YAML::Emitter& out, const TimerSpec& t, Mode mode) {
   out << YAML::EndMap;
 }
 
-/// Emits `handshake:`: the policy alone, or {policy: reject, status: N}.
+/// Emits `handshake:`: the policy alone, or a map with the keys that act: {policy:
+/// reject, status: N}, {policy: forward, strip_extensions: true}, {policy: strip_upgrade,
+/// keepalive: 75s}.
 void emit_handshake(YAML::Emitter& out, const HandshakePolicy& h) {
   out << YAML::Key << "handshake" << YAML::Value;
-  if (h.kind != HandshakePolicy::Kind::reject) {
+  const bool reject = h.kind == HandshakePolicy::Kind::reject;
+  const bool keepalive = h.keepalive > Duration::zero();
+  if (!reject && !h.strip_extensions && !keepalive) {
     out << std::string(to_string(h.kind));
     return;
   }
   out << YAML::Flow << YAML::BeginMap;
   out << YAML::Key << "policy" << YAML::Value << std::string(to_string(h.kind));
-  out << YAML::Key << "status" << YAML::Value << h.status;
+  if (reject) out << YAML::Key << "status" << YAML::Value << h.status;
+  if (h.strip_extensions) out << YAML::Key << "strip_extensions" << YAML::Value << true;
+  if (keepalive) out << YAML::Key << "keepalive" << YAML::Value << format_duration(h.keepalive);
   out << YAML::EndMap;
 }
 

@@ -65,6 +65,8 @@ const Literal<std::uint16_t> kWsCode{
 const Literal<std::string> kWsReason{"a close reason", std::nullopt, parse_text,
                                      "write the reason text (quote it if it starts with $)",
                                      /*quoted_is_text=*/true};
+const Literal<bool> kFlag{"on or off", std::nullopt, parse_bool,
+                          "write on or off, or {if: $a_bool_setting, then: on, else: off}"};
 const Literal<int> kHttpStatus{"an HTTP status", std::nullopt, parse_http_status,
                                "write a final status, 200-599, e.g. 403 or 504"};
 const Literal<std::uint64_t> kSize{"a size", SettingType::size, parse_size, kSizeFix};
@@ -85,7 +87,7 @@ constexpr std::string_view kTimerKeys[] = {"name",      "kind",     "timeout",
 constexpr std::string_view kActionKeys[] = {"client", "upstream", "ws_code", "ws_reason", "http_status"};
 constexpr std::string_view kHalfCloseKeys[] = {"client_fin", "server_fin"};
 constexpr std::string_view kBlackholeAnswerKeys[] = {"client", "upstream"};
-constexpr std::string_view kHandshakeKeys[] = {"policy", "status"};
+constexpr std::string_view kHandshakeKeys[] = {"policy", "status", "strip_extensions", "keepalive"};
 constexpr std::string_view kLimitKeys[] = {"max_frame", "max_message", "on_exceed"};
 
 /// A timer key that applies to one kind only.
@@ -132,6 +134,7 @@ void scale_durations(Profile& p, double factor) {
   }
   p.connect.timeout = scaled(p.connect.timeout, "connect.timeout");
   p.connect.keepalive = scaled(p.connect.keepalive, "connect.keepalive");
+  p.handshake.keepalive = scaled(p.handshake.keepalive, "handshake.keepalive");
   p.connect.retry_interval = scaled(p.connect.retry_interval, "connect.retry_interval");
   p.blackhole_hold = scaled(p.blackhole_hold, "blackhole_hold");
   for (TimerSpec& t : p.timers) {
@@ -219,8 +222,26 @@ HandshakePolicy Loader::read_handshake(const YAML::Node& root, Mode mode) const 
     }
     h.status = field_or(n, "status", kHttpStatus, h.status, "handshake.status");
   }
+  if (n["strip_extensions"]) {
+    if (!could_be(policy, kHandshake, HandshakePolicy::Kind::forward, h.kind)) {
+      record(key_node(n, "strip_extensions"),
+             "'strip_extensions' changes an upgrade that policy: forward sends upstream, and policy can never "
+             "be forward here: remove strip_extensions, or write policy: forward");
+    }
+    h.strip_extensions = field_or(n, "strip_extensions", kFlag, false, "handshake.strip_extensions");
+  }
+  if (n["keepalive"]) {
+    if (!could_be(policy, kHandshake, HandshakePolicy::Kind::strip_upgrade, h.kind)) {
+      record(key_node(n, "keepalive"),
+             "'keepalive' is how long the client connection stays open after the answer to a stripped upgrade, "
+             "and policy can never be strip_upgrade here: remove keepalive, or write policy: strip_upgrade");
+    }
+    h.keepalive = field_or(n, "keepalive", kDurationLiteral, h.keepalive, "handshake.keepalive");
+  }
   // Keep only what acts, so that the resolved profile (and to_yaml) carries no stray status.
   if (h.kind != HandshakePolicy::Kind::reject) h.status = HandshakePolicy{}.status;
+  if (h.kind != HandshakePolicy::Kind::forward) h.strip_extensions = false;
+  if (h.kind != HandshakePolicy::Kind::strip_upgrade) h.keepalive = Duration::zero();
   return h;
 }
 

@@ -202,6 +202,12 @@ struct HttpTracker::Impl {
     return verdict;
   }
 
+  static int on_body(llhttp_t* p, const char* at, std::size_t n) {
+    Impl& self = of(p);
+    if (self.observer != nullptr) self.observer->on_body({at, n});
+    return HPE_OK;
+  }
+
   static int on_message_complete(llhttp_t* p) {
     Impl& self = of(p);
     if (self.observer != nullptr) self.observer->on_message_complete();
@@ -220,6 +226,7 @@ struct HttpTracker::Impl {
     s.on_header_value = &Impl::on_header_value;
     s.on_header_value_complete = &Impl::on_header_value_complete;
     s.on_headers_complete = &Impl::on_headers_complete;
+    s.on_body = &Impl::on_body;
     s.on_message_complete = &Impl::on_message_complete;
     return s;
   }
@@ -285,6 +292,8 @@ HttpTracker::Result HttpTracker::feed(std::span<const char> bytes, HttpObserver&
   return failed;
 }
 
+void HttpTracker::reset() { impl_.reset(); }
+
 void HttpTracker::resume_after_upgrade() {
   if (!impl_ || !impl_->upgraded) return;
   Impl& impl = *impl_;
@@ -311,6 +320,43 @@ std::string strip_upgrade(const HttpHead& request) {
   }
   out.append("Connection: close\r\n\r\n");
   return out;
+}
+
+std::string without_header(std::string_view head, std::string_view name) {
+  std::string out;
+  out.reserve(head.size());
+  bool dropping = false;  // inside a dropped header: its continuation lines go too
+  bool first = true;      // the request or status line is never a header
+  while (!head.empty()) {
+    const std::size_t eol = head.find('\n');
+    const std::size_t len = eol == std::string_view::npos ? head.size() : eol + 1;
+    const std::string_view line = head.substr(0, len);
+    head.remove_prefix(len);
+    const bool continuation = !first && (line.front() == ' ' || line.front() == '\t');
+    if (!continuation) {
+      const std::size_t colon = line.find(':');
+      dropping = !first && colon != std::string_view::npos && iequals(trim(line.substr(0, colon)), name);
+    }
+    first = false;
+    if (!dropping) out.append(line);
+  }
+  return out;
+}
+
+std::string keep_alive_response(const HttpHead& response, bool chunked) {
+  std::string out = "HTTP/1.1 " + std::to_string(response.status) + " " + response.reason + "\r\n";
+  for (const auto& [name, value] : response.headers) {
+    if (is_hop_by_hop(name)) continue;
+    out.append(name).append(": ").append(value).append("\r\n");
+  }
+  if (chunked) out.append("Transfer-Encoding: chunked\r\n");
+  out.append("Connection: keep-alive\r\n\r\n");
+  return out;
+}
+
+bool sent_chunked(const HttpHead& response) {
+  const bool bodiless = response.status / 100 == 1 || response.status == 204 || response.status == 304;
+  return !bodiless && response.header("Content-Length").empty();
 }
 
 std::string status_response(int status, std::string_view body, bool keep_alive) {

@@ -43,6 +43,8 @@ class HttpObserver {
   virtual ~HttpObserver() = default;
   /// A message's head is complete.
   virtual void on_head(const HttpHead& head) = 0;
+  /// Body bytes of the current message, as sent less any chunked framing.
+  virtual void on_body(std::span<const char> /*bytes*/) {}
   /// A message (head and body) is complete.
   virtual void on_message_complete() {}
 };
@@ -77,6 +79,8 @@ class HttpTracker {
   Result feed(std::span<const char> bytes, HttpObserver& observer);
   /// The upgrade was refused (no 101): parse what follows as HTTP again.
   void resume_after_upgrade();
+  /// Forgets everything: the next byte starts a new connection's first message.
+  void reset();
   /// Responses only: the next response answers a HEAD request (no body), or a request
   /// whose upgrade is pending. Call once per request, in order (pipelining).
   void expect_response_to(std::string_view method);
@@ -93,6 +97,21 @@ class HttpTracker {
 /// The request head as nginx sends it upstream without `proxy_http_version 1.1` and the
 /// Upgrade/Connection headers: HTTP/1.0, no Upgrade, Connection: close.
 std::string strip_upgrade(const HttpHead& request);
+
+/// `head` (a request or response head, "\r\n\r\n" included) without its `name` header
+/// lines (case-insensitive, with their obs-fold continuation lines); every other byte
+/// as it was.
+std::string without_header(std::string_view head, std::string_view name);
+
+/// The head of `response` as nginx sends it to a client it keeps alive (measured, nginx
+/// 1.22 with an HTTP/1.0 upstream): HTTP/1.1 with the upstream's status, its headers
+/// less the hop-by-hop ones, `Transfer-Encoding: chunked` when `chunked` (nginx re-frames
+/// a body the upstream delimited by closing), and `Connection: keep-alive`.
+std::string keep_alive_response(const HttpHead& response, bool chunked);
+
+/// Whether a keep-alive client gets the body of `response` chunked: it has a body and no
+/// Content-Length (the upstream chunked it, or ends it by closing).
+bool sent_chunked(const HttpHead& response);
 
 /// A complete minimal response: "HTTP/1.1 403 Forbidden", Content-Length: 0 (or a short
 /// text body), Connection: close (or keep-alive when `keep_alive`).

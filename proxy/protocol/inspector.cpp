@@ -7,6 +7,8 @@ namespace dropsim {
 struct Inspector::HttpSink final : HttpObserver {
   HttpSink(Inspector& owner, Direction d) : owner_(owner), direction_(d) {}
   void on_head(const HttpHead& head) override { owner_.on_head(direction_, head); }
+  void on_body(std::span<const char> bytes) override { owner_.on_body(direction_, bytes); }
+  void on_message_complete() override { owner_.on_message_complete(direction_); }
 
  private:
   Inspector& owner_;
@@ -42,7 +44,8 @@ FrameKind kind_of(Opcode op) {
 Inspector::Inspector(const Profile& profile, Policy& policy)
     : profile_(profile),
       policy_(policy),
-      holding_(profile.mode == Mode::http && profile.handshake.kind != HandshakePolicy::Kind::forward) {
+      holding_(profile.mode == Mode::http &&
+               (profile.handshake.kind != HandshakePolicy::Kind::forward || profile.handshake.strip_extensions)) {
   if (profile.mode == Mode::tcp) return;  // inspect() only counts: no parser is ever fed
   for (Direction d : kDirections) {
     http_sinks_[index(d)] = std::make_unique<HttpSink>(*this, d);
@@ -90,7 +93,16 @@ Verdict Inspector::inspect_http(Direction d, std::span<const char> bytes) {
   count(d, bytes.size(), now_);
   if (d == Direction::downstream && !bytes.empty()) response_started_ = true;
   HttpTracker& tracker = d == Direction::upstream ? requests_ : responses_;
+  // The answer to a stripped upgrade is rebuilt from the parser's callbacks (rewritten_).
+  const bool rewriting = d == Direction::downstream && rewrite_response_;
+  if (rewriting) rewritten_.clear();
   const HttpTracker::Result r = tracker.feed(bytes, *http_sinks_[index(d)]);
+  if (rewriting && r.status != HttpTracker::Result::Status::error) {
+    // nginx ends the exchange with the answer's last byte, not at the upstream's close
+    // (measured: an upstream holding its connection 3 s after a Content-Length answer did
+    // not delay the client's next request); an answer delimited by the close ends there.
+    return Verdict{complete_ ? Verdict::Action::finish : Verdict::Action::replace, rewritten_, 0};
+  }
   switch (r.status) {
     case HttpTracker::Result::Status::ok:
       return {};
@@ -134,11 +146,28 @@ Verdict Inspector::inspect_held_request(std::span<const char> bytes) {
   }
   if (!first_head_) return Verdict{Verdict::Action::replace, {}, 0};  // hold until the head is complete
   holding_ = false;
+  const bool upgrade = r.status == HttpTracker::Result::Status::upgrade;
+  // Where the head ends in held_: llhttp stops at an upgrade's; other requests go whole.
+  const std::size_t head_end = upgrade ? before + r.offset : held_.size();
   if (!first_head_->is_websocket_upgrade()) {
     // Not a WebSocket: nothing to do to it. Let the held bytes go and follow HTTP on.
     replacement_ = std::move(held_);
     held_.clear();
-    if (r.status == HttpTracker::Result::Status::upgrade) stage_[index(Direction::upstream)] = Stage::raw;
+    if (upgrade) stage_[index(Direction::upstream)] = Stage::raw;
+    return Verdict{Verdict::Action::replace, replacement_, 0};
+  }
+  if (profile_.handshake.kind == HandshakePolicy::Kind::forward) {
+    // strip_extensions: the upgrade goes on, byte for byte, but for its extension offer;
+    // the rest is followed as a forwarded upgrade is (inspect_http).
+    const bool offered = !first_head_->header("Sec-WebSocket-Extensions").empty();
+    replacement_ = without_header(std::string_view(held_).substr(0, head_end), "Sec-WebSocket-Extensions") +
+                   held_.substr(head_end);
+    held_.clear();
+    if (upgrade) stage_[index(Direction::upstream)] = Stage::upgrade_pending;
+    if (offered) {
+      notice_ = fmt::format("WebSocket upgrade {} sent upstream without its Sec-WebSocket-Extensions offer "
+                            "(handshake: strip_extensions)", upgrade_request_);
+    }
     return Verdict{Verdict::Action::replace, replacement_, 0};
   }
   if (profile_.handshake.kind == HandshakePolicy::Kind::reject) {
@@ -153,10 +182,10 @@ Verdict Inspector::inspect_held_request(std::span<const char> bytes) {
   }
   // strip_upgrade: the upstream gets what nginx sends without proxy_http_version 1.1 and
   // the Upgrade/Connection headers. After that we stop parsing the request side.
-  const std::size_t rest_at = r.status == HttpTracker::Result::Status::upgrade ? before + r.offset : held_.size();
-  replacement_ = strip_upgrade(*first_head_) + held_.substr(rest_at);
+  replacement_ = strip_upgrade(*first_head_) + held_.substr(head_end);
   held_.clear();
   upgrade_pending_ = false;  // the upstream was never asked to upgrade
+  rewrite_response_ = profile_.handshake.keepalive > Duration::zero();
   stage_[index(Direction::upstream)] = Stage::raw;
   notice_ = fmt::format("WebSocket upgrade {} sent upstream as HTTP/1.0 without Upgrade (handshake: strip_upgrade)",
                         upgrade_request_);
@@ -193,6 +222,14 @@ void Inspector::on_head(Direction d, const HttpHead& head) {
     }
     return;
   }
+  if (rewrite_response_ && !answered_ && head.status >= 200) {
+    // nginx answers a client it keeps alive in its own words (measured, nginx 1.22):
+    // HTTP/1.1, Connection: keep-alive, and a body without Content-Length chunked.
+    answered_ = true;
+    chunking_ = sent_chunked(head);
+    rewritten_ += keep_alive_response(head, chunking_);
+    return;
+  }
   if (!upgrade_pending_ || (head.status < 200 && head.status != 101)) return;  // 1xx: not the answer yet
   if (head.is_websocket_upgrade()) {
     deflate_ = head.permessage_deflate();
@@ -204,6 +241,39 @@ void Inspector::on_head(Direction d, const HttpHead& head) {
   stage_[index(Direction::upstream)] = Stage::http;
   notice_ = fmt::format("WebSocket upgrade {} refused by the upstream: {} {}", upgrade_request_, head.status,
                         head.reason);
+}
+
+void Inspector::on_body(Direction d, std::span<const char> bytes) {
+  if (d != Direction::downstream || !answered_ || bytes.empty()) return;
+  if (chunking_) fmt::format_to(std::back_inserter(rewritten_), "{:x}\r\n", bytes.size());
+  rewritten_.append(bytes.data(), bytes.size());
+  if (chunking_) rewritten_.append("\r\n");
+}
+
+void Inspector::on_message_complete(Direction d) {
+  if (d != Direction::downstream || !answered_) return;
+  rewritten_ += end_of_response();
+  complete_ = true;
+}
+
+std::string Inspector::end_of_response() {
+  if (!chunking_) return {};
+  chunking_ = false;
+  return "0\r\n\r\n";
+}
+
+void Inspector::next_exchange() {
+  stage_ = {Stage::http, Stage::http};
+  requests_.reset();
+  responses_.reset();
+  holding_ = true;
+  held_.clear();
+  first_head_.reset();
+  upgrade_pending_ = false;
+  response_started_ = false;
+  rewrite_response_ = answered_ = chunking_ = complete_ = false;
+  rewritten_.clear();
+  upgrade_request_.clear();
 }
 
 void Inspector::start_frames() {

@@ -68,6 +68,17 @@ class Inspector {
   /// The upgrade request, for logs: "GET /chat"; empty before one.
   const std::string& upgrade_request() const { return upgrade_request_; }
 
+  // strip_upgrade with keepalive (nginx): the client connection outlives the exchange.
+  /// True once the answer to a stripped upgrade began toward the client, rewritten for a
+  /// client kept alive: when the upstream then closes, the client stays open.
+  bool keeps_client_open() const { return rewrite_response_ && answered_; }
+  /// The bytes that end the answer when the upstream's close ended its body (the last
+  /// chunk of a re-chunked body); "" when none is due.
+  std::string end_of_response();
+  /// The exchange is over: the next client byte starts a new request on a new upstream
+  /// connection, held and rewritten as the first one was.
+  void next_exchange();
+
  private:
   /// Where a direction is in its protocol.
   enum class Stage {
@@ -83,6 +94,8 @@ class Inspector {
   Verdict inspect_held_request(std::span<const char> bytes);
   Verdict inspect_frames(Direction d, std::span<const char> bytes);
   void on_head(Direction d, const HttpHead& head);
+  void on_body(Direction d, std::span<const char> bytes);
+  void on_message_complete(Direction d);
   void on_frame(Direction d, const FrameEvent& frame);
   void start_frames();
   Verdict fail(std::string cause, Side from, std::string reason, SideActions actions, std::size_t prefix);
@@ -103,6 +116,11 @@ class Inspector {
   std::string replacement_;  ///< what a `replace` verdict points at
   std::unique_ptr<HttpHead> first_head_;  ///< the first request's head, once complete
   bool upgrade_pending_ = false;
+  bool rewrite_response_ = false;  ///< the answer to a stripped upgrade goes out as to a keep-alive client
+  bool answered_ = false;          ///< its rewritten head went out
+  bool chunking_ = false;          ///< its body goes out chunked, the last chunk not yet sent
+  bool complete_ = false;          ///< its end went by: the downstream direction ends there
+  std::string rewritten_;          ///< what a rewritten answer's verdict points at
   bool deflate_ = false;
   bool websocket_ = false;
   bool response_started_ = false;

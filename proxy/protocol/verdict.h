@@ -14,9 +14,11 @@ struct Verdict {
     forward,  ///< write the chunk as read
     replace,  ///< write `replacement` instead (empty: hold the chunk back)
     cut,      ///< write the first `prefix` bytes, then stop: see Inspector::problem()
+    finish,   ///< write `replacement`, then end this direction as its source's FIN would:
+              ///< the message it completes is the last one (a kept-alive client's answer)
   };
   Action action = Action::forward;
-  std::string_view replacement;  ///< replace: valid until the next inspect()
+  std::string_view replacement;  ///< replace, finish: valid until the next inspect()
   std::size_t prefix = 0;        ///< cut: bytes to write before stopping
 };
 

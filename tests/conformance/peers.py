@@ -60,6 +60,10 @@ class Script:
     flood: bool = False                 # write as fast as the socket takes, from time zero
     read_from: float = 0.0              # do not read before this (a client that stops reading)
     after_eof: str = "stop"             # "stop": fall silent after a FIN; "send": keep sending
+    # A refused upgrade (nginx without the upgrade headers) repeated this many times: the
+    # client sends it again on the same connection after each answer, then waits for the
+    # connection's end; the backend accepts and answers as many more connections.
+    again_after_refusal: int = 0
 
 
 @dataclass
@@ -421,6 +425,8 @@ def run_client(peer, port):
         if head.status() != 101:
             peer.t0 = sent
             peer.record(f"HTTP {head.status()}")
+            if peer.script.again_after_refusal:
+                refused_again(peer, sock, request)
             peer.shared.client_done(time.monotonic())
             return
         if head.header("sec-websocket-accept") != wsproto.accept_key(key):
@@ -430,6 +436,31 @@ def run_client(peer, port):
     peer.shared.start(peer.t0)
     peer.run(leftover)
     peer.shared.client_done(time.monotonic())
+
+
+def refused_again(peer, sock, request):
+    """After a refused upgrade: the same request again on the same connection, as many
+    times as the script says (each answer recorded), then the connection's end."""
+    for _ in range(peer.script.again_after_refusal):
+        try:
+            sock.sendall(request)
+        except OSError as e:
+            peer.record("RST" if isinstance(e, ConnectionResetError) else "send failed")
+            return
+        head, _ = read_head(sock, HANDSHAKE_TIMEOUT)
+        if head is None:
+            peer.record("EOF")
+            return
+        peer.record(f"HTTP {head.status()}")
+    sock.settimeout(max(0.0, peer.shared.deadline - time.monotonic()))
+    try:
+        while sock.recv(65536):
+            pass
+        peer.record("EOF")
+    except ConnectionResetError:
+        peer.record("RST")
+    except socket.timeout:
+        pass
 
 
 def run_backend(peer, listener):
@@ -455,6 +486,19 @@ def run_backend(peer, listener):
             sock.sendall(wsproto.upgrade_required())
             sock.shutdown(socket.SHUT_WR)
             peer.record("request without Upgrade: answered 426")
+            for _ in range(peer.script.again_after_refusal):
+                try:
+                    again, _ = listener.accept()
+                except OSError:
+                    peer.record("no further connection")
+                    return
+                with again:
+                    if read_head(again, HANDSHAKE_TIMEOUT)[0] is None:
+                        peer.record("no further request")
+                        return
+                    again.sendall(wsproto.upgrade_required())
+                    again.shutdown(socket.SHUT_WR)
+                    peer.record("another connection, request without Upgrade: answered 426")
             return
         sock.sendall(wsproto.switching_protocols(head.header("sec-websocket-key")))
     peer.t0 = time.monotonic()

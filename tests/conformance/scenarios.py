@@ -174,6 +174,11 @@ SCENARIOS = [
              "timeout tunnel 1s + option independent-streams; the server sends every 0.3 T",
              True, Script(), Script(send_every=0.3), 3.0,
              haproxy=haproxy_ws(**{"option independent-streams": True})),
+    Scenario("no-upgrade-headers-keepalive",
+             "as no-upgrade-headers with keepalive_timeout 1s: after the 426 the client sends its "
+             "upgrade again on the same connection, then waits", True,
+             Script(again_after_refusal=1), Script(again_after_refusal=1), 2.0,
+             NginxSetup("http", {"proxy_read_timeout": "1s", "keepalive_timeout": "1s"}, websocket_headers=False)),
 ]
 
 

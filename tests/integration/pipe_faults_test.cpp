@@ -146,13 +146,19 @@ class Rig final : public PipeObserver {
   std::atomic<std::size_t> chunk_bytes{0};  ///< bytes passed to on_chunk
   std::atomic<std::size_t> passed_bytes{0};  ///< bytes reported by on_passed (spliced)
   std::atomic<Steady::time_point> first_chunk_at{};
+  /// Set before the bytes: a chunk holding '!' gets the `finish` verdict (a kept-alive
+  /// client's complete answer), its bytes passed as the replacement.
+  std::atomic<bool> finish_at_bang{false};
 
  private:
   Verdict on_chunk(Direction, std::span<const char> bytes) override {
     if (chunks++ == 0) first_chunk_at = Steady::now();
     chunk_bytes += bytes.size();
+    last_.assign(bytes.data(), bytes.size());
+    if (finish_at_bang && last_.find('!') != std::string::npos) return {Verdict::Action::finish, last_, 0};
     return {};
   }
+  std::string last_;  ///< what a `finish` verdict points at
   void on_write_blocked(Direction, std::size_t) override {}
   void on_write_progress(Direction, std::size_t) override {}
   bool opaque(Direction) const override { return splice_; }
@@ -201,6 +207,25 @@ void expect_passes_then_finishes(Rig& rig, const std::string& text) {
 TEST(PipeFaults, WithoutFaultsBytesAndFinPassAsBefore) {
   Rig rig;
   expect_passes_then_finishes(rig, "hello");
+}
+
+TEST(PipeFaults, AFinishVerdictWritesItsBytesThenEndsAsAFinWould) {
+  Rig rig;
+  rig.finish_at_bang = true;
+  ASSERT_TRUE(send_all(rig.client(), "answer!"));
+  EXPECT_EQ(recv_exact(rig.server(), 7, Ms(2000)), "answer!");
+  EXPECT_EQ(rig.ended(Ms(2000)), PipeResult::End::finished) << "no FIN from the client needed";
+}
+
+TEST(PipeFaults, AFinishVerdictUnderLatencyEndsAfterItsDelayedBytes) {
+  Rig rig;
+  rig.finish_at_bang = true;
+  rig.set_faults(with_latency(milliseconds(100)));
+  const auto start = Steady::now();
+  ASSERT_TRUE(send_all(rig.client(), "answer!"));
+  EXPECT_EQ(recv_exact(rig.server(), 7, Ms(2000)), "answer!");
+  EXPECT_GE(since(start), Ms(95));
+  EXPECT_EQ(rig.ended(Ms(2000)), PipeResult::End::finished);
 }
 
 TEST(PipeFaults, LatencyDelaysBytesButTheObserverSeesThemOnArrival) {

@@ -16,8 +16,10 @@ import os
 import random
 import re
 import signal
+import socket
 import struct
 import sys
+import tempfile
 import time
 import unittest
 import urllib.error
@@ -421,6 +423,42 @@ class ApiGateway(DropsimCase):
         self.assertIn("client will see 1009", line)
         self.assertIn("from server", line)
 
+    async def deflate_message(self, d):
+        """Through `d`, a client offering permessage-deflate (websockets' default, as is the
+        server's acceptance) sends 200 KiB of one repeated byte in 25 KiB fragments (each
+        under the 32 KiB frame quota); returns the 101's extensions and how it ended:
+        "echoed" or the close code the client got."""
+        message = b"a" * (200 * 1024)  # over the 128 KiB payload quota; deflates to a few hundred bytes
+        async with connect(d.uri()) as ws:
+            extensions = ws.response_headers.get("Sec-WebSocket-Extensions", "")
+            await ws.send(message[i:i + 25 * 1024] for i in range(0, len(message), 25 * 1024))
+            try:
+                echoed = await asyncio.wait_for(ws.recv(), STEP)
+            except ConnectionClosed as e:
+                self.assertIsNotNone(e.rcvd, f"no close frame reached the client: {e!r}")
+                return extensions, e.rcvd.code
+        self.assertEqual(echoed, message)
+        return extensions, "echoed"
+
+    async def test_offer_stripped_quotas_apply_to_exact_sizes(self):
+        port = await self.ws_server()
+        d = await self.dropsim("api-gateway", port, "permessage_deflate=off")
+        extensions, ended = await self.deflate_message(d)
+        self.assertEqual(extensions, "", "the server never saw the offer, so nothing was negotiated")
+        self.assertEqual(ended, 1009)
+        line = await d.wait_for_log("[C1] closed")
+        self.assertIn("message of", line)
+        await d.wait_for_log("without its Sec-WebSocket-Extensions offer")
+        await asyncio.sleep(0.2)
+        self.assertTrue(self.server_got.empty(), "the oversized message reached the server")
+
+    async def test_offer_forwarded_by_default_quotas_see_compressed_sizes(self):
+        port = await self.ws_server()
+        d = await self.dropsim("api-gateway", port)
+        extensions, ended = await self.deflate_message(d)
+        self.assertIn("permessage-deflate", extensions)
+        self.assertEqual(ended, "echoed", "compressed, the 200 KiB message is far under the quota")
+
     async def test_idle_close_sends_1001(self):
         port = await self.ws_server()
         d = await self.dropsim("api-gateway", port, "idle_connection_timeout=800ms")
@@ -515,16 +553,24 @@ class IdleHeartbeats(DropsimCase):
 
 
 class Handshake(DropsimCase):
-    async def raw_http_server(self):
-        """A plain TCP server that records the request head and answers 400."""
+    async def raw_http_server(self, *responses, hold=0.0):
+        """A plain TCP server that answers each connection's request head, the n-th with
+        the n-th of `responses` (the last one from then on; by default a 400), and closes
+        `hold` seconds later; returns its port, a queue of the heads, and the list of
+        accept times."""
+        responses = responses or (b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",)
         heads = asyncio.Queue()
+        accepted = []
 
         async def handle(reader, writer):
+            accepted.append(time.monotonic())
+            response = responses[min(len(accepted), len(responses)) - 1]
             try:
                 head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
                 await heads.put(head.decode("latin-1"))
-                writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                writer.write(response)
                 await writer.drain()
+                await asyncio.sleep(hold)
             except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError):
                 pass
             finally:
@@ -532,10 +578,10 @@ class Handshake(DropsimCase):
 
         server = await asyncio.start_server(handle, "127.0.0.1", 0)
         self._servers.append(server)
-        return server.sockets[0].getsockname()[1], heads
+        return server.sockets[0].getsockname()[1], heads, accepted
 
     async def test_nginx_without_websocket_headers_strips_upgrade(self):
-        port, heads = await self.raw_http_server()
+        port, heads, _ = await self.raw_http_server()
         d = await self.dropsim("nginx", port, "websocket_headers=off")
         with self.assertRaises(InvalidStatusCode) as caught:
             async with connect(d.uri("/chat")):
@@ -550,6 +596,73 @@ class Handshake(DropsimCase):
         self.assertFalse(any(l.startswith("upgrade:") for l in lower), head)
         await d.wait_for_log("strip_upgrade")
 
+    async def test_nginx_without_websocket_headers_keeps_the_client_alive(self):
+        # Measured with nginx 1.22 (no proxy_http_version 1.1 / Upgrade / Connection,
+        # keepalive_timeout 1s): each upgrade request on one client connection goes to the
+        # backend as HTTP/1.0 over a new connection; the client gets each answer as HTTP/1.1
+        # with Connection: keep-alive (a close-delimited body chunked) and FIN 1.0 s after
+        # the last one.
+        body = b"upgrade required\n"
+        answers = [b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                   % (len(body), body),
+                   b"HTTP/1.0 426 Upgrade Required\r\nContent-Type: text/plain\r\n\r\n" + body]
+        port, heads, accepted = await self.raw_http_server(*answers)
+        d = await self.dropsim("nginx", port, "websocket_headers=off", "keepalive_timeout=1s")
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+
+        def upgrade(path):
+            return (f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                    f"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n").encode()
+
+        writer.write(upgrade("/one"))
+        first = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
+        self.assertTrue(first.startswith(b"HTTP/1.1 426 Upgrade Required\r\n"), first)
+        self.assertIn(b"\r\nConnection: keep-alive\r\n", first)
+        self.assertIn(b"\r\nContent-Length: 17\r\n", first)
+        self.assertEqual(await asyncio.wait_for(reader.readexactly(len(body)), STEP), body)
+
+        writer.write(upgrade("/two"))
+        second = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
+        self.assertTrue(second.startswith(b"HTTP/1.1 426 Upgrade Required\r\n"), second)
+        self.assertIn(b"\r\nTransfer-Encoding: chunked\r\n", second)
+        self.assertIn(b"\r\nConnection: keep-alive\r\n", second)
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+        self.assertEqual(await asyncio.wait_for(reader.readexactly(len(chunked)), STEP), chunked)
+        answered = time.monotonic()
+
+        # Then nothing until keepalive_timeout, and FIN.
+        self.assertEqual(await asyncio.wait_for(reader.read(), STEP + 1), b"")
+        waited = time.monotonic() - answered
+        writer.close()
+        self.assertGreater(waited, 0.8)
+        self.assertEqual(len(accepted), 2, "one upstream connection per request")
+        heads = [heads.get_nowait() for _ in range(heads.qsize())]
+        self.assertEqual([h.split("\r\n")[0] for h in heads], ["GET /one HTTP/1.0", "GET /two HTTP/1.0"])
+        for h in heads:
+            self.assertIn("\r\nConnection: close\r\n", h)
+            self.assertNotIn("Upgrade:", h)
+        line = await d.wait_for_log("[C1] closed")
+        self.assertIn("keep-alive idle for", line)
+
+    async def test_nginx_without_websocket_headers_ends_an_exchange_with_the_answer(self):
+        # Measured with nginx 1.22: an upstream that holds its connection 3 s after a
+        # Content-Length answer does not delay the client's next request (sent upstream
+        # 0.5 s later over a new connection): the exchange ends with the answer's last byte.
+        answer = b"HTTP/1.1 426 Upgrade Required\r\nContent-Length: 2\r\nConnection: close\r\n\r\nno"
+        port, _, accepted = await self.raw_http_server(answer, hold=3 * STEP)
+        d = await self.dropsim("nginx", port, "websocket_headers=off", "keepalive_timeout=5s")
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+        upgrade = (b"GET /chat HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                   b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        for _ in range(2):
+            writer.write(upgrade)
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), STEP)
+            self.assertIn(b"\r\nConnection: keep-alive\r\n", head)
+            self.assertEqual(await asyncio.wait_for(reader.readexactly(2), STEP), b"no")
+        writer.close()
+        self.assertEqual(len(accepted), 2)
+        await d.wait_for_log("the upstream's answer is complete")
+
     async def test_envoy_rejects_upgrade_with_403(self):
         port = await self.ws_server()
         d = await self.dropsim("envoy", port)
@@ -558,6 +671,67 @@ class Handshake(DropsimCase):
                 pass
         self.assertEqual(caught.exception.status_code, 403)
         await d.wait_for_log("refused with 403")
+
+    async def test_envoy_refuses_before_any_upstream_connection(self):
+        port, _, accepted = await self.raw_http_server(
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok")
+        d = await self.dropsim("envoy", port)
+        with self.assertRaises(InvalidStatusCode) as caught:
+            async with connect(d.uri()):
+                pass
+        self.assertEqual(caught.exception.status_code, 403)
+        line = await d.wait_for_log("refused with 403")
+        self.assertIn("client", line)
+        self.assertNotIn("connected to upstream", d.log())
+        # Whatever the backend would have accepted has had time to arrive.
+        await asyncio.sleep(0.2)
+        self.assertEqual(accepted, [], "Envoy never connects upstream for a refused upgrade")
+
+        # A plain request through the same proxy is forwarded: held until its head was
+        # complete, then sent on the new upstream connection.
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.1)
+        self.assertEqual(accepted, [], "no upstream connect before the head is complete")
+        writer.write(b"\r\n")
+        response = await asyncio.wait_for(reader.read(), STEP)
+        writer.close()
+        self.assertTrue(response.startswith(b"HTTP/1.1 200 OK"), response)
+        self.assertTrue(response.endswith(b"ok"), response)
+        self.assertEqual(len(accepted), 1)
+        await d.wait_for_log("connected to upstream")
+
+    async def test_request_read_before_the_connect_is_the_one_an_unreachable_upstream_answers(self):
+        # A port nothing listens on: bound, never listening.
+        closed = socket.socket()
+        closed.bind(("127.0.0.1", 0))
+        self.addCleanup(closed.close)
+        with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+            f.write("name: refusing\nmode: http\nhandshake: reject\n"
+                    "connect: {timeout: 1s, on_failure: http_status, http_status: 502}\n")
+        self.addCleanup(os.unlink, f.name)
+        d = await self.dropsim(f.name, closed.getsockname()[1])
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+        writer.write(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+        # The head was read before the connect: the 502 answers it at once, not a second head.
+        response = await asyncio.wait_for(reader.read(), STEP)
+        writer.close()
+        self.assertTrue(response.startswith(b"HTTP/1.1 502 Bad Gateway\r\n"), response)
+
+    async def test_envoy_closes_a_silent_client_by_stream_idle_timeout_without_connecting(self):
+        port, _, accepted = await self.raw_http_server()
+        d = await self.dropsim("envoy", port, "stream_idle_timeout=500ms")
+        reader, writer = await asyncio.wait_for(asyncio.open_connection("127.0.0.1", d.port), STEP)
+        writer.write(b"GET /chat HTTP/1.1\r\n")  # never finished
+        await writer.drain()
+        started = time.monotonic()
+        self.assertEqual(await asyncio.wait_for(reader.read(), STEP + 1), b"")
+        elapsed = time.monotonic() - started
+        writer.close()
+        self.assertGreater(elapsed, 0.35)
+        await d.wait_for_log("closed by stream_idle_timeout")
+        self.assertEqual(accepted, [])
 
     async def test_envoy_with_upgrade_configs_accepts(self):
         port = await self.ws_server()

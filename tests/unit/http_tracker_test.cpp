@@ -593,6 +593,60 @@ TEST(HttpTrackerTest, StripUpgradeOutputParsesAsAPlainRequest) {
   EXPECT_FALSE(rec.heads[0].is_websocket_upgrade());
 }
 
+TEST(HttpTrackerTest, WithoutHeaderDropsEveryLineOfThatHeaderAndNothingElse) {
+  const std::string head =
+      "GET /chat HTTP/1.1\r\n"
+      "Host: example.com\r\n"
+      "sec-websocket-extensions: permessage-deflate;\r\n"
+      "\t client_max_window_bits\r\n"  // an obs-fold continuation of it
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Extensions : x-webkit-deflate-frame\r\n"
+      "X-Sec-WebSocket-Extensions: kept\r\n"
+      "\r\n";
+  EXPECT_EQ(without_header(head, "Sec-WebSocket-Extensions"),
+            "GET /chat HTTP/1.1\r\n"
+            "Host: example.com\r\n"
+            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "X-Sec-WebSocket-Extensions: kept\r\n"
+            "\r\n");
+  EXPECT_EQ(without_header(head, "Absent"), head) << "nothing to drop: byte for byte the same";
+  // The request line is never taken for a header, whatever it holds.
+  EXPECT_EQ(without_header("Host: /x HTTP/1.1\r\nHost: h\r\n\r\n", "Host"), "Host: /x HTTP/1.1\r\n\r\n");
+}
+
+TEST(HttpTrackerTest, KeepAliveResponseIsHttp11WithoutHopByHopHeaders) {
+  HttpHead h;
+  h.is_request = false;
+  h.version_minor = 0;
+  h.status = 426;
+  h.reason = "Upgrade Required";
+  h.headers = {{"Content-Type", "text/plain"}, {"Connection", "close"}, {"Keep-Alive", "timeout=5"},
+               {"Content-Length", "17"}};
+  EXPECT_EQ(keep_alive_response(h, false),
+            "HTTP/1.1 426 Upgrade Required\r\nContent-Type: text/plain\r\nContent-Length: 17\r\n"
+            "Connection: keep-alive\r\n\r\n");
+  h.headers = {{"Transfer-Encoding", "chunked"}, {"X-A", "1"}};
+  EXPECT_EQ(keep_alive_response(h, true),
+            "HTTP/1.1 426 Upgrade Required\r\nX-A: 1\r\nTransfer-Encoding: chunked\r\n"
+            "Connection: keep-alive\r\n\r\n");
+}
+
+TEST(HttpTrackerTest, SentChunkedWhenABodyHasNoLength) {
+  HttpHead h;
+  h.is_request = false;
+  h.status = 200;
+  EXPECT_TRUE(sent_chunked(h)) << "close-delimited";
+  h.headers = {{"Transfer-Encoding", "chunked"}};
+  EXPECT_TRUE(sent_chunked(h)) << "chunked by the upstream: chunked again";
+  h.headers = {{"content-length", "0"}};
+  EXPECT_FALSE(sent_chunked(h));
+  h.headers.clear();
+  for (int status : {101, 204, 304}) {
+    h.status = status;
+    EXPECT_FALSE(sent_chunked(h)) << status << " carries no body";
+  }
+}
+
 TEST(HttpTrackerTest, StatusResponseIsExact) {
   EXPECT_EQ(status_response(403),
             "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");

@@ -172,6 +172,122 @@ TEST(InspectorHandshake, StripUpgradeLeavesOtherRequestsAlone) {
   EXPECT_EQ(v.replacement, get);
 }
 
+TEST(InspectorHandshake, StripExtensionsForwardsTheUpgradeWithoutItsOffer) {
+  Profile p = http_profile();
+  p.handshake.strip_extensions = true;
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  Inspector inspector(p, policy);
+  const std::string head =
+      "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+      "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n";
+  const std::string early = "\x81\x85" "early";  // a frame sent right behind the head
+  const std::string wire = head + early;
+  const Verdict first = inspector.inspect(Direction::upstream, std::string_view(wire).substr(0, 40), clock.now());
+  ASSERT_EQ(first.action, Verdict::Action::replace);
+  EXPECT_TRUE(first.replacement.empty()) << "held until the head is complete";
+  const Verdict second = inspector.inspect(Direction::upstream, std::string_view(wire).substr(40), clock.now());
+  ASSERT_EQ(second.action, Verdict::Action::replace);
+  const std::string stripped =
+      "GET /chat HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+  EXPECT_EQ(second.replacement, stripped + early);
+  EXPECT_EQ(policy.activity(Direction::upstream).bytes, wire.size()) << "counted as the client sent it";
+  const auto notice = inspector.take_notice();
+  ASSERT_TRUE(notice);
+  EXPECT_NE(notice->find("without its Sec-WebSocket-Extensions offer"), std::string::npos) << *notice;
+  // Still an upgrade: the 101 starts the frames, as for any forwarded upgrade.
+  inspector.inspect(Direction::downstream,
+                    std::string_view("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                     "Connection: Upgrade\r\n\r\n"),
+                    clock.now());
+  EXPECT_TRUE(inspector.websocket());
+}
+
+/// nginx without the upgrade headers, keeping the client alive for `keepalive`.
+Profile kept_alive_profile(Duration keepalive) {
+  Profile p = http_profile();
+  p.handshake.kind = HandshakePolicy::Kind::strip_upgrade;
+  p.handshake.keepalive = keepalive;
+  return p;
+}
+
+/// An inspector for kept_alive_profile().
+struct KeptAlive {
+  explicit KeptAlive(Duration keepalive = std::chrono::seconds(75)) : profile(kept_alive_profile(keepalive)) {}
+  /// What the client gets for `bytes` from the upstream; `last`: they end the answer.
+  std::string answer(std::string_view bytes, bool last = false) {
+    const Verdict v = inspector.inspect(Direction::downstream, bytes, clock.now());
+    EXPECT_EQ(v.action, last ? Verdict::Action::finish : Verdict::Action::replace);
+    return std::string(v.replacement);
+  }
+  Profile profile;
+  ManualClock clock;
+  Policy policy{profile, clock.now()};
+  Inspector inspector{profile, policy};
+};
+
+TEST(InspectorHandshake, KeptAliveClientGetsAContentLengthAnswerAsHttp11KeepAlive) {
+  KeptAlive k;
+  k.inspector.inspect(Direction::upstream, kUpgrade, k.clock.now());
+  EXPECT_FALSE(k.inspector.keeps_client_open()) << "nothing answered yet";
+  const std::string_view wire =
+      "HTTP/1.0 426 Upgrade Required\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello";
+  // Split inside the head: nothing goes out until the head is complete.
+  EXPECT_EQ(k.answer(wire.substr(0, 20)), "");
+  EXPECT_EQ(k.answer(wire.substr(20, wire.size() - 22)),
+            "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 5\r\nConnection: keep-alive\r\n\r\nhel");
+  EXPECT_EQ(k.answer(wire.substr(wire.size() - 2), /*last=*/true), "lo") << "the exchange ends with its body";
+  EXPECT_TRUE(k.inspector.keeps_client_open());
+  EXPECT_EQ(k.inspector.end_of_response(), "") << "a Content-Length body needs no ending";
+}
+
+TEST(InspectorHandshake, KeptAliveClientGetsACloseDelimitedAnswerChunked) {
+  KeptAlive k;
+  k.inspector.inspect(Direction::upstream, kUpgrade, k.clock.now());
+  EXPECT_EQ(k.answer("HTTP/1.0 400 Bad Request\r\n\r\nab"),
+            "HTTP/1.1 400 Bad Request\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n2\r\nab\r\n");
+  EXPECT_EQ(k.answer(std::string(20, 'c')), "14\r\n" + std::string(20, 'c') + "\r\n");
+  // The upstream's close ends the body: the last chunk, once.
+  EXPECT_EQ(k.inspector.end_of_response(), "0\r\n\r\n");
+  EXPECT_EQ(k.inspector.end_of_response(), "");
+}
+
+TEST(InspectorHandshake, KeptAliveClientGetsAChunkedAnswerRechunkedAndEnded) {
+  KeptAlive k;
+  k.inspector.inspect(Direction::upstream, kUpgrade, k.clock.now());
+  EXPECT_EQ(k.answer("HTTP/1.1 426 Upgrade Required\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+                     /*last=*/true),
+            "HTTP/1.1 426 Upgrade Required\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n"
+            "3\r\nabc\r\n0\r\n\r\n");
+  EXPECT_EQ(k.inspector.end_of_response(), "") << "already ended with the message";
+}
+
+TEST(InspectorHandshake, NextExchangeHoldsAndRewritesTheNextRequestAgain) {
+  KeptAlive k;
+  k.inspector.inspect(Direction::upstream, kUpgrade, k.clock.now());
+  k.answer("HTTP/1.0 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n", /*last=*/true);
+  k.inspector.next_exchange();
+  EXPECT_FALSE(k.inspector.keeps_client_open());
+  const Verdict held = k.inspector.inspect(Direction::upstream, kUpgrade.substr(0, 10), k.clock.now());
+  ASSERT_EQ(held.action, Verdict::Action::replace);
+  EXPECT_TRUE(held.replacement.empty());
+  const Verdict v = k.inspector.inspect(Direction::upstream, kUpgrade.substr(10), k.clock.now());
+  ASSERT_EQ(v.action, Verdict::Action::replace);
+  EXPECT_EQ(std::string(v.replacement).rfind("GET /chat HTTP/1.0\r\n", 0), 0u) << v.replacement;
+  EXPECT_EQ(k.answer("HTTP/1.0 426 Upgrade Required\r\nContent-Length: 0\r\n\r\n", /*last=*/true),
+            "HTTP/1.1 426 Upgrade Required\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+}
+
+TEST(InspectorHandshake, WithoutKeepaliveTheAnswerPassesUnchanged) {
+  KeptAlive k(Duration::zero());
+  k.inspector.inspect(Direction::upstream, kUpgrade, k.clock.now());
+  const Verdict v = k.inspector.inspect(Direction::downstream, std::string_view("HTTP/1.0 426 X\r\n\r\n"), k.clock.now());
+  EXPECT_EQ(v.action, Verdict::Action::forward);
+  EXPECT_FALSE(k.inspector.keeps_client_open());
+}
+
 TEST(InspectorHandshake, RejectAnswersTheStatusAndForwardsNothing) {
   Profile p = http_profile();
   p.handshake.kind = HandshakePolicy::Kind::reject;

@@ -816,6 +816,28 @@ TEST(ProfileWebSocketTest, HandshakeIsAPolicyOrAPolicyWithAStatus) {
   EXPECT_EQ(load(http + "handshake: {policy: reject, status: 426}\n").handshake,
             (HandshakePolicy{HandshakePolicy::Kind::reject, 426}));
   EXPECT_EQ(load(http + "handshake: {policy: strip_upgrade}\n").handshake.kind, HandshakePolicy::Kind::strip_upgrade);
+  EXPECT_TRUE(load(http + "handshake: {policy: forward, strip_extensions: on}\n").handshake.strip_extensions);
+  EXPECT_FALSE(load(http + "handshake: {policy: forward, strip_extensions: off}\n").handshake.strip_extensions);
+  const std::string flagged =
+      with_http_settings("handshake: {policy: forward, strip_extensions: {if: $flag, then: on, else: off}}\n");
+  EXPECT_FALSE(load(flagged).handshake.strip_extensions);
+  EXPECT_TRUE(load(flagged, {{"flag", "on"}}).handshake.strip_extensions);
+  // Only forward sends the upgrade on: under another policy it does not act, and is not kept.
+  const std::string either =
+      with_http_settings("handshake: {policy: {if: $flag, then: forward, else: reject}, strip_extensions: on}\n");
+  EXPECT_FALSE(load(either).handshake.strip_extensions);
+  EXPECT_TRUE(load(either, {{"flag", "on"}}).handshake.strip_extensions);
+  const Profile kept = load(http + "handshake: {policy: strip_upgrade, keepalive: 75s}\n");
+  EXPECT_EQ(kept.handshake.keepalive, std::chrono::seconds(75));
+  // Only strip_upgrade keeps a client alive: under another policy it is not kept.
+  EXPECT_EQ(load(with_http_settings("handshake: {policy: {if: $flag, then: forward, else: strip_upgrade}, "
+                                    "keepalive: 2s}\n"), {{"flag", "on"}})
+                .handshake.keepalive,
+            Duration::zero());
+  EXPECT_EQ(builtin("nginx", {{"websocket_headers", "off"}, {"keepalive_timeout", "1s"}}).handshake.keepalive,
+            std::chrono::seconds(1));
+  EXPECT_EQ(builtin("nginx", {{"websocket_headers", "off"}}, 0.5).handshake.keepalive, std::chrono::milliseconds(37500))
+      << "scaled by --time-scale";
 }
 
 TEST(ProfileWebSocketTest, HandshakePolicyTakesIfExpressions) {
@@ -846,6 +868,26 @@ handshake: {policy: forward, status: 403}
                "'status' is the answer of policy: reject, and policy can never be reject here");
   expect_error(load_error(R"(name: t
 mode: http
+handshake: {policy: strip_upgrade, strip_extensions: on}
+)"), "t.yaml:3:36: ",
+               "'strip_extensions' changes an upgrade that policy: forward sends upstream, and policy can never be "
+               "forward here: remove strip_extensions, or write policy: forward");
+  expect_error(load_error(R"(name: t
+mode: http
+handshake: {policy: reject, keepalive: 75s}
+)"), "t.yaml:3:29: ",
+               "'keepalive' is how long the client connection stays open after the answer to a stripped upgrade, "
+               "and policy can never be strip_upgrade here");
+  expect_error(load_error(R"(name: t
+mode: http
+handshake: {policy: strip_upgrade, keepalive: forever}
+)"), "t.yaml:3:47: ", "'forever' is not a duration (in 'handshake.keepalive')");
+  expect_error(load_error(R"(name: t
+mode: http
+handshake: {policy: forward, strip_extensions: maybe}
+)"), "t.yaml:3:48: ", "'maybe' is not on or off (in 'handshake.strip_extensions'): write on or off");
+  expect_error(load_error(R"(name: t
+mode: http
 handshake: {policy: reject, status: 99}
 )"), "t.yaml:3:37: ", "'99' is not an HTTP status (in 'handshake.status')");
   expect_error(load_error(R"(name: t
@@ -856,7 +898,7 @@ handshake: {status: 403}
   expect_error(load_error(R"(name: t
 mode: http
 handshake: {policy: reject, code: 403}
-)"), "t.yaml:3:29: ", "unknown key 'code' in 'handshake'; valid keys: policy, status");
+)"), "t.yaml:3:29: ", "unknown key 'code' in 'handshake'; valid keys: policy, status, strip_extensions, keepalive");
   expect_error(load_error(R"(name: t
 mode: tcp
 handshake: forward
@@ -1188,6 +1230,11 @@ timers:
     on_expiry: {client: http_status, http_status: 502}
 )"));
   expect_round_trip(load("name: s\nmode: http\nhandshake: strip_upgrade\nlimits: {on_exceed: {client: fin}}\n"));
+  const Profile stripping = load("name: s\nmode: http\nhandshake: {policy: forward, strip_extensions: on}\n");
+  ASSERT_TRUE(stripping.handshake.strip_extensions);
+  expect_round_trip(stripping);
+  EXPECT_NE(to_yaml(stripping).find("handshake: {policy: forward, strip_extensions: true}"), std::string::npos)
+      << to_yaml(stripping);
 }
 
 TEST(ProfileToYamlTest, RoundTripsBuiltinsWithTheirWebSocketSwitchesFlipped) {
@@ -1195,6 +1242,7 @@ TEST(ProfileToYamlTest, RoundTripsBuiltinsWithTheirWebSocketSwitchesFlipped) {
   expect_round_trip(builtin("nginx", {{"websocket_headers", "off"}}));
   expect_round_trip(builtin("azure-lb", {{"enable_tcp_reset", "on"}}, 0.01));
   expect_round_trip(builtin("api-gateway", {{"websocket_frame_size", "64KiB"}, {"message_payload_size", "none"}}, 0.01));
+  expect_round_trip(builtin("api-gateway", {{"permessage_deflate", "off"}}));
 }
 
 TEST(ProfileToYamlTest, ShowsWebSocketFieldsOnlyWhereTheyAct) {
@@ -1214,7 +1262,8 @@ TEST(ProfileToYamlTest, ShowsWebSocketFieldsOnlyWhereTheyAct) {
   EXPECT_NE(nginx.find("max_frame: none"), std::string::npos) << nginx;
 
   EXPECT_NE(to_yaml(builtin("envoy")).find("handshake: {policy: reject, status: 403}"), std::string::npos);
-  EXPECT_NE(to_yaml(builtin("nginx", {{"websocket_headers", "off"}})).find("handshake: strip_upgrade"),
+  EXPECT_NE(to_yaml(builtin("nginx", {{"websocket_headers", "off"}})).find(
+                "handshake: {policy: strip_upgrade, keepalive: 1m15s}"),
             std::string::npos);
 
   const std::string nlb = to_yaml(builtin("nlb"));  // mode tcp: none of them apply
