@@ -75,7 +75,7 @@ TEST(Cli, ProfilesListsEveryBuiltinOnALine) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* name : {"nginx ", "nginx-stream ", "haproxy ", "haproxy-tcp ", "alb ",
                            "alb-client-activity-only ", "nlb ", "api-gateway ", "azure-lb ", "cloudflare ",
-                           "envoy ", "gcp ", "heroku ", "ingress-nginx "}) {
+                           "envoy ", "gcp ", "heroku ", "ingress-nginx ", "caddy "}) {
     EXPECT_NE(("\n" + r.out).find(std::string("\n") + name), std::string::npos) << name << " in\n" << r.out;
   }
 }
