@@ -352,10 +352,27 @@ ActionRequest Runtime::with_defaults(ActionRequest action) const {
   return action;
 }
 
+namespace {
+
+/// A reload does what the proxy's profile says its system does on a config reload; a
+/// profile without `reload:` has nothing to do, which is a mistake worth a 400.
+bool reloads(const Proxy& proxy) { return proxy.profile().reload.has_value(); }
+
+[[noreturn]] void no_reload(const std::string& which) {
+  throw ApiError(400, fmt::format("{}: the system it emulates keeps open connections across "
+                                  "a config reload (a profile's reload: section says what it sends instead)",
+                                  which));
+}
+
+}  // namespace
+
 ActionTally Runtime::act(std::uint64_t id, const ActionRequest& request) {
   const ActionRequest action = with_defaults(request);
   for (const auto& [name, e] : proxies_) {
     if (!e->proxy) continue;
+    if (action.action == SessionAction::reload && !reloads(*e->proxy) && e->proxy->session(id)) {
+      no_reload(fmt::format("the profile {} of proxy {} defines no reload", e->proxy->profile().name, name));
+    }
     if (const auto result = e->proxy->act(id, action)) {
       ActionTally tally;
       tally.add(*result);
@@ -368,9 +385,21 @@ ActionTally Runtime::act(std::uint64_t id, const ActionRequest& request) {
 ActionTally Runtime::act_all(const std::string& proxy, const ActionRequest& request) {
   const ActionRequest action = with_defaults(request);
   if (!proxy.empty()) entry(proxy);
+  if (action.action == SessionAction::reload) {
+    // On every proxy, a reload reaches those whose system drops connections on one.
+    bool any = false;
+    for (const auto& [name, e] : proxies_) {
+      if ((proxy.empty() || name == proxy) && e->proxy) any = any || reloads(*e->proxy);
+    }
+    if (!any) {
+      no_reload(proxy.empty() ? std::string("no proxy's profile defines a reload")
+                              : fmt::format("the profile of proxy {} defines no reload", proxy));
+    }
+  }
   ActionTally tally;
   for (const auto& [name, e] : proxies_) {
     if ((!proxy.empty() && name != proxy) || !e->proxy) continue;
+    if (action.action == SessionAction::reload && !reloads(*e->proxy)) continue;
     const ActionTally some = e->proxy->act_all(action);
     tally.acted += some.acted;
     tally.released += some.released;
