@@ -127,9 +127,22 @@ ProxyInfo Runtime::create_proxy(const ProxySpec& spec) {
   for (const FaultSpec& f : spec.faults) {
     if (const std::string why = validate(f.toxic); !why.empty()) throw ApiError(400, "bad request body: " + why);
   }
+  for (const ActionSpec& a : spec.actions) {
+    if (a.request.action == SessionAction::reload && !e->profile.reload) {
+      throw ApiError(400, fmt::format("proxy {}: a reload is scheduled, but its profile {} defines none (the system "
+                                      "keeps open connections across a config reload)",
+                                      spec.name, e->profile.name));
+    }
+  }
   if (spec.enabled) start_listening(*e);
   Entry& added = *proxies_.emplace(spec.name, std::move(e)).first->second;
   for (const FaultSpec& f : spec.faults) schedule(added, f);
+  for (std::size_t i = 0; i < spec.actions.size(); ++i) {
+    const ActionSpec& a = spec.actions[i];
+    later(added, fmt::format("act:{}", i), a.after, [this, name = spec.name, request = a.request] {
+      act_all(name, request);
+    });
+  }
   return proxy(spec.name);
 }
 
