@@ -117,4 +117,9 @@ KNOWN = {}
 # close: each sees close 1001, then EOF.
 RELOAD_PEER = Script(answer_close=False)
 
-SCENARIOS = []
+SCENARIOS = [
+    Scenario("caddy-reload",
+             "Caddy: a config reload (POST /load, a changed config) at 0.5 T with the WebSocket open; "
+             "dropsim: the reload action through its API", True, RELOAD_PEER, RELOAD_PEER, 2.0,
+             caddy=CaddySetup(), action=(RELOAD_AT, reload_caddy, reload_dropsim)),
+]
