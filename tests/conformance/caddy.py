@@ -109,7 +109,7 @@ KNOWN = {}
 # cleans up the old reverse_proxy handler and, for each of the WebSocket's two
 # connections in Go's random map order, writes an UNMASKED close frame 88 02 03 e9 (1001,
 # no reason) and close()s it: the client and the backend each get close 1001 and a FIN,
-# the two within 0.3 ms. The copy goroutines still run meanwhile: a peer that answers the
+# the two within 0.3-0.7 ms. The copy goroutines still run meanwhile: a peer that answers the
 # close at once may get its answer forwarded to the other side, in the middle of Caddy's
 # own frame (measured: the backend parsed close 50240 from the client's half-forwarded
 # masked reply followed by Caddy's 4 bytes), and the answer itself meets an RST (the
@@ -122,4 +122,12 @@ SCENARIOS = [
              "Caddy: a config reload (POST /load, a changed config) at 0.5 T with the WebSocket open; "
              "dropsim: the reload action through its API", True, RELOAD_PEER, RELOAD_PEER, 2.0,
              caddy=CaddySetup(), action=(RELOAD_AT, reload_caddy, reload_dropsim)),
+    # The transport's write_timeout is a deadline on each write to the backend: once the
+    # kernel buffers toward a backend that stopped reading are full, Caddy's write blocks,
+    # and 1 s later the stream ends. Measured: the flooding client gets RST (its unread
+    # bytes) at 1.08-1.09 s; dropsim's blocked_write timer toward the upstream: 1.08-1.10 s.
+    Scenario("caddy-write-timeout",
+             "Caddy transport write_timeout 1s: the client floods, the backend stops reading until 3 T",
+             True, Script(flood=True), Script(read_from=3.0), 4.0,
+             caddy=CaddySetup({"write_timeout": "1s"}), heavy=True),
 ]
