@@ -73,7 +73,10 @@ asio::awaitable<void> Session::run() {
     asio::co_spawn(ex, [self, d] { return self->pump(d); }, asio::detached);
   }
   if (phase_ == Phase::connecting) phase_ = Phase::open;  // not when a pipe's first turn began closing
-  if (!closing()) arm_watchdog();
+  if (closing()) co_return;
+  // The baseline that later readings count probes from: two getsockopt per session.
+  sample_keepalives(now(), true);
+  arm_watchdog();
 }
 
 asio::awaitable<void> Session::pump(Direction d) {
@@ -108,6 +111,8 @@ void Session::arm_watchdog() {
 void Session::on_watchdog() {
   if (closing()) return;
   if (fire_faults(now())) return;
+  // Probes read now may keep alive a timer that is due: read before asking.
+  sample_keepalives(now(), false);
   // An expiry usually ends the session; a half_close one leaves it running, timed on.
   if (const auto e = policy_.expired(now())) on_expiry(*e);
   if (!closing()) arm_watchdog();
@@ -148,8 +153,25 @@ void Session::reschedule() {
 
 std::optional<TimePoint> Session::next_deadline() const {
   auto deadline = policy_.next_deadline();
-  if (const auto fault = fault_deadline(); fault && (!deadline || *fault < *deadline)) deadline = fault;
+  const auto earlier = [&](std::optional<TimePoint> t) {
+    if (t && (!deadline || *t < *deadline)) deadline = t;
+  };
+  earlier(fault_deadline());
+  for (Direction d : kDirections) earlier(policy_.next_keepalive_sample(d));
   return deadline;
+}
+
+void Session::sample_keepalives(TimePoint at, bool every_side) {
+  for (Direction d : kDirections) {
+    if (!every_side && !policy_.needs_keepalive_sample(d, at)) continue;
+    auto& sock = socket(source(d));
+    const auto counters = sock.is_open() ? read_segment_counters(sock.native_handle()) : std::nullopt;
+    auto& last = counters_[index(source(d))];
+    // Reported even when unreadable (0 probes), so that the next reading moves on rather
+    // than waking the watchdog again at once.
+    policy_.on_keepalive_sample(d, last && counters ? probes_between(*last, *counters) : 0, at);
+    if (counters) last = counters;
+  }
 }
 
 void Session::on_fin(Direction d) {
@@ -217,6 +239,8 @@ void Session::on_expiry(const Expiry& e) {
   std::string what = "closed by " + t.name + " ";
   switch (t.kind) {
     case TimerKind::idle:
+      // Probes that no timer counts are read too, for the close line to say so.
+      sample_keepalives(at, true);
       what += fmt::format("after {} idle{}", clock_.seconds(e.idle), clock_.real_note(e.idle));
       // A WebSocket session tells its frames instead (see begin_closing()).
       if (!inspector_.websocket()) {

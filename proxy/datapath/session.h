@@ -27,6 +27,10 @@
 //       ▼ release_if_closed(): the last socket is closed
 //     released: the budget's slot given back, on_closed called; the coroutines unwind
 //
+// The watchdog also reads each socket's TCP_INFO counters when the policy asks (a timer
+// that counts TCP keepalive probes, which the kernel answers and dropsim never reads:
+// tcp_counters.h), at the open, and when an idle timer fires.
+//
 // The API's SessionState says connecting, open, or closing (blackholed while a blackholed
 // side is held). Files: session.cpp (this life), session_connect.cpp (the upstream connect
 // and the HTTP status when it fails), session_close.cpp (closing one side),
@@ -57,6 +61,7 @@
 #include "resolver.h"
 #include "session_budget.h"
 #include "session_control.h"
+#include "tcp_counters.h"
 #include "toxic.h"
 
 namespace dropsim {
@@ -138,6 +143,10 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   void on_write_progress(Direction d, std::size_t pending) override;
   /// Wakes the watchdog if the policy's next deadline moved earlier than its timer.
   void reschedule();
+  /// Reads the kernel's counters of the socket that is the source of each direction that
+  /// needs it now (every open one when `every_side`), and tells the policy how many TCP
+  /// keepalive probes came since the last reading (tcp_counters.h).
+  void sample_keepalives(TimePoint at, bool every_side);
   /// The source of `d` sent FIN: forward it or close both, per the profile.
   void on_fin(Direction d);
   /// A socket failed (reset, broken pipe): the other side gets a FIN.
@@ -250,6 +259,8 @@ class Session final : public std::enable_shared_from_this<Session>, private Pipe
   Phase phase_ = Phase::connecting;
   std::array<bool, 2> direction_closed_{};  ///< by a half_close expiry, indexed by Direction
   std::array<bool, 2> held_{};  ///< blackholed and still held, indexed by Side
+  /// Each socket's segment counters at the last reading, indexed by Side (nullopt: none yet).
+  std::array<std::optional<SegmentCounters>, 2> counters_{};
   bool unanswered_ = false;     ///< a peer did not hang up within close_wait of our close frame
   std::vector<ActiveToxic> toxics_;
   std::array<std::uint64_t, 2> counted_bytes_{};                 ///< already in the metrics

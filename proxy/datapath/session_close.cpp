@@ -9,6 +9,7 @@
 #include <asio/experimental/awaitable_operators.hpp>
 #include <fmt/format.h>
 
+#include <linux/filter.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
@@ -19,6 +20,22 @@
 #include "session_io.h"
 
 namespace dropsim {
+namespace {
+
+/// Makes the kernel drop every packet that arrives for `fd` before TCP sees it: a socket
+/// filter that accepts nothing runs in tcp_v4_rcv() ahead of the TCP state machine, so no
+/// data is acknowledged, no keepalive or FIN answered, no RST sent; the peer retransmits
+/// as toward a flow a load balancer forgot. Needs no privilege. Measured on loopback: the
+/// peer's 5 bytes stayed unacknowledged (tcpi_unacked 1, 3 retransmissions in 1.5 s) and
+/// its recv() timed out. What dropsim had sent and the peer had not yet acknowledged is
+/// still retransmitted by our kernel (the ACKs are dropped too); an idle flow has none.
+bool drop_every_packet(int fd) {
+  sock_filter code[] = {BPF_STMT(BPF_RET | BPF_K, 0)};  // accept 0 bytes: drop
+  const sock_fprog program{1, code};
+  return ::setsockopt(fd, SOL_SOCKET, SO_ATTACH_FILTER, &program, sizeof program) == 0;
+}
+
+}  // namespace
 
 SideClose Session::close_side(Side s, const SideActions& actions, std::string reply) {
   SideClose c;
@@ -82,6 +99,7 @@ SideClose Session::close_side(Side s, const SideActions& actions, std::string re
       break;
     case CloseAction::blackhole:
       // The pipes are stopped and the socket stays open and silent.
+      c.answer = profile_->blackhole_answer[s];
       held_[index(s)] = true;
       ++context_->metrics->blackholed;
       asio::co_spawn(timer_.get_executor(),
@@ -188,12 +206,27 @@ void Session::close_after_write(Side s, CloseAction then) {
 asio::awaitable<void> Session::hold_blackholed(Side s) {
   using namespace asio::experimental::awaitable_operators;
   auto& sock = socket(s);
+  asio::steady_timer hold(timer_.get_executor());
+  hold.expires_after(profile_->blackhole_hold);
+  if (profile_->blackhole_answer[s] == BlackholeAnswer::none) {
+    // Like Azure Load Balancer without TCP reset: the flow is forgotten and whatever its
+    // peer sends next gets no answer at all, not even an ACK. The socket is never read;
+    // after blackhole_hold it is let go as below.
+    const bool dropping = drop_every_packet(sock.native_handle());
+    co_await hold.async_wait(kAwait);
+    if (!held_[index(s)] || !sock.is_open()) co_return;  // released meanwhile (a drain, shutdown)
+    ++context_->metrics->blackhole_expired;
+    release_blackholed(s, fmt::format("after {} (blackhole_hold), {}", clock_.both(profile_->blackhole_hold),
+                                      dropping ? "every packet from it dropped unanswered"
+                                               : "unread (the kernel refused the drop filter, so it "
+                                                 "acknowledged what came)"));
+    release_if_closed();
+    co_return;
+  }
   // Like an NLB that forgot the flow: whatever that side sends next (data or FIN) is
   // answered with RST. A peer that never sends would pin the descriptors for ever: after
   // blackhole_hold (profile time; its retransmissions would have given up by then) the
   // socket is let go without a packet.
-  asio::steady_timer hold(timer_.get_executor());
-  hold.expires_after(profile_->blackhole_hold);
   auto woke = co_await (sock.async_wait(asio::socket_base::wait_read, kAwait) || hold.async_wait(kAwait));
   if (!held_[index(s)] || !sock.is_open()) co_return;  // released meanwhile (a drain, shutdown)
   if (woke.index() == 1) {

@@ -43,6 +43,12 @@ void Session::record_close(const std::string& what, const std::array<SideClose, 
   } else {
     line += ": " + describe_side(Side::client, client) + ", " + describe_side(Side::upstream, upstream);
   }
+  // A WebSocket's heartbeat line says it (heartbeat_summary); raw TCP has only this line.
+  if (!websocket) {
+    if (std::string keepalive = keepalive_summary(*profile_, policy_, clock_); !keepalive.empty()) {
+      line += "; " + keepalive;
+    }
+  }
   const auto& up = policy_.activity(Direction::upstream);
   const auto& down = policy_.activity(Direction::downstream);
   context_->log->event(
@@ -67,6 +73,7 @@ void Session::record_close(const std::string& what, const std::array<SideClose, 
 
 void Session::report() {
   const TimePoint at = now();
+  if (!closing()) sample_keepalives(at, true);
   // Profile time, as every log line, with the real time beside it when scaled (the API
   // gives real seconds first: both say which is which).
   const Duration age = at - policy_.opened_at();
@@ -80,6 +87,9 @@ void Session::report() {
   } else {
     line += fmt::format(", client→server idle {}, server→client idle {}", clock_.both(policy_.idle(Direction::upstream, at)),
                         clock_.both(policy_.idle(Direction::downstream, at)));
+    if (std::string keepalive = keepalive_summary(*profile_, policy_, clock_); !keepalive.empty()) {
+      line += "; " + keepalive;
+    }
   }
   for (std::size_t i = 0; i < profile_->timers.size() && !closing(); ++i) {
     if (const auto d = policy_.deadline(i)) {

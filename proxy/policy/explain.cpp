@@ -35,7 +35,9 @@ std::string describe_side(Side s, const SideClose& c) {
   } else {
     switch (c.action) {
       case CloseAction::blackhole:
-        text = fmt::format("{} blackholed (silence, RST on its next bytes)", who);
+        text = c.answer == BlackholeAnswer::none
+                   ? fmt::format("{} blackholed (silence, and no answer to its next bytes)", who)
+                   : fmt::format("{} blackholed (silence, RST on its next bytes)", who);
         break;
       default:
         text = fmt::format("{} to {}", describe(c.action), who);
@@ -48,11 +50,13 @@ std::string describe_side(Side s, const SideClose& c) {
 namespace {
 
 /// How the wire event reads in a sentence about the client's WebSocket API.
-std::string_view wire(CloseAction a) {
-  switch (a) {
+std::string_view wire(const SideClose& c) {
+  switch (c.action) {
     case CloseAction::rst: return "RST, no close frame";
     case CloseAction::fin_rst: return "FIN then RST, no close frame";
-    case CloseAction::blackhole: return "silence: it learns only when it next sends";
+    case CloseAction::blackhole:
+      return c.answer == BlackholeAnswer::none ? "silence, even when it sends: it learns only from its own timeouts"
+                                               : "silence: it learns only when it next sends";
     default: return "no close frame";
   }
 }
@@ -68,7 +72,7 @@ std::string websocket_outcome(const Policy& policy, const SideClose& client, con
     // The server's close frame already reached the client: its API reports that code.
     client_part = fmt::format("the client will see {} (the server's close frame)", *to_client.close_code == 0 ? 1005 : *to_client.close_code);
   } else {
-    client_part = fmt::format("the client will see 1006 ({})", wire(client.action));
+    client_part = fmt::format("the client will see 1006 ({})", wire(client));
     // A close frame was asked for but could not go out: say why.
     if (!client.fallback.empty()) client_part += fmt::format(" because {}", client.fallback);
   }
@@ -76,7 +80,8 @@ std::string websocket_outcome(const Policy& policy, const SideClose& client, con
   if (upstream.ws_code) {
     upstream_part = fmt::format("the server sees close {}, then FIN", *upstream.ws_code);
   } else if (upstream.action == CloseAction::blackhole) {
-    upstream_part = "the server hears nothing (RST when it next sends)";
+    upstream_part = upstream.answer == BlackholeAnswer::none ? "the server hears nothing (nor any answer when it sends)"
+                                                             : "the server hears nothing (RST when it next sends)";
   } else {
     upstream_part = fmt::format("the server sees {}", describe(upstream.action));
   }
@@ -150,6 +155,11 @@ std::string no_heartbeat(const Profile& profile, Direction d, const std::vector<
 
 }  // namespace
 
+std::string_view margin_verdict(double margin) {
+  // Below 1.5x a delayed ping (GC pause, a slow network) can miss the deadline.
+  return margin >= 1.5 ? "ok" : margin >= 1.0 ? "will race" : "too slow: will drop";
+}
+
 std::vector<HeartbeatCheck> heartbeat_checks(const Profile& profile, const Policy& policy) {
   std::vector<HeartbeatCheck> checks;
   for (Direction d : kDirections) {
@@ -160,8 +170,7 @@ std::vector<HeartbeatCheck> heartbeat_checks(const Profile& profile, const Polic
       if (t.kind != TimerKind::idle || !t.timeout || !t.reset_by.contains(d) || !t.reset_on.contains(kind)) continue;
       HeartbeatCheck c{d, kind, interval, t.name, *t.timeout - t.rearm_granularity, 0, ""};
       c.margin = std::chrono::duration<double>(c.timeout) / std::chrono::duration<double>(interval);
-      // Below 1.5x a delayed ping (GC pause, a slow network) can miss the deadline.
-      c.verdict = c.margin >= 1.5 ? "ok" : c.margin >= 1.0 ? "will race" : "too slow: will drop";
+      c.verdict = margin_verdict(c.margin);
       checks.push_back(std::move(c));
     }
   }
@@ -188,6 +197,47 @@ std::string heartbeat_summary(const Profile& profile, const Policy& policy, cons
                                   clock.short_seconds(beat->second)));
     } else {
       parts.push_back(no_heartbeat(profile, d, checks));
+    }
+  }
+  std::string out = fmt::format("{}", fmt::join(parts, "; "));
+  if (std::string keepalive = keepalive_summary(profile, policy, clock); !keepalive.empty()) out += "; " + keepalive;
+  return out;
+}
+
+std::string keepalive_summary(const Profile& profile, const Policy& policy, const Clockface& clock) {
+  const auto profile_seconds = [&](Duration x) {
+    return std::chrono::duration<double>(scale(x, 1.0 / profile.time_scale)).count();
+  };
+  const bool counted_anywhere = policy.counts_keepalives(Direction::upstream) || policy.counts_keepalives(Direction::downstream);
+  std::vector<std::string> parts;
+  for (Direction d : kDirections) {
+    const FrameStats& probes = policy.activity(d).probes();
+    if (probes.count == 0) continue;
+    const std::string_view from = peer(source(d));
+    const auto interval = probes.interval();
+    bool counted = false;
+    for (const TimerSpec& t : profile.timers) {
+      if (!Policy::counts_keepalives(t, d)) continue;
+      counted = true;
+      if (!interval || interval->count() <= 0) {
+        parts.push_back(fmt::format("TCP keepalive from the {} ({} probe{}) counts for {} {:g}s", from, probes.count,
+                                    probes.count == 1 ? "" : "s", t.name, profile_seconds(*t.timeout)));
+        continue;
+      }
+      const Duration effective = *t.timeout - t.rearm_granularity;
+      const double margin = std::chrono::duration<double>(effective) / std::chrono::duration<double>(*interval);
+      parts.push_back(fmt::format("TCP keepalive every {} from the {} counts for {} {:g}s: margin {:.1f}x, {}",
+                                  clock.short_seconds(*interval), from, t.name, profile_seconds(*t.timeout), margin,
+                                  margin_verdict(margin)));
+    }
+    if (counted) continue;
+    if (counted_anywhere) {
+      parts.push_back(fmt::format("TCP keepalive probes from the {} ({}) count for no timer of {}: only data counts",
+                                  from, probes.count, profile.name));
+    } else {
+      parts.push_back(fmt::format("TCP keepalive probes from the {} ({}) do not reach {} (it terminates TCP; its "
+                                  "kernel answers them): only data counts",
+                                  from, probes.count, profile.name));
     }
   }
   return fmt::format("{}", fmt::join(parts, "; "));

@@ -21,6 +21,7 @@ struct SideClose {
   std::optional<std::uint16_t> ws_code;   ///< a close frame went out with this code
   int http_status = 0;                    ///< an HTTP status went out (0: none)
   std::string fallback;                   ///< why the asked-for action became FIN, if it did
+  BlackholeAnswer answer = BlackholeAnswer::rst;  ///< blackhole: what the peer's next packet gets
 };
 
 /// Durations in log lines: the profile's time, with --time-scale undone.
@@ -68,7 +69,17 @@ std::vector<HeartbeatCheck> heartbeat_checks(const Profile& profile, const Polic
 
 /// "client→server: no heartbeat: ping at least every 30s to survive idle_timeout 60s;
 /// server→client: pings every 30.0s vs idle_timeout 60s: margin 2.0x, ok" — one sentence
-/// for a log line.
+/// for a log line; keepalive_summary() follows when probes were seen.
 std::string heartbeat_summary(const Profile& profile, const Policy& policy, const Clockface& clock);
+
+/// "ok", "will race" or "too slow: will drop": a heartbeat with `margin` (timeout ÷ interval).
+std::string_view margin_verdict(double margin);
+
+/// TCP keepalive probes, one clause per direction that sent any, against the idle timers
+/// that count them: "TCP keepalive every 1.0s from the client counts for idle_timeout 3s:
+/// margin 3.0x, ok"; for a profile that counts none, "TCP keepalive probes from the client
+/// (9) do not reach alb (it terminates TCP; its kernel answers them): only data counts".
+/// "" when no probe was seen.
+std::string keepalive_summary(const Profile& profile, const Policy& policy, const Clockface& clock);
 
 }  // namespace dropsim

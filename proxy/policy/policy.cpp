@@ -9,7 +9,8 @@ Policy::Policy(const Profile& profile, TimePoint opened_at)
       opened_at_(opened_at),
       armed_(profile.timers.size()),
       last_reset_(profile.timers.size(), opened_at),
-      fired_(profile.timers.size(), false) {
+      fired_(profile.timers.size(), false),
+      sampled_{opened_at, opened_at} {
   // Idle timers start counting at the connection's open, as if the open were traffic.
   for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
     const TimerSpec& t = profile_.timers[i];
@@ -30,9 +31,68 @@ void Policy::rearm(std::size_t i, TimePoint now) {
   armed_[i] = wanted;
 }
 
+namespace {
+const FrameStats kNone;
+}  // namespace
+
 const FrameStats& DirectionActivity::of(FrameKind k) const {
-  static const FrameStats none;
-  return frames ? (*frames)[static_cast<std::size_t>(k)] : none;
+  return frames ? (*frames)[static_cast<std::size_t>(k)] : kNone;
+}
+
+const FrameStats& DirectionActivity::probes() const { return keepalives ? *keepalives : kNone; }
+
+Duration keepalive_interval(Duration timeout) { return std::max(timeout / 8, Duration{std::chrono::milliseconds(1)}); }
+
+bool Policy::counts_keepalives(const TimerSpec& t, Direction d) {
+  return t.kind == TimerKind::idle && t.timeout && t.reset_by.contains(d) && t.reset_on.keepalive;
+}
+
+bool Policy::counts_keepalives(Direction d) const {
+  return std::any_of(profile_.timers.begin(), profile_.timers.end(),
+                     [d](const TimerSpec& t) { return counts_keepalives(t, d); });
+}
+
+void Policy::on_keepalive_sample(Direction d, std::uint64_t probes, TimePoint now) {
+  const TimePoint since = sampled_[index(d)];
+  sampled_[index(d)] = now;
+  if (probes == 0) return;
+  const TimePoint at = since + (now - since) / 2;
+  DirectionActivity& a = activity_[index(d)];
+  if (!a.keepalives) a.keepalives = std::make_unique<FrameStats>();
+  FrameStats& k = *a.keepalives;
+  k.count += probes;
+  if (!k.first) k.first = at;
+  k.last = at;
+  for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
+    // Data that came after the probe's date already moved the timer further.
+    if (counts_keepalives(profile_.timers[i], d) && at > last_reset_[i]) {
+      last_reset_[i] = at;
+      rearm(i, at);
+    }
+  }
+}
+
+std::optional<TimePoint> Policy::next_keepalive_sample(Direction d) const {
+  std::optional<Duration> every;
+  for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
+    const TimerSpec& t = profile_.timers[i];
+    if (!counts_keepalives(t, d) || !deadline(i)) continue;
+    const Duration e = keepalive_interval(*t.timeout);
+    if (!every || e < *every) every = e;
+  }
+  if (!every) return std::nullopt;
+  return sampled_[index(d)] + *every;
+}
+
+bool Policy::needs_keepalive_sample(Direction d, TimePoint now) const {
+  const auto next = next_keepalive_sample(d);
+  if (!next) return false;
+  if (*next <= now) return true;
+  for (std::size_t i = 0; i < profile_.timers.size(); ++i) {
+    const auto due = deadline(i);
+    if (due && *due <= now && counts_keepalives(profile_.timers[i], d)) return true;
+  }
+  return false;
 }
 
 std::optional<Duration> FrameStats::interval() const {

@@ -44,11 +44,16 @@ struct DirectionActivity {
   /// WebSocket frames, indexed by FrameKind; made at the first one, so that a session that
   /// never carries a frame (tcp, plain HTTP, or still idle) pays a pointer, not 160 B.
   std::unique_ptr<std::array<FrameStats, 4>> frames;
+  /// TCP keepalive probes from this direction's source (count, and their dates as
+  /// on_keepalive_sample dates them); made at the first one, as `frames`.
+  std::unique_ptr<FrameStats> keepalives;
   std::optional<std::uint16_t> close_code;  ///< the code of the close frame this way (0: none in it)
   std::string close_reason;                 ///< its reason
 
   /// Stats for frames of kind `k` (all zero before the first frame).
   const FrameStats& of(FrameKind k) const;
+  /// Stats for TCP keepalive probes (all zero before the first one).
+  const FrameStats& probes() const;
 };
 
 /// A timer that fired.
@@ -57,6 +62,11 @@ struct Expiry {
   TimePoint deadline;                ///< when it was due
   Duration idle{0};  ///< idle timers: time since the last traffic that counted for it
 };
+
+/// How often a session reads the keepalive counters of a timer with `timeout`: an eighth
+/// of it, so that a probe is dated within a sixteenth (6 %) of when it came; at an NLB's
+/// 350 s, one getsockopt per socket every 44 s.
+Duration keepalive_interval(Duration timeout);
 
 /// Per-session timer state: a pure function of the profile and the events fed to it.
 class Policy {
@@ -78,6 +88,26 @@ class Policy {
   void on_write_blocked(Direction d, std::uint64_t pending, TimePoint now);
   /// A blocked write in `d` made progress; `pending` bytes still wait (0: drained).
   void on_write_progress(Direction d, std::uint64_t pending, TimePoint now);
+
+  /// The kernel's counters of the socket that is the source of `d` were read at `now`, and
+  /// `probes` TCP keepalive probes arrived since the previous reading (the first reading,
+  /// at the open, reports 0). No counter dates a probe (tcp_counters.h), so they count as
+  /// traffic at the middle of (previous reading, now] for every idle timer that has
+  /// `keepalive` in reset_on and `d` in reset_by; the readings are at most
+  /// keepalive_interval() apart, so that date is within half of that of the real one.
+  void on_keepalive_sample(Direction d, std::uint64_t probes, TimePoint now);
+  /// When the session should next read the counters of `d`'s source: nullopt when no
+  /// running idle timer counts keepalives from it. A timer that is about to fire needs a
+  /// reading too (see needs_keepalive_sample).
+  std::optional<TimePoint> next_keepalive_sample(Direction d) const;
+  /// True when `d`'s counters must be read before acting at `now`: a reading is due, or a
+  /// timer that counts keepalives from `d` has expired (a probe since the last reading
+  /// would keep it alive).
+  bool needs_keepalive_sample(Direction d, TimePoint now) const;
+  /// True when an idle timer of the profile counts keepalives from `d` (running or not).
+  bool counts_keepalives(Direction d) const;
+  /// True when timer `t` is idle, has a timeout, and counts keepalives from `d`.
+  static bool counts_keepalives(const TimerSpec& t, Direction d);
 
   /// `timer` fired without ending the session (a half_close): it will not fire again.
   void on_fired(const TimerSpec& timer);
@@ -115,6 +145,8 @@ class Policy {
   std::vector<TimePoint> last_reset_;
   /// Timers that fired without ending the session; they stay quiet from then on.
   std::vector<bool> fired_;
+  /// When each direction's source's counters were last read (on_keepalive_sample).
+  std::array<TimePoint, 2> sampled_{};
 };
 
 }  // namespace dropsim

@@ -17,8 +17,15 @@ constexpr EnumNames<FrameKind, 4> kFrameKindNames{{{FrameKind::data, "data"},
                                                    {FrameKind::pong, "pong"},
                                                    {FrameKind::close, "close"}}};
 
+constexpr EnumNames<BlackholeAnswer, 2> kBlackholeAnswers{{{BlackholeAnswer::rst, "rst"},
+                                                            {BlackholeAnswer::none, "none"}}};
+
 }  // namespace
 
+std::string_view to_string(BlackholeAnswer a) { return name_of(kBlackholeAnswers, a); }
+std::optional<BlackholeAnswer> parse_blackhole_answer(std::string_view text) {
+  return value_named(kBlackholeAnswers, text);
+}
 std::string_view to_string(FrameKind k) { return name_of(kFrameKindNames, k); }
 std::string_view to_string(Mode m) { return name_of(kModes, m); }
 std::string_view to_string(TimerKind k) { return name_of(kKinds, k); }

@@ -74,13 +74,18 @@ inline constexpr std::array<FrameKind, 4> kFrameKinds{FrameKind::data, FrameKind
 /// The bit of `k` in a frame-kind mask (data 1, ping 2, pong 4, close 8: ws_frame.h's bits).
 constexpr std::uint8_t bit(FrameKind k) { return static_cast<std::uint8_t>(1u << static_cast<unsigned>(k)); }
 
-/// WebSocket frame kinds, as a set: which frames reset an idle timer (`reset_on:`).
-/// Bytes that are not WebSocket frames (HTTP before the upgrade, tcp mode) always count.
+/// What resets an idle timer (`reset_on:`): WebSocket frame kinds, as a set, and whether
+/// TCP keepalive probes count. Bytes that are not WebSocket frames (HTTP before the
+/// upgrade, tcp mode) always count.
 struct FrameKinds {
   bool data = true;   ///< text, binary and continuation frames
   bool ping = true;   ///< pings
   bool pong = true;   ///< pongs
   bool close = true;  ///< close frames
+  /// TCP keepalive probes (segments without data that the peer's kernel sends) count, as
+  /// at an L4 balancer or a NAT that sees every packet; a proxy that terminates TCP never
+  /// sees them (its kernel answers them), hence off by default.
+  bool keepalive = false;
 
   /// True when `k` is in the set.
   constexpr bool contains(FrameKind k) const {
@@ -106,6 +111,28 @@ struct FrameKinds {
 
 /// "data", "ping", "pong" or "close".
 std::string_view to_string(FrameKind k);
+
+/// What a blackholed side (a forgotten flow) gets when its peer sends again.
+enum class BlackholeAnswer {
+  rst,   ///< RST, as AWS NLB (and Azure with TCP reset on) answers a packet of a forgotten flow
+  none,  ///< nothing at all: no ACK, no RST; the peer retransmits until it gives up (Azure's default)
+};
+
+/// What each side's peer gets from its forgotten flow. Not always the same: an AWS NAT
+/// gateway answers the inside host with RST and drops what the outside one sends.
+struct BlackholeAnswers {
+  BlackholeAnswer client = BlackholeAnswer::rst;    ///< when the client sends to a blackholed flow
+  BlackholeAnswer upstream = BlackholeAnswer::rst;  ///< when the server does
+
+  /// The answer side `s`'s peer gets.
+  BlackholeAnswer operator[](Side s) const { return s == Side::client ? client : upstream; }
+  bool operator==(const BlackholeAnswers&) const = default;
+};
+
+/// "rst" or "none".
+std::string_view to_string(BlackholeAnswer a);
+/// Parses what to_string(BlackholeAnswer) prints.
+std::optional<BlackholeAnswer> parse_blackhole_answer(std::string_view text);
 
 /// What dropsim does with a client's WebSocket upgrade request (http mode).
 struct HandshakePolicy {
@@ -189,10 +216,12 @@ struct Profile {
   /// and HAProxy hand them to old workers), and the action is refused.
   std::optional<SideActions> reload;
   /// A blackholed side (a forgotten flow) is held open and silent until its peer sends
-  /// something, which meets RST; a peer that never does is released silently after this,
+  /// something, which meets RST (blackhole_answer none: which goes unanswered too); a peer that never does is released silently after this,
   /// as the real one would have given up retransmitting or been reaped. Bounds the
   /// descriptors a dead peer can pin.
   Duration blackhole_hold = std::chrono::minutes(15);
+  /// What the peer of a blackholed side gets when it sends: RST, or no answer at all.
+  BlackholeAnswers blackhole_answer;
   std::vector<Setting> settings;
   double time_scale = 1.0;  ///< already applied to every duration above
   /// "FILE:LINE:COL: warning: ..." for what loads but the real system would not take (a

@@ -63,12 +63,35 @@ void emit_actions(YAML::Emitter& out, std::string_view key, const SideActions& a
   out << YAML::EndMap;
 }
 
-/// Emits `reset_on:` as a flow list.
-void emit_reset_on(YAML::Emitter& out, const FrameKinds& k) {
+/// One side's key and value of a per-side field.
+struct SideValue {
+  std::string_view key;
+  std::string_view value;
+};
+
+/// Emits `key:` as one value when both sides have it, else as a flow map of the two
+/// (half_close, blackhole_answer: what the loader reads back either way).
+void emit_per_side(YAML::Emitter& out, std::string_view key, SideValue a, SideValue b) {
+  out << YAML::Key << std::string(key) << YAML::Value;
+  if (a.value == b.value) {
+    out << std::string(a.value);
+    return;
+  }
+  out << YAML::Flow << YAML::BeginMap;
+  out << YAML::Key << std::string(a.key) << YAML::Value << std::string(a.value);
+  out << YAML::Key << std::string(b.key) << YAML::Value << std::string(b.value);
+  out << YAML::EndMap;
+}
+
+/// Emits `reset_on:` as a flow list: every kind in mode http; in mode tcp, where every
+/// byte counts, only when keepalives count too ([data, keepalive]).
+void emit_reset_on(YAML::Emitter& out, const FrameKinds& k, Mode mode) {
+  if (mode == Mode::tcp && !k.keepalive) return;
   out << YAML::Key << "reset_on" << YAML::Value << YAML::Flow << YAML::BeginSeq;
   for (FrameKind kind : kFrameKinds) {
-    if (k.contains(kind)) out << std::string(to_string(kind));
+    if (k.contains(kind) && (mode == Mode::http || kind == FrameKind::data)) out << std::string(to_string(kind));
   }
+  if (k.keepalive) out << "keepalive";
   out << YAML::EndSeq;
 }
 
@@ -80,7 +103,7 @@ void emit_timer(YAML::Emitter& out, const TimerSpec& t, Mode mode) {
   out << YAML::Key << "timeout" << YAML::Value << duration_text(t.timeout);
   if (t.kind == TimerKind::idle) {
     out << YAML::Key << "reset_by" << YAML::Value << std::string(to_string(t.reset_by));
-    if (mode == Mode::http) emit_reset_on(out, t.reset_on);
+    emit_reset_on(out, t.reset_on, mode);
     out << YAML::Key << "rearm_granularity" << YAML::Value << format_duration(t.rearm_granularity);
     if (t.paused_while_blocked) {
       out << YAML::Key << "paused_while_blocked" << YAML::Value << std::string(to_string(*t.paused_while_blocked));
@@ -147,16 +170,11 @@ std::string to_yaml(const Profile& p) {
   out << YAML::Key << "retries" << YAML::Value << p.connect.retries;
   out << YAML::Key << "retry_interval" << YAML::Value << format_duration(p.connect.retry_interval);
   out << YAML::EndMap;
-  out << YAML::Key << "half_close" << YAML::Value;
-  if (p.half_close.client_fin == p.half_close.server_fin) {
-    out << std::string(to_string(p.half_close.client_fin));
-  } else {
-    out << YAML::Flow << YAML::BeginMap;
-    out << YAML::Key << "client_fin" << YAML::Value << std::string(to_string(p.half_close.client_fin));
-    out << YAML::Key << "server_fin" << YAML::Value << std::string(to_string(p.half_close.server_fin));
-    out << YAML::EndMap;
-  }
+  emit_per_side(out, "half_close", {"client_fin", to_string(p.half_close.client_fin)},
+                {"server_fin", to_string(p.half_close.server_fin)});
   out << YAML::Key << "blackhole_hold" << YAML::Value << format_duration(p.blackhole_hold);
+  emit_per_side(out, "blackhole_answer", {"client", to_string(p.blackhole_answer.client)},
+                {"upstream", to_string(p.blackhole_answer.upstream)});
   if (p.mode == Mode::http) {  // the loader refuses both in mode tcp
     emit_handshake(out, p.handshake);
     emit_limits(out, p.limits);

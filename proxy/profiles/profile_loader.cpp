@@ -32,7 +32,7 @@ const std::string kConnectActionFix =
     action_fix(connect_action) + " (no WebSocket exists yet; http_status needs mode: http)";
 const std::string kExceedActionFix =
     action_fix(exceed_action) + " (limits act after the upgrade, where no HTTP status fits)";
-const std::string kFrameKindFix = frame_kind_fix();
+const std::string kResetOnFix = reset_on_fix();
 
 const Literal<CloseAction> kConnectAction{"a close action for a connect failure", SettingType::action,
                                           parse_allowed_action<connect_action>, kConnectActionFix};
@@ -49,7 +49,11 @@ const Literal<Direction> kDirection{"a direction", std::nullopt, parse_direction
                                     "write upstream (client→server) or downstream (server→client)"};
 const Literal<Phase> kPhase{"a phase", std::nullopt, parse_phase,
                             "write open, upstream_finished or downstream_finished"};
-const Literal<FrameKind> kFrameKind{"a frame kind", std::nullopt, parse_frame_kind, kFrameKindFix};
+const Literal<ResetOnEntry> kResetOn{"a frame kind or keepalive", std::nullopt, parse_reset_on, kResetOnFix};
+const Literal<BlackholeAnswer> kBlackholeAnswer{
+    "a blackhole answer", std::nullopt, parse_blackhole_answer,
+    "write rst (the forgotten flow's next packet meets RST, as at AWS NLB) or none (it goes unanswered, as at "
+    "Azure Load Balancer without TCP reset)"};
 const Literal<HandshakePolicy::Kind> kHandshake{
     "a handshake policy", std::nullopt, parse_handshake_kind,
     "write forward, strip_upgrade (nginx without the Upgrade/Connection headers) or reject"};
@@ -69,7 +73,7 @@ const Literal<std::uint32_t> kCount{"a count", SettingType::count, parse_count, 
 // The keys each mapping accepts, in the order the format documents them.
 constexpr std::string_view kTopKeys[] = {"name",     "description", "source",     "mode",
                                          "time_scale", "settings",  "connect",    "half_close",
-                                         "blackhole_hold", "handshake", "limits",   "timers", "reload"};
+                                         "blackhole_hold", "blackhole_answer", "handshake", "limits",   "timers", "reload"};
 constexpr std::string_view kConnectKeys[] = {"timeout", "on_failure", "http_status", "timeout_status",
                                              "keepalive", "retries", "retry_interval"};
 /// The keys of `connect:` that only its http_status action uses.
@@ -80,6 +84,7 @@ constexpr std::string_view kTimerKeys[] = {"name",      "kind",     "timeout",
                                            "while",     "on_expiry"};
 constexpr std::string_view kActionKeys[] = {"client", "upstream", "ws_code", "ws_reason", "http_status"};
 constexpr std::string_view kHalfCloseKeys[] = {"client_fin", "server_fin"};
+constexpr std::string_view kBlackholeAnswerKeys[] = {"client", "upstream"};
 constexpr std::string_view kHandshakeKeys[] = {"policy", "status"};
 constexpr std::string_view kLimitKeys[] = {"max_frame", "max_message", "on_exceed"};
 
@@ -277,9 +282,8 @@ TimerSpec Loader::read_timer(const YAML::Node& n, Mode mode) const {
                           "or reset_by: upstream, downstream or both");
     t.reset_by = DirectionSet::both();
   }
-  check_http_only(n, "reset_on", mode, "which WebSocket frames reset the timer; in mode tcp every byte does");
   attempt([&] {
-    if (const YAML::Node frames = child(n, "reset_on")) t.reset_on = read_reset_on(frames);
+    if (const YAML::Node frames = child(n, "reset_on")) t.reset_on = read_reset_on(frames, mode);
   });
   t.rearm_granularity = field_or(n, "rearm_granularity", kDurationLiteral, Duration{0});
   attempt([&] {
@@ -329,22 +333,41 @@ Phases Loader::read_phases(const YAML::Node& n) const {
   return p;
 }
 
-FrameKinds Loader::read_reset_on(const YAML::Node& n) const {
+FrameKinds Loader::read_reset_on(const YAML::Node& n, Mode mode) const {
   expect_list(n, "'reset_on'");
   if (n.size() == 0) {
-    fail(n, "an empty 'reset_on' list means no WebSocket frame resets the timer: write kind: lifetime "
-            "if no traffic should count, or list the frames that do (data, ping, pong, close)");
+    fail(n, "an empty 'reset_on' list means no traffic resets the timer: write kind: lifetime "
+            "if no traffic should count, or list what does (data, ping, pong, close, keepalive)");
   }
-  FrameKinds k{false, false, false, false};
+  FrameKinds k{false, false, false, false, false};
   for (const YAML::Node& item : n) {
     attempt([&] {
-      switch (eval(item, "reset_on", kFrameKind)) {
+      const ResetOnEntry e = eval(item, "reset_on", kResetOn);
+      if (!e.frame) {
+        k.keepalive = true;
+        return;
+      }
+      if (mode == Mode::tcp && *e.frame != FrameKind::data) {
+        record(item, fmt::format("'{}' is a WebSocket frame, and this profile is mode: tcp, where dropsim sees "
+                                 "bytes, not frames: write reset_on: [data, keepalive] (data: every byte), or "
+                                 "mode: http", to_string(*e.frame)));
+        return;
+      }
+      switch (*e.frame) {
         case FrameKind::data: k.data = true; break;
         case FrameKind::ping: k.ping = true; break;
         case FrameKind::pong: k.pong = true; break;
         case FrameKind::close: k.close = true; break;
       }
     });
+  }
+  if (mode == Mode::tcp) {
+    // Every byte resets a tcp timer: `data` only says so, and cannot be left out.
+    if (!k.data) {
+      record(n, "in mode tcp every byte resets the timer, so 'reset_on' must list data: write "
+                "reset_on: [data, keepalive]");
+    }
+    k.data = k.ping = k.pong = k.close = true;
   }
   return k;
 }
@@ -409,17 +432,29 @@ SideActions Loader::read_actions(const YAML::Node& n, const std::string& section
   return a;
 }
 
-HalfClosePolicy Loader::read_half_close(const YAML::Node& n) const {
-  HalfClosePolicy h;
-  if (!n.IsDefined()) return h;
-  if (!n.IsMap() || n["if"]) {  // one rule for both peers' FIN
-    h.client_fin = h.server_fin = eval(n, "half_close", kHalfClose);
-    return h;
+template <class T>
+void Loader::read_per_side(const YAML::Node& n, std::string_view field, const std::string_view (&keys)[2],
+                           const Literal<T>& lit, T& first, T& second) const {
+  if (!n.IsDefined()) return;
+  if (!n.IsMap() || n["if"]) {  // one value for both sides
+    first = second = eval(n, field, lit);
+    return;
   }
-  check_keys(n, kHalfCloseKeys, "'half_close'");
-  h.client_fin = field_or(n, "client_fin", kHalfClose, h.client_fin, "half_close.client_fin");
-  h.server_fin = field_or(n, "server_fin", kHalfClose, h.server_fin, "half_close.server_fin");
+  check_keys(n, keys, fmt::format("'{}'", field));
+  first = field_or(n, keys[0], lit, first, fmt::format("{}.{}", field, keys[0]));
+  second = field_or(n, keys[1], lit, second, fmt::format("{}.{}", field, keys[1]));
+}
+
+HalfClosePolicy Loader::read_half_close(const YAML::Node& n) const {
+  HalfClosePolicy h;  // one rule for both peers' FIN, or one each
+  read_per_side(n, "half_close", kHalfCloseKeys, kHalfClose, h.client_fin, h.server_fin);
   return h;
+}
+
+BlackholeAnswers Loader::read_blackhole_answer(const YAML::Node& n) const {
+  BlackholeAnswers a;
+  read_per_side(n, "blackhole_answer", kBlackholeAnswerKeys, kBlackholeAnswer, a.client, a.upstream);
+  return a;
 }
 
 Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>& overrides, double factor,
@@ -453,6 +488,7 @@ Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>&
   attempt([&] { p.connect = read_connect(child(root, "connect"), p.mode); });
   attempt([&] { p.half_close = read_half_close(child(root, "half_close")); });
   p.blackhole_hold = field_or(root, "blackhole_hold", kDurationLiteral, p.blackhole_hold);
+  attempt([&] { p.blackhole_answer = read_blackhole_answer(child(root, "blackhole_answer")); });
   attempt([&] { p.handshake = read_handshake(root, p.mode); });
   attempt([&] { p.limits = read_limits(root, p.mode); });
   attempt([&] { p.timers = read_timers(child(root, "timers"), p.mode); });

@@ -40,10 +40,17 @@ class Loader : private SettingsReader {
   TimerSpec read_timer(const YAML::Node& n, Mode mode) const;
   void check_kind_keys(const YAML::Node& n, TimerKind kind, std::string_view owner) const;
   Phases read_phases(const YAML::Node& n) const;
-  FrameKinds read_reset_on(const YAML::Node& n) const;
+  FrameKinds read_reset_on(const YAML::Node& n, Mode mode) const;
   SideActions read_actions(const YAML::Node& n, const std::string& section, const SideActions& defaults,
                            const Literal<CloseAction>& action, Mode mode) const;
   HalfClosePolicy read_half_close(const YAML::Node& n) const;
+  /// `blackhole_answer: rst | none`, or {client: ..., upstream: ...}.
+  BlackholeAnswers read_blackhole_answer(const YAML::Node& n) const;
+  /// A per-side field at `n`: one value for both sides, or a map of `keys` (the first
+  /// side's, the second's); a side left out keeps its value in `first` / `second`.
+  template <class T>
+  void read_per_side(const YAML::Node& n, std::string_view field, const std::string_view (&keys)[2],
+                     const Literal<T>& lit, T& first, T& second) const;
 };
 
 }  // namespace dropsim::detail

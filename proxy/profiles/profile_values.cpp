@@ -137,17 +137,20 @@ std::optional<std::optional<Duration>> parse_optional_duration(std::string_view 
 
 std::optional<Phase> parse_phase(std::string_view text) { return value_named(kPhases, text); }
 
-std::optional<FrameKind> parse_frame_kind(std::string_view text) {
+std::optional<ResetOnEntry> parse_reset_on(std::string_view text) {
   for (FrameKind k : kFrameKinds) {
-    if (to_string(k) == text) return k;
+    if (to_string(k) == text) return ResetOnEntry{k};
   }
+  if (text == "keepalive") return ResetOnEntry{std::nullopt};
   return std::nullopt;
 }
 
-std::string frame_kind_fix() {
+std::string reset_on_fix() {
   std::vector<std::string> names;
   for (FrameKind k : kFrameKinds) names.emplace_back(to_string(k));
-  return "write " + join_or(names) + " (data: text, binary and continuation frames)";
+  names.emplace_back("keepalive");
+  return "write " + join_or(names) +
+         " (data: text, binary and continuation frames, or every byte in mode tcp; keepalive: TCP keepalive probes)";
 }
 
 std::string_view to_string(HandshakePolicy::Kind k) { return name_of(kHandshakeKinds, k); }

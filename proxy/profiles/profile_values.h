@@ -112,11 +112,18 @@ std::optional<std::optional<Duration>> parse_optional_duration(std::string_view 
 /// Parses one `while:` entry.
 std::optional<Phase> parse_phase(std::string_view text);
 
-/// Parses one `reset_on:` entry, as profile.cpp spells the kinds.
-std::optional<FrameKind> parse_frame_kind(std::string_view text);
+/// One `reset_on:` entry: a WebSocket frame kind (data, ping, pong, close, as profile.cpp
+/// spells them), or `keepalive`, TCP keepalive probes.
+struct ResetOnEntry {
+  std::optional<FrameKind> frame;  ///< nullopt: keepalive
+  bool operator==(const ResetOnEntry&) const = default;
+};
 
-/// "write data, ping, pong or close".
-std::string frame_kind_fix();
+/// Parses one `reset_on:` entry.
+std::optional<ResetOnEntry> parse_reset_on(std::string_view text);
+
+/// "write data, ping, pong, close or keepalive (...)".
+std::string reset_on_fix();
 
 /// "forward", "strip_upgrade" or "reject".
 std::string_view to_string(HandshakePolicy::Kind k);

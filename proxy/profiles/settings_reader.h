@@ -5,8 +5,10 @@
 // evaluated against the values in force. The Loader (profile_loader.h) derives from it and
 // reads the sections. Internal to the profiles module (the API is profile_yaml.h).
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
+#include <type_traits>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -35,6 +37,13 @@ struct Literal {
 
 /// The keys of an if: expression.
 inline constexpr std::string_view kIfKeys[] = {"if", "then", "else"};
+/// The key of a max: expression.
+inline constexpr std::string_view kMaxKeys[] = {"max"};
+
+/// The field types a max: expression can compute: durations, where an unset one (none)
+/// ranks below any set one (std::optional's order), so that a fallback stays a fallback.
+template <class T>
+inline constexpr bool kMaxable = std::is_same_v<T, Duration> || std::is_same_v<T, std::optional<Duration>>;
 
 /// Reads `settings:` and `--set`, and evaluates the fields that refer to the settings (the
 /// file label is YamlReader's).
@@ -61,7 +70,8 @@ class SettingsReader : protected YamlReader {
   /// Warns (with `strict`, records an error) for each value outside its setting's range.
   void check_ranges(Profile& p, bool strict) const;
 
-  /// The value of field `field` written at `n`: a literal, a $setting or an if: expression.
+  /// The value of field `field` written at `n`: a literal, a $setting, an if: expression, or
+  /// (durations) a max: expression.
   template <class T>
   T eval(const YAML::Node& n, std::string_view field, const Literal<T>& lit) const;
   /// eval() of `map[key]`; `fallback` when it is absent or (reported) wrong.
@@ -87,6 +97,8 @@ class SettingsReader : protected YamlReader {
              const Literal<T>& lit) const;
   template <class T>
   T eval_if(const YAML::Node& n, std::string_view field, const Literal<T>& lit) const;
+  template <class T>
+  T eval_max(const YAML::Node& n, std::string_view field, const Literal<T>& lit) const;
   bool condition(const YAML::Node& n) const;
   template <class T>
   std::string mismatch(const SettingDecl& s, std::string_view field, const Literal<T>& lit) const;
@@ -102,7 +114,7 @@ class SettingsReader : protected YamlReader {
 
 template <class T>
 T SettingsReader::eval(const YAML::Node& n, std::string_view field, const Literal<T>& lit) const {
-  if (n.IsMap()) return eval_if(n, field, lit);
+  if (n.IsMap()) return n["max"] ? eval_max(n, field, lit) : eval_if(n, field, lit);
   const std::string text = scalar(n, field);
   const bool quoted = n.Tag() == "!";  // yaml-cpp tags a quoted scalar "!", a plain one "?"
   if (text.starts_with('$') && !(lit.quoted_is_text && quoted)) return eval_ref(n, text, field, lit);
@@ -151,9 +163,35 @@ T SettingsReader::eval_if(const YAML::Node& n, std::string_view field, const Lit
   return test ? then_value : else_value;
 }
 
+// Apache's tunnel waits max(Timeout, ProxyTimeout): a timer that needs the larger of two
+// settings, one of which may be unset, cannot be written with if: alone.
+template <class T>
+T SettingsReader::eval_max(const YAML::Node& n, std::string_view field, const Literal<T>& lit) const {
+  const std::string owner = fmt::format("the max: expression of '{}'", field);
+  check_keys(n, kMaxKeys, owner);
+  const YAML::Node items = n["max"];
+  if constexpr (!kMaxable<T>) {
+    fail(n, fmt::format("max: takes durations, and '{}' is {}: write a literal, a $setting or an if: expression",
+                        field, lit.what));
+  } else {
+    if (!items.IsSequence() || items.size() == 0) {
+      fail(items, fmt::format("{} takes a list of durations, e.g. max: [$timeout, $proxy_timeout]", owner));
+    }
+    T best = eval(items[0], field, lit);
+    for (std::size_t i = 1; i < items.size(); ++i) best = std::max(best, eval(items[i], field, lit));
+    return best;
+  }
+}
+
 template <class T>
 bool SettingsReader::could_be(const YAML::Node& n, const Literal<T>& lit, const T& value, const T& fallback) const {
   if (!n.IsDefined()) return fallback == value;
+  if (n.IsMap() && n["max"]) {  // a max: expression (already evaluated): any of its items
+    for (const YAML::Node& item : n["max"]) {
+      if (could_be(item, lit, value, fallback)) return true;
+    }
+    return false;
+  }
   if (n.IsMap()) {  // an if: expression (already evaluated, so well formed): either branch
     return could_be(n["then"], lit, value, fallback) || could_be(n["else"], lit, value, fallback);
   }

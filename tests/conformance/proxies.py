@@ -50,6 +50,7 @@ class Family:
 FAMILIES = (
     Family("nginx", "nginx", "nginx", "nginx-light", ("-v",)),
     Family("haproxy", "HAProxy", "haproxy", "haproxy", ("-v",)),
+    Family("apache", "Apache httpd", "apache2", "apache2", ("-v",)),
     Family("caddy", "Caddy", "caddy", "caddy", ("version",)),
 )
 
@@ -74,6 +75,8 @@ def version(family):
         return line.replace("nginx version: ", "")
     if family.key == "haproxy":
         return " ".join(line.split()[:3])
+    if family.key == "apache":
+        return line.replace("Server version: ", "")
     if family.key == "caddy":
         return f"Caddy {line.split()[0]}"
     return line

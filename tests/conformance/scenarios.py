@@ -207,5 +207,7 @@ def by_name(names):
     return [table[n] for n in names]
 
 
+import apache as _apache  # noqa: E402  (its module needs Known and Scenario from here)
+attach(_apache)
 import caddy as _caddy  # noqa: E402
 attach(_caddy)

@@ -74,8 +74,8 @@ TEST(Cli, ProfilesListsEveryBuiltinOnALine) {
   const auto r = run_process({kBinary, "profiles"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* name : {"nginx ", "nginx-stream ", "haproxy ", "haproxy-tcp ", "alb ",
-                           "alb-client-activity-only ", "nlb ", "api-gateway ", "azure-lb ", "cloudflare ",
-                           "envoy ", "gcp ", "heroku ", "ingress-nginx ", "caddy "}) {
+                           "alb-client-activity-only ", "nlb ", "api-gateway ", "azure-lb ", "cloudflare ", "nat-gateway ",
+                           "envoy ", "gcp ", "heroku ", "ingress-nginx ", "apache ", "caddy "}) {
     EXPECT_NE(("\n" + r.out).find(std::string("\n") + name), std::string::npos) << name << " in\n" << r.out;
   }
 }

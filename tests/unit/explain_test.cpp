@@ -164,5 +164,88 @@ TEST(ExplainTest, DescribeSide) {
             "server blackholed (silence, RST on its next bytes)");
 }
 
+// --- TCP keepalive probes --------------------------------------------------------------
+
+/// Feeds `n` readings `every` apart, each with one probe from the client.
+void probes_every(Policy& policy, ManualClock& clock, Duration every, int n) {
+  for (int i = 0; i < n; ++i) {
+    clock.advance(every);
+    policy.on_keepalive_sample(Direction::upstream, 1, clock.now());
+  }
+}
+
+TEST(ExplainTest, KeepaliveThatCountsHasAMargin) {
+  Profile p = alb();
+  p.name = "nlb";
+  p.timers[0].timeout = seconds(350);
+  p.timers[0].reset_on.keepalive = true;
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  EXPECT_EQ(keepalive_summary(p, policy, Clockface(1.0)), "") << "no probe, nothing to say";
+  probes_every(policy, clock, seconds(20), 4);
+  EXPECT_EQ(keepalive_summary(p, policy, Clockface(1.0)),
+            "TCP keepalive every 20.0s from the client counts for idle_timeout 350s: margin 17.5x, ok");
+  // Under --time-scale: the profile's time, as the user configures the client.
+  Profile scaled = p;
+  scaled.time_scale = 0.1;
+  scaled.timers[0].timeout = seconds(35);
+  Policy fast(scaled, clock.now());
+  probes_every(fast, clock, seconds(2), 3);
+  EXPECT_EQ(keepalive_summary(scaled, fast, Clockface(0.1)),
+            "TCP keepalive every 20.0s from the client counts for idle_timeout 350s: margin 17.5x, ok");
+}
+
+TEST(ExplainTest, KeepaliveSlowerThanTheTimeoutWillDrop) {
+  Profile p = alb();
+  p.timers[0].reset_on.keepalive = true;
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  probes_every(policy, clock, seconds(75), 2);
+  EXPECT_EQ(keepalive_summary(p, policy, Clockface(1.0)),
+            "TCP keepalive every 75.0s from the client counts for idle_timeout 60s: margin 0.8x, too slow: will drop");
+}
+
+TEST(ExplainTest, KeepaliveThatNoTimerCountsIsSaidToBeLost) {
+  const Profile p = alb();  // a proxy that terminates TCP
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  probes_every(policy, clock, seconds(1), 3);
+  EXPECT_EQ(keepalive_summary(p, policy, Clockface(1.0)),
+            "TCP keepalive probes from the client (3) do not reach alb (it terminates TCP; its kernel answers "
+            "them): only data counts");
+  // A profile that counts them, only not from this side.
+  Profile one_way = alb();
+  one_way.timers[0].reset_on.keepalive = true;
+  one_way.timers[0].reset_by = DirectionSet::only(Direction::downstream);
+  Policy other(one_way, clock.now());
+  probes_every(other, clock, seconds(1), 2);
+  EXPECT_EQ(keepalive_summary(one_way, other, Clockface(1.0)),
+            "TCP keepalive probes from the client (2) count for no timer of alb: only data counts");
+}
+
+TEST(ExplainTest, HeartbeatSummaryEndsWithTheKeepalives) {
+  const Profile p = alb();
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  probes_every(policy, clock, seconds(1), 1);
+  const std::string line = heartbeat_summary(p, policy, Clockface(1.0));
+  EXPECT_TRUE(line.ends_with("; TCP keepalive probes from the client (1) do not reach alb (it terminates TCP; its "
+                             "kernel answers them): only data counts"))
+      << line;
+}
+
+TEST(ExplainTest, ASilentBlackholeSaysNoAnswerComes) {
+  SideClose silent{CloseAction::blackhole};
+  silent.answer = BlackholeAnswer::none;
+  EXPECT_EQ(describe_side(Side::client, silent), "client blackholed (silence, and no answer to its next bytes)");
+  EXPECT_EQ(describe_side(Side::client, {CloseAction::blackhole}), "client blackholed (silence, RST on its next bytes)");
+  const Profile p = alb();
+  ManualClock clock;
+  Policy policy(p, clock.now());
+  EXPECT_EQ(websocket_outcome(policy, silent, silent),
+            "the client will see 1006 (silence, even when it sends: it learns only from its own timeouts), "
+            "the server hears nothing (nor any answer when it sends)");
+}
+
 }  // namespace
 }  // namespace dropsim

@@ -349,5 +349,135 @@ TEST(PolicyFiredTest, ATimerThatFiredWithoutEndingTheSessionStaysQuiet) {
   EXPECT_EQ(policy.expired(clock.now())->timer->name, "timeout_server");
 }
 
+// --- TCP keepalive probes (reset_on: keepalive) -------------------------------------------
+
+namespace keepalive {
+
+/// An NLB-like timer: `timeout`, both directions, keepalives counted when `counted`.
+Profile nlb_like(Duration timeout, bool counted = true, DirectionSet reset_by = DirectionSet::both()) {
+  TimerSpec t = idle_timer("idle_timeout", timeout, reset_by);
+  t.reset_on.keepalive = counted;
+  return with_timers({t});
+}
+
+/// Drives the policy as the session does: wakes at the next keepalive reading or deadline,
+/// reads (feeding the probes a peer sent every `every` since the last reading, up to
+/// `until`), and stops at the first expiry; returns when it fired, or nullopt.
+std::optional<TimePoint> run(Policy& policy, ManualClock& clock, Duration every, TimePoint probes_until,
+                             TimePoint stop) {
+  TimePoint next_probe = clock.now() + every;
+  for (int guard = 0; guard < 10000; ++guard) {
+    TimePoint wake = stop;
+    for (auto t : {policy.next_deadline(), policy.next_keepalive_sample(Direction::upstream)}) {
+      if (t && *t < wake) wake = *t;
+    }
+    clock.advance(wake - clock.now());
+    const TimePoint now = clock.now();
+    if (policy.needs_keepalive_sample(Direction::upstream, now)) {
+      std::uint64_t probes = 0;
+      while (next_probe <= now && next_probe <= probes_until) {
+        ++probes;
+        next_probe += every;
+      }
+      policy.on_keepalive_sample(Direction::upstream, probes, now);
+    }
+    if (policy.expired(now)) return now;
+    if (now >= stop) return std::nullopt;
+  }
+  ADD_FAILURE() << "the loop did not end";
+  return std::nullopt;
+}
+
+}  // namespace keepalive
+
+TEST_F(PolicyTest, KeepaliveProbesFasterThanTheTimeoutKeepItAlive) {
+  // Probes every `every` until 10 s through a 3 s timer: it fires `fires` after the open,
+  // give or take half a reading interval (3 s / 8 / 2) where a probe's date decides.
+  struct Case {
+    Duration every;
+    Duration fires;
+    Duration tolerance;
+    std::uint64_t probes;
+  };
+  for (const Case c : {Case{seconds(1), seconds(13), milliseconds(188), 10},  // 3 s after the last probe
+                       Case{seconds(4), seconds(3), Duration{0}, 0}}) {      // slower than the timeout
+    SCOPED_TRACE(c.every.count());
+    const Profile p = keepalive::nlb_like(seconds(3));
+    Policy policy(p, clock_.now());
+    const TimePoint opened = clock_.now();
+    const auto fired = keepalive::run(policy, clock_, c.every, opened + seconds(10), opened + seconds(30));
+    ASSERT_TRUE(fired);
+    EXPECT_GE(*fired, opened + c.fires - c.tolerance);
+    EXPECT_LE(*fired, opened + c.fires + c.tolerance);
+    const FrameStats& probes = policy.activity(Direction::upstream).probes();
+    EXPECT_EQ(probes.count, c.probes);
+    if (c.probes > 1) {
+      ASSERT_TRUE(probes.interval());
+      EXPECT_NEAR(std::chrono::duration<double>(*probes.interval()).count(), 1.0, 0.05);
+    }
+  }
+}
+
+TEST_F(PolicyTest, KeepaliveProbesDoNotCountWithoutResetOnKeepalive) {
+  const Profile p = keepalive::nlb_like(seconds(3), false);
+  Policy policy(p, clock_.now());
+  EXPECT_FALSE(policy.next_keepalive_sample(Direction::upstream)) << "nothing to read for";
+  EXPECT_FALSE(policy.counts_keepalives(Direction::upstream));
+  clock_.advance(seconds(2));
+  policy.on_keepalive_sample(Direction::upstream, 2, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), clock_.now() + seconds(1)) << "the deadline stays";
+  EXPECT_EQ(policy.activity(Direction::upstream).probes().count, 2u) << "but the probes are on record";
+}
+
+TEST_F(PolicyTest, KeepaliveProbesCountOnlyFromTheResetByDirections) {
+  const Profile p = keepalive::nlb_like(seconds(3), true, DirectionSet::only(Direction::upstream));
+  Policy policy(p, clock_.now());
+  EXPECT_TRUE(policy.counts_keepalives(Direction::upstream));
+  EXPECT_FALSE(policy.counts_keepalives(Direction::downstream));
+  EXPECT_FALSE(policy.next_keepalive_sample(Direction::downstream));
+  clock_.advance(seconds(2));
+  policy.on_keepalive_sample(Direction::downstream, 1, clock_.now());
+  EXPECT_EQ(policy.next_deadline(), clock_.now() + seconds(1));
+}
+
+TEST_F(PolicyTest, KeepaliveProbesAreDatedBetweenTwoReadings) {
+  const Profile p = keepalive::nlb_like(seconds(8));
+  Policy policy(p, clock_.now());
+  const TimePoint opened = clock_.now();
+  // Every eighth of the timeout: the readings' cadence.
+  EXPECT_EQ(policy.next_keepalive_sample(Direction::upstream), opened + seconds(1));
+  clock_.advance(seconds(1));
+  policy.on_keepalive_sample(Direction::upstream, 0, clock_.now());
+  EXPECT_EQ(policy.next_keepalive_sample(Direction::upstream), opened + seconds(2));
+  clock_.advance(seconds(1));
+  policy.on_keepalive_sample(Direction::upstream, 1, clock_.now());
+  // The probe came in (1 s, 2 s]: dated 1.5 s, the timer runs from there.
+  EXPECT_EQ(policy.next_deadline(), opened + milliseconds(9500));
+  EXPECT_EQ(policy.activity(Direction::upstream).probes().last, opened + milliseconds(1500));
+  // Data after that date is later traffic: a probe window dated before it changes nothing.
+  clock_.advance(seconds(2));
+  policy.on_bytes(Direction::downstream, 10, clock_.now());  // at 4 s
+  clock_.advance(milliseconds(500));
+  policy.on_keepalive_sample(Direction::upstream, 1, clock_.now());  // (2 s, 4.5 s]: dated 3.25 s
+  EXPECT_EQ(policy.next_deadline(), opened + seconds(12));
+}
+
+TEST_F(PolicyTest, AnExpiredKeepaliveTimerAsksForAReadingFirst) {
+  const Profile p = keepalive::nlb_like(seconds(8));
+  Policy policy(p, clock_.now());
+  const TimePoint opened = clock_.now();
+  clock_.advance(milliseconds(7500));
+  policy.on_keepalive_sample(Direction::upstream, 0, clock_.now());
+  clock_.advance(milliseconds(500));
+  ASSERT_TRUE(policy.expired(clock_.now()));
+  // Not yet due by the cadence (8.5 s), but due because a probe since 7.5 s would save it.
+  EXPECT_EQ(policy.next_keepalive_sample(Direction::upstream), opened + milliseconds(8500));
+  EXPECT_TRUE(policy.needs_keepalive_sample(Direction::upstream, clock_.now()));
+  policy.on_keepalive_sample(Direction::upstream, 1, clock_.now());
+  EXPECT_FALSE(policy.expired(clock_.now())) << "the probe, dated 7.75 s, moved it to 15.75 s";
+  EXPECT_EQ(policy.next_deadline(), opened + milliseconds(15750));
+  EXPECT_FALSE(policy.needs_keepalive_sample(Direction::upstream, clock_.now()));
+}
+
 }  // namespace
 }  // namespace dropsim

@@ -262,6 +262,44 @@ timers:
   EXPECT_EQ(flag.timers.at(0).timeout, seconds(1));
 }
 
+// Apache's tunnel waits the larger of Timeout and ProxyTimeout; an unset one is no candidate.
+TEST(ProfileYamlTest, MaxTakesTheLargerDurationAndSkipsUnsetOnes) {
+  constexpr std::string_view kTimers = R"(connect: {timeout: {max: [$idle, 45s]}}
+timers:
+  - {name: a, kind: idle, timeout: {max: [$idle, $tunnel]}}
+  - {name: b, kind: idle, timeout: {max: [none, $tunnel]}}
+  - {name: c, kind: idle, timeout: {if: $flag, then: {max: [$idle, 1s]}, else: none}}
+)";
+  const Profile unset = load(with_settings(kTimers));
+  EXPECT_EQ(unset.connect.timeout, seconds(45));
+  EXPECT_EQ(unset.timers.at(0).timeout, seconds(30));
+  EXPECT_EQ(unset.timers.at(1).timeout, std::nullopt);
+  EXPECT_EQ(unset.timers.at(2).timeout, std::nullopt);
+
+  const Profile shorter = load(with_settings(kTimers), {{"tunnel", "1500"}, {"idle", "60"}});
+  EXPECT_EQ(shorter.connect.timeout, seconds(60));
+  EXPECT_EQ(shorter.timers.at(0).timeout, seconds(60));
+  EXPECT_EQ(shorter.timers.at(1).timeout, milliseconds(1500));
+
+  const Profile longer = load(with_settings(kTimers), {{"tunnel", "90000"}, {"flag", "on"}});
+  EXPECT_EQ(longer.timers.at(0).timeout, seconds(90));
+  EXPECT_EQ(longer.timers.at(2).timeout, seconds(30));
+}
+
+TEST(ProfileYamlTest, MaxTakesOnlyAListOfDurations) {
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: 5s}}\n")),
+               "t.yaml:9:", "takes a list of durations");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: []}}\n")),
+               "t.yaml:9:", "takes a list of durations");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: [1s, $flag]}}\n")),
+               "t.yaml:9:", "bool setting");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: 1s, on_expiry: "
+                                        "{client: {max: [fin, rst]}}}\n")),
+               "t.yaml:9:", "max: takes durations");
+  expect_error(load_error(with_settings("timers:\n  - {name: a, kind: idle, timeout: {max: [1s], min: [2s]}}\n")),
+               "t.yaml:9:", "unknown key 'min'");
+}
+
 TEST(ProfileYamlTest, IfAcceptsALiteralBool) {
   const Profile p = load(R"(name: t
 mode: tcp
@@ -515,6 +553,8 @@ TEST(ProfileYamlErrorTest, ErrorCarriesItsParts) {
   EXPECT_TRUE(e.message().starts_with("'udp' is not a mode")) << e.message();
 }
 
+void expect_round_trip(const Profile& p);
+
 // --- WebSocket awareness: reset_on, close details, handshake, limits ---------------------
 
 /// kSettings in mode http, followed by `rest`.
@@ -556,13 +596,13 @@ mode: http
 timers:
   - {name: a, kind: idle, timeout: 1s, reset_on: []}
 )"),
-               "t.yaml:4:50: ", "an empty 'reset_on' list means no WebSocket frame resets the timer: write kind: lifetime");
+               "t.yaml:4:50: ", "an empty 'reset_on' list means no traffic resets the timer: write kind: lifetime");
   expect_error(load_error(R"(name: t
 mode: http
 timers:
   - {name: a, kind: idle, timeout: 1s, reset_on: [data, pings]}
 )"),
-               "t.yaml:4:57: ", "'pings' is not a frame kind (in 'reset_on'): write data, ping, pong or close");
+               "t.yaml:4:57: ", "'pings' is not a frame kind or keepalive (in 'reset_on'): write data, ping, pong, close or keepalive");
   expect_error(load_error(R"(name: t
 mode: http
 timers:
@@ -574,12 +614,50 @@ timers:
   - {name: a, kind: lifetime, timeout: 1h, reset_on: [data]}
 )"),
                "t.yaml:4:44: ", "'reset_on' applies only to idle timers and timer 'a' is lifetime: remove it");
+  // Mode tcp has no frames: data (every byte) and keepalive only, and data cannot go.
   expect_error(load_error(R"(name: t
 mode: tcp
 timers:
-  - {name: a, kind: idle, timeout: 1s, reset_on: [data]}
+  - {name: a, kind: idle, timeout: 1s, reset_on: [ping, data, keepalive]}
 )"),
-               "t.yaml:4:40: ", "'reset_on' (which WebSocket frames reset the timer; in mode tcp every byte does) applies only to mode: http");
+               "t.yaml:4:51: ", "'ping' is a WebSocket frame, and this profile is mode: tcp, where dropsim sees bytes, "
+                                "not frames: write reset_on: [data, keepalive]");
+  expect_error(load_error(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: 1s, reset_on: [keepalive]}
+)"),
+               "t.yaml:4:50: ", "in mode tcp every byte resets the timer, so 'reset_on' must list data");
+}
+
+TEST(ProfileKeepaliveTest, ResetOnKeepaliveCountsProbesInEitherMode) {
+  const Profile tcp = load(R"(name: t
+mode: tcp
+timers:
+  - {name: a, kind: idle, timeout: 1s, reset_on: [data, keepalive]}
+  - {name: b, kind: idle, timeout: 1s, reset_on: [data]}
+  - {name: c, kind: idle, timeout: 1s}
+)");
+  // In mode tcp every byte counts whatever the list says: only keepalive differs.
+  EXPECT_EQ(timer(tcp, "a").reset_on, (FrameKinds{true, true, true, true, true}));
+  EXPECT_EQ(timer(tcp, "b").reset_on, kAllFrames);
+  EXPECT_EQ(timer(tcp, "c").reset_on, kAllFrames) << "default: keepalives do not count";
+  EXPECT_FALSE(kAllFrames.keepalive);
+  constexpr std::string_view kTimers = R"(timers:
+  - {name: a, kind: idle, timeout: 1s, reset_on: [data, {if: $flag, then: ping, else: keepalive}]}
+)";
+  EXPECT_EQ(timer(load(with_http_settings(kTimers)), "a").reset_on, (FrameKinds{true, false, false, false, true}));
+  EXPECT_EQ(timer(load(with_http_settings(kTimers), {{"flag", "on"}}), "a").reset_on,
+            (FrameKinds{true, true, false, false, false}));
+}
+
+TEST(ProfileKeepaliveTest, ResetOnKeepaliveRoundTrips) {
+  const Profile tcp = load("name: t\nmode: tcp\ntimers:\n  - {name: a, kind: idle, timeout: 1s, reset_on: [data, keepalive]}\n");
+  EXPECT_NE(to_yaml(tcp).find("reset_on: [data, keepalive]"), std::string::npos) << to_yaml(tcp);
+  expect_round_trip(tcp);
+  const Profile http = load("name: t\nmode: http\ntimers:\n  - {name: a, kind: idle, timeout: 1s, reset_on: [ping, keepalive]}\n");
+  EXPECT_NE(to_yaml(http).find("reset_on: [ping, keepalive]"), std::string::npos) << to_yaml(http);
+  expect_round_trip(http);
 }
 
 TEST(ProfileWebSocketTest, OnExpiryCarriesTheCloseDetails) {
@@ -1042,6 +1120,7 @@ void expect_round_trip(const Profile& p) {
   EXPECT_EQ(q.connect.on_failure, p.connect.on_failure);
   EXPECT_EQ(q.half_close, p.half_close);
   EXPECT_EQ(q.blackhole_hold, p.blackhole_hold);
+  EXPECT_EQ(q.blackhole_answer, p.blackhole_answer);
   EXPECT_EQ(q.handshake, p.handshake);
   EXPECT_EQ(q.limits, p.limits);
   EXPECT_EQ(q.reload, p.reload);
@@ -1140,9 +1219,12 @@ TEST(ProfileToYamlTest, ShowsWebSocketFieldsOnlyWhereTheyAct) {
             std::string::npos);
 
   const std::string nlb = to_yaml(builtin("nlb"));  // mode tcp: none of them apply
-  for (const char* key : {"handshake", "limits", "reset_on", "ws_code"}) {
+  for (const char* key : {"handshake", "limits", "ws_code", "ping"}) {
     EXPECT_EQ(nlb.find(key), std::string::npos) << key << "\n" << nlb;
   }
+  // ...but keepalives count, and every byte: reset_on says so in its tcp form.
+  EXPECT_NE(nlb.find("reset_on: [data, keepalive]"), std::string::npos) << nlb;
+  EXPECT_EQ(to_yaml(builtin("nginx-stream")).find("reset_on"), std::string::npos) << "nothing to say in tcp mode";
 }
 
 // --- the built-in profiles --------------------------------------------------------------
@@ -1246,6 +1328,36 @@ TEST(ProfileYamlTest, ReloadIsReadAsSideActionsAndCheckedAsThem) {
                "ws_clos");
   expect_error(load_error("name: t\nmode: tcp\ntimers: []\nreload: {client: ws_close}\n"), "t.yaml:4:",
                "needs mode: http");
+}
+
+// Measured against apache2 2.4.71: the tunnel waits max(Timeout, ProxyTimeout), FIN both.
+TEST(ProfileBuiltinTest, ApacheTunnelWaitsTheLargerOfTimeoutAndProxyTimeout) {
+  const Profile p = builtin("apache");
+  // One poll over both sockets, re-armed in full on every wake-up: bytes either way reset
+  // it, and so does a FIN (the second timer runs from the FIN).
+  for (const auto& [name, phases] : {std::pair{"timeout", Phases{true, false, false}},
+                                     std::pair{"timeout_after_fin", Phases{false, true, true}}}) {
+    SCOPED_TRACE(name);
+    const TimerSpec& t = timer(p, name);
+    EXPECT_EQ(t.kind, TimerKind::idle);
+    EXPECT_EQ(t.timeout, seconds(60));
+    EXPECT_EQ(t.reset_by, DirectionSet::both());
+    EXPECT_EQ(t.rearm_granularity, Duration::zero());
+    EXPECT_EQ(t.phases, phases);
+    EXPECT_EQ(t.on_expiry, kFinBoth);
+  }
+  EXPECT_EQ(p.mode, Mode::http);
+  EXPECT_EQ(p.half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
+  EXPECT_EQ(p.connect.http_status, 503);
+  EXPECT_EQ(p.connect.keepalive, Duration::zero()) << "the 503 says Connection: close";
+  EXPECT_EQ(p.handshake.kind, HandshakePolicy::Kind::forward);
+
+  EXPECT_EQ(timer(builtin("apache", {{"timeout", "1"}, {"proxy_timeout", "2"}}), "timeout").timeout, seconds(2));
+  EXPECT_EQ(timer(builtin("apache", {{"timeout", "2"}, {"proxy_timeout", "1"}}), "timeout").timeout, seconds(2));
+  const Profile wstunnel = builtin("apache", {{"proxy_websocket_fallback_to_proxy_http", "off"}});
+  EXPECT_EQ(timer(wstunnel, "timeout").timeout, std::nullopt) << "mod_proxy_wstunnel's tunnel: no idle timeout";
+  EXPECT_EQ(timer(wstunnel, "timeout_after_fin").timeout, std::nullopt);
+  EXPECT_EQ(builtin("apache", {{"upgrade_websocket", "off"}}).handshake.kind, HandshakePolicy::Kind::strip_upgrade);
 }
 
 TEST(ProfileBuiltinTest, HaproxyDefaultsAreDebians) {
@@ -1358,13 +1470,35 @@ TEST(ProfileBuiltinTest, AlbClientActivityOnlyIsLabelledAndResetsOnUpstreamOnly)
   EXPECT_NE(p.description.find("AWS docs say otherwise"), std::string::npos) << p.description;
 }
 
-TEST(ProfileBuiltinTest, NlbBlackholesBothSides) {
-  const Profile p = builtin("nlb");
-  EXPECT_EQ(p.mode, Mode::tcp);
-  const TimerSpec& t = timer(p, "idle_timeout");
-  EXPECT_EQ(t.timeout, seconds(350));
-  EXPECT_EQ(t.reset_by, DirectionSet::both());
-  EXPECT_EQ(t.on_expiry, (SideActions{CloseAction::blackhole, CloseAction::blackhole}));
+TEST(ProfileBuiltinTest, AwsL4FlowsAreForgottenAfter350sOfSilence) {
+  // NLB: the next packet of a forgotten flow meets RST, from either side. NAT gateway: the
+  // inside host's meets RST (documented), the outside host's nothing (the reading picked).
+  constexpr auto rst = BlackholeAnswer::rst;
+  for (const auto& [name, answers] : {std::pair{"nlb", BlackholeAnswers{rst, rst}},
+                                      std::pair{"nat-gateway", BlackholeAnswers{rst, BlackholeAnswer::none}}}) {
+    SCOPED_TRACE(name);
+    const Profile p = builtin(name);
+    EXPECT_EQ(p.mode, Mode::tcp);
+    const TimerSpec& t = timer(p, "idle_timeout");
+    EXPECT_EQ(t.timeout, seconds(350));
+    EXPECT_EQ(t.reset_by, DirectionSet::both());
+    EXPECT_EQ(t.on_expiry, (SideActions{CloseAction::blackhole, CloseAction::blackhole}));
+    EXPECT_TRUE(t.reset_on.keepalive) << "AWS: TCP keepalive packets reset the idle timeout";
+    EXPECT_EQ(p.blackhole_answer, answers);
+  }
+  EXPECT_FALSE(builtin("nat-gateway", {{"idle_timeout", "3s"}}).warnings.empty()) << "350 s is fixed at AWS";
+}
+
+TEST(ProfileBuiltinTest, OnlyTheL4BalancersCountKeepalives) {
+  // A proxy that terminates TCP never sees a probe; a balancer that forwards packets does.
+  for (const EmbeddedProfile& e : embedded_profiles()) {
+    SCOPED_TRACE(e.name);
+    const Profile p = load_profile(e.text, std::string(e.path));
+    const bool l4 = e.name == "nlb" || e.name == "azure-lb" || e.name == "nat-gateway";
+    for (const TimerSpec& t : p.timers) EXPECT_EQ(t.reset_on.keepalive, l4 && t.kind == TimerKind::idle) << t.name;
+    EXPECT_NE(e.text.find(l4 ? "keepalive]" : "SO_KEEPALIVE is no fix"), std::string_view::npos)
+        << "the profile says why keepalives do or do not count";
+  }
 }
 
 
@@ -1483,12 +1617,36 @@ TEST(ProfileBuiltinTest, AzureLbDropsSilentlyOrResetsWithTcpReset) {
   EXPECT_EQ(t.timeout, minutes(4));
   EXPECT_EQ(t.reset_by, DirectionSet::both());
   EXPECT_EQ(t.on_expiry, (SideActions{CloseAction::blackhole, CloseAction::blackhole}));
+  EXPECT_TRUE(t.reset_on.keepalive);
+  EXPECT_EQ(p.blackhole_answer, (BlackholeAnswers{BlackholeAnswer::none, BlackholeAnswer::none}))
+      << "without TCP reset, later packets are dropped silently";
+  EXPECT_EQ(builtin("azure-lb", {{"enable_tcp_reset", "on"}}).blackhole_answer, BlackholeAnswers{})
+      << "with TCP reset, resets are sent for any subsequent packets";
   EXPECT_EQ(timer(builtin("azure-lb", {{"enable_tcp_reset", "on"}}), "idle_timeout_in_minutes").on_expiry, kRstBoth);
   EXPECT_EQ(timer(builtin("azure-lb", {{"IdleTimeoutInMinutes", "30"}}), "idle_timeout_in_minutes").timeout,
             minutes(30)) << "a bare number is minutes, as Azure writes it";
 }
 
 // --- blackhole_hold -----------------------------------------------------------------------
+
+TEST(ProfileBlackholeHoldTest, BlackholeAnswerIsRstOrNonePerSide) {
+  constexpr auto rst = BlackholeAnswer::rst;
+  constexpr auto none = BlackholeAnswer::none;
+  EXPECT_EQ(load("name: a\nmode: tcp\ntimers: []\n").blackhole_answer, (BlackholeAnswers{rst, rst})) << "the default";
+  const Profile silent = load("name: a\nmode: tcp\nblackhole_answer: none\ntimers: []\n");
+  EXPECT_EQ(silent.blackhole_answer, (BlackholeAnswers{none, none}));
+  EXPECT_NE(to_yaml(silent).find("blackhole_answer: none"), std::string::npos) << to_yaml(silent);
+  EXPECT_EQ(load(to_yaml(silent)).blackhole_answer, silent.blackhole_answer);
+  const Profile nat = load("name: a\nmode: tcp\nblackhole_answer: {client: rst, upstream: none}\ntimers: []\n");
+  EXPECT_EQ(nat.blackhole_answer, (BlackholeAnswers{rst, none}));
+  EXPECT_NE(to_yaml(nat).find("blackhole_answer: {client: rst, upstream: none}"), std::string::npos) << to_yaml(nat);
+  EXPECT_EQ(load(to_yaml(nat)).blackhole_answer, nat.blackhole_answer);
+  expect_error(load_error("name: a\nmode: tcp\nblackhole_answer: {client: rst, server: none}\ntimers: []\n"),
+               "t.yaml:3:", "server");
+  expect_error(load_error("name: a\nmode: tcp\nblackhole_answer: silent\ntimers: []\n"), "t.yaml:3:19: ",
+               "'silent' is not a blackhole answer (in 'blackhole_answer'): write rst (the forgotten flow's next "
+               "packet meets RST, as at AWS NLB) or none");
+}
 
 TEST(ProfileBlackholeHoldTest, DefaultsToFifteenMinutesScaledByTimeScale) {
   EXPECT_EQ(load("name: a\nmode: tcp\ntimers: []\n").blackhole_hold, std::chrono::minutes(15));
