@@ -35,8 +35,9 @@ namespace {
 // The keys each mapping accepts, in the order docs/config.md documents them.
 constexpr std::string_view kTopKeys[] = {"api", "seed", "time_scale", "proxies"};
 constexpr std::string_view kProxyKeys[] = {"name",     "listen",     "upstream", "profile",
-                                           "settings", "time_scale", "enabled",  "faults"};
+                                           "settings", "time_scale", "enabled",  "faults", "actions"};
 constexpr std::string_view kFaultKeys[] = {"type", "name", "stream", "toxicity", "attributes", "after", "for"};
+constexpr std::string_view kActionKeys[] = {"after", "action", "code", "reason"};
 
 constexpr std::string_view kDurationFix = "write a duration with a unit, e.g. 5s, 500ms, 2m or 1m30s";
 
@@ -115,6 +116,8 @@ class ConfigReader : private YamlReader {
   std::string resolve_profile(const std::string& profile) const;
   void check_profile(const YAML::Node& proxy, const ProxySpec& spec, std::vector<std::string>& warnings) const;
   std::vector<FaultSpec> read_faults(const YAML::Node& n, const std::string& proxy) const;
+  /// `actions:`: session actions with the API's names and close-frame checks, each `after` a delay.
+  std::vector<ActionSpec> read_actions(const YAML::Node& n) const;
   FaultSpec read_fault(const YAML::Node& n) const;
   void read_attributes(const YAML::Node& n, Toxic& toxic) const;
   void check_unique(const std::vector<ProxySpec>& specs, const std::vector<Entry>& entries) const;
@@ -221,6 +224,9 @@ ProxySpec ConfigReader::read_proxy(const YAML::Node& n, double default_scale, En
   attempt([&] {
     if (const YAML::Node faults = child(n, "faults")) spec.faults = read_faults(faults, spec.name);
   });
+  attempt([&] {
+    if (const YAML::Node actions = child(n, "actions")) spec.actions = read_actions(actions);
+  });
   return spec;
 }
 
@@ -302,6 +308,38 @@ std::vector<FaultSpec> ConfigReader::read_faults(const YAML::Node& n, const std:
     faults.push_back(std::move(f));
   }
   return faults;
+}
+
+std::vector<ActionSpec> ConfigReader::read_actions(const YAML::Node& n) const {
+  expect(n, YAML::NodeType::Sequence, "'actions'");
+  std::vector<ActionSpec> out;
+  for (const YAML::Node& item : n) {
+    attempt([&] {
+      expect(item, YAML::NodeType::Map, "each entry of 'actions'");
+      check_keys(item, kActionKeys, "an action");
+      ActionSpec a;
+      const YAML::Node after = require(item, "after", "an action", "add after: a delay from the proxy's start, e.g. 30s");
+      a.after = read_duration(after, "after");
+      // The API's words and checks: the same JSON body POST /proxies/{name}/sessions takes.
+      Json body = Json::object();
+      body["action"] = scalar(require(item, "action", "an action",
+                                      fmt::format("add action: one of {}", session_action_names())),
+                              "action");
+      if (const YAML::Node code = child(item, "code")) {
+        const auto c = parse_as<std::int64_t>(scalar(code, "code"));
+        if (!c) fail(code, fmt::format("code '{}' is not a whole number: write a close code, e.g. 4000", code.Scalar()));
+        body["code"] = *c;
+      }
+      if (const YAML::Node reason = child(item, "reason")) body["reason"] = scalar(reason, "reason");
+      try {
+        a.request = strict_action(body, SessionAction::rst, RuntimeOptions{});
+      } catch (const ApiError& e) {
+        fail(item, e.what());
+      }
+      out.push_back(std::move(a));
+    });
+  }
+  return out;
 }
 
 FaultSpec ConfigReader::read_fault(const YAML::Node& n) const {

@@ -10,6 +10,7 @@
 
 #include "clock.h"
 #include "profile_yaml.h"
+#include "session_control.h"
 #include "toxic.h"
 
 namespace dropsim {
@@ -20,6 +21,13 @@ struct FaultSpec {
   Toxic toxic;
   Duration after{0};              ///< from the proxy's start
   std::optional<Duration> lasts;  ///< nullopt: until removed
+};
+
+/// A session action declared ahead (a config file's `actions:`): done `after` the proxy
+/// starts to every session it has then, as POST /proxies/{name}/sessions does it.
+struct ActionSpec {
+  ActionRequest request;
+  Duration after{0};  ///< from the proxy's start
 };
 
 /// How to create a proxy (POST /proxies, /populate, a config file's `proxies:`).
@@ -35,6 +43,7 @@ struct ProxySpec {
   /// Real seconds per profile second; nullopt: RuntimeOptions::time_scale (`run --time-scale`).
   std::optional<double> time_scale;
   std::vector<FaultSpec> faults;  ///< toxics from the start (or scheduled)
+  std::vector<ActionSpec> actions;  ///< session actions on a schedule (a config reload at 30s)
   /// Serve loopback clients only (close the rest at accept): a proxy on every interface
   /// made through a loopback-only API. The command line and config files never set it.
   bool loopback_peers_only = false;

@@ -127,9 +127,22 @@ ProxyInfo Runtime::create_proxy(const ProxySpec& spec) {
   for (const FaultSpec& f : spec.faults) {
     if (const std::string why = validate(f.toxic); !why.empty()) throw ApiError(400, "bad request body: " + why);
   }
+  for (const ActionSpec& a : spec.actions) {
+    if (a.request.action == SessionAction::reload && !e->profile.reload) {
+      throw ApiError(400, fmt::format("proxy {}: a reload is scheduled, but its profile {} defines none (the system "
+                                      "keeps open connections across a config reload)",
+                                      spec.name, e->profile.name));
+    }
+  }
   if (spec.enabled) start_listening(*e);
   Entry& added = *proxies_.emplace(spec.name, std::move(e)).first->second;
   for (const FaultSpec& f : spec.faults) schedule(added, f);
+  for (std::size_t i = 0; i < spec.actions.size(); ++i) {
+    const ActionSpec& a = spec.actions[i];
+    later(added, fmt::format("act:{}", i), a.after, [this, name = spec.name, request = a.request] {
+      act_all(name, request);
+    });
+  }
   return proxy(spec.name);
 }
 
@@ -352,10 +365,27 @@ ActionRequest Runtime::with_defaults(ActionRequest action) const {
   return action;
 }
 
+namespace {
+
+/// A reload does what the proxy's profile says its system does on a config reload; a
+/// profile without `reload:` has nothing to do, which is a mistake worth a 400.
+bool reloads(const Proxy& proxy) { return proxy.profile().reload.has_value(); }
+
+[[noreturn]] void no_reload(const std::string& which) {
+  throw ApiError(400, fmt::format("{}: the system it emulates keeps open connections across "
+                                  "a config reload (a profile's reload: section says what it sends instead)",
+                                  which));
+}
+
+}  // namespace
+
 ActionTally Runtime::act(std::uint64_t id, const ActionRequest& request) {
   const ActionRequest action = with_defaults(request);
   for (const auto& [name, e] : proxies_) {
     if (!e->proxy) continue;
+    if (action.action == SessionAction::reload && !reloads(*e->proxy) && e->proxy->session(id)) {
+      no_reload(fmt::format("the profile {} of proxy {} defines no reload", e->proxy->profile().name, name));
+    }
     if (const auto result = e->proxy->act(id, action)) {
       ActionTally tally;
       tally.add(*result);
@@ -368,9 +398,21 @@ ActionTally Runtime::act(std::uint64_t id, const ActionRequest& request) {
 ActionTally Runtime::act_all(const std::string& proxy, const ActionRequest& request) {
   const ActionRequest action = with_defaults(request);
   if (!proxy.empty()) entry(proxy);
+  if (action.action == SessionAction::reload) {
+    // On every proxy, a reload reaches those whose system drops connections on one.
+    bool any = false;
+    for (const auto& [name, e] : proxies_) {
+      if ((proxy.empty() || name == proxy) && e->proxy) any = any || reloads(*e->proxy);
+    }
+    if (!any) {
+      no_reload(proxy.empty() ? std::string("no proxy's profile defines a reload")
+                              : fmt::format("the profile of proxy {} defines no reload", proxy));
+    }
+  }
   ActionTally tally;
   for (const auto& [name, e] : proxies_) {
     if ((!proxy.empty() && name != proxy) || !e->proxy) continue;
+    if (action.action == SessionAction::reload && !reloads(*e->proxy)) continue;
     const ActionTally some = e->proxy->act_all(action);
     tally.acted += some.acted;
     tally.released += some.released;

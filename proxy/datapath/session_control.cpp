@@ -5,12 +5,13 @@
 namespace dropsim {
 namespace {
 
-constexpr EnumNames<SessionAction, 5> kActionNames{{
+constexpr EnumNames<SessionAction, 6> kActionNames{{
     {SessionAction::rst, "rst"},
     {SessionAction::fin, "fin"},
     {SessionAction::blackhole, "blackhole"},
     {SessionAction::ws_close, "ws_close"},
     {SessionAction::drain, "drain"},
+    {SessionAction::reload, "reload"},
 }};
 
 constexpr EnumNames<SessionState, 4> kStateNames{{

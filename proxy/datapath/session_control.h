@@ -55,6 +55,7 @@ enum class SessionAction {
   blackhole,  ///< forget the flow: silence, then RST to whatever arrives
   ws_close,   ///< a close frame with `code` and `reason` to both sides (FIN where no WebSocket)
   drain,      ///< what a restarting server does: close 1001 "going away" to the client, FIN upstream
+  reload,     ///< what the session's profile says its system does on a config reload (`reload:`)
 };
 std::string_view to_string(SessionAction a);
 std::optional<SessionAction> parse_session_action(std::string_view text);

@@ -159,6 +159,13 @@ ActResult Session::act(const ActionRequest& request) {
       actions.ws_reason = request.reason;
       what += fmt::format(" {}{}", request.code, request.reason.empty() ? "" : " \"" + request.reason + "\"");
       break;
+    case SessionAction::reload:
+      // The API refuses a reload for a profile without one; a session that kept an older
+      // profile (the proxy's was changed since) may still have none: then nothing happens.
+      if (!profile_->reload) return ActResult::none;
+      actions = *profile_->reload;
+      what += fmt::format(", as {} does to open connections on a config reload", profile_->name);
+      break;
   }
   begin_closing(what, actions, fmt::format("api_{}", to_string(request.action)));
   return ActResult::acted;

@@ -217,6 +217,11 @@ struct Profile {
   HandshakePolicy handshake;  ///< http mode: what happens to a WebSocket upgrade request
   MessageLimits limits;       ///< http mode: frame/message size limits after the upgrade
   std::vector<TimerSpec> timers;
+  /// What the real system does to an open session when its configuration is reloaded
+  /// (the API's and the config schedule's `reload` action): Caddy 2.6 closes every
+  /// WebSocket with close 1001 both ways. nullopt: a reload leaves sessions alone (nginx
+  /// and HAProxy hand them to old workers), and the action is refused.
+  std::optional<SideActions> reload;
   /// A blackholed side (a forgotten flow) is held open and silent until its peer sends
   /// something, which meets RST (blackhole_answer none: which goes unanswered too); a peer that never does is released silently after this,
   /// as the real one would have given up retransmitting or been reaped. Bounds the

@@ -187,7 +187,9 @@ std::string to_yaml(const Profile& p) {
   }
   out << YAML::Key << "timers" << YAML::Value << YAML::BeginSeq;
   for (const TimerSpec& t : p.timers) emit_timer(out, t, p.mode);
-  out << YAML::EndSeq << YAML::EndMap;
+  out << YAML::EndSeq;
+  if (p.reload) emit_actions(out, "reload", *p.reload);
+  out << YAML::EndMap;
   return std::string(out.c_str()) + "\n";
 }
 

@@ -75,7 +75,7 @@ const Literal<std::uint32_t> kCount{"a count", SettingType::count, parse_count, 
 // The keys each mapping accepts, in the order the format documents them.
 constexpr std::string_view kTopKeys[] = {"name",     "description", "source",     "mode",
                                          "time_scale", "settings",  "connect",    "half_close",
-                                         "blackhole_hold", "blackhole_answer", "handshake", "limits",   "timers"};
+                                         "blackhole_hold", "blackhole_answer", "handshake", "limits",   "timers", "reload"};
 constexpr std::string_view kConnectKeys[] = {"timeout", "on_failure", "http_status", "timeout_status",
                                              "keepalive", "retries", "retry_interval"};
 /// The keys of `connect:` that only its http_status action uses.
@@ -513,6 +513,9 @@ Profile Loader::load(const YAML::Node& root, const std::vector<SettingOverride>&
   attempt([&] { p.handshake = read_handshake(root, p.mode); });
   attempt([&] { p.limits = read_limits(root, p.mode); });
   attempt([&] { p.timers = read_timers(child(root, "timers"), p.mode); });
+  attempt([&] {
+    if (const YAML::Node r = child(root, "reload")) p.reload = read_actions(r, "reload", SideActions{}, kAction, p.mode);
+  });
   p.settings = settings_in_force();
   check_ranges(p, strict);
   finish();

@@ -46,7 +46,7 @@ CHUNK = 64 * 1024
 @dataclass
 class Script:
     """What one side does, in seconds since its time zero. Pings are always answered
-    with pongs; a close frame is always answered with a close frame."""
+    with pongs; a close frame is answered with a close frame unless answer_close is off."""
     send_every: Optional[float] = None  # a small data message (raw TCP: a byte) this often
     send_from: float = 0.0              # the first one at this time
     ping_every: Optional[float] = None  # a ping this often (from the first interval on)
@@ -60,6 +60,7 @@ class Script:
     flood: bool = False                 # write as fast as the socket takes, from time zero
     read_from: float = 0.0              # do not read before this (a client that stops reading)
     after_eof: str = "stop"             # "stop": fall silent after a FIN; "send": keep sending
+    answer_close: bool = True           # answer a close frame with one (False: only record it)
     # A refused upgrade (nginx without the upgrade headers) repeated this many times: the
     # client sends it again on the same connection after each answer, then waits for the
     # connection's end; the backend accepts and answers as many more connections.
@@ -122,17 +123,31 @@ def tcp_state(sock):
 
 
 class Shared:
-    """What the two sides of one connection share: when to stop."""
+    """What the two sides of one connection share: when to stop, and an action on the
+    proxy (a config reload, ...) at a time after the client's time zero."""
 
-    def __init__(self, duration):
+    def __init__(self, duration, action=None):
         self.deadline = time.monotonic() + duration + HANDSHAKE_TIMEOUT
         self.duration = duration
         self.lock = threading.Lock()
+        self.action = action        # (seconds after time zero, callable) or None
+        self.action_error = None    # what the action raised, if anything
 
     def start(self, t0):
-        """Both sides run for `duration` from the client's time zero."""
+        """Both sides run for `duration` from the client's time zero; the action, if
+        any, runs on its own thread at its time."""
         with self.lock:
             self.deadline = min(self.deadline, t0 + self.duration)
+        if self.action is not None:
+            at, act = self.action
+            threading.Thread(target=self._act, args=(t0 + at, act), daemon=True).start()
+
+    def _act(self, when, act):
+        time.sleep(max(0.0, when - time.monotonic()))
+        try:
+            act()
+        except Exception as e:  # reported as the run's error
+            self.action_error = f"the action on the proxy failed: {e}"
 
     def client_done(self, now):
         """The client's connection ended: the backend gets a short grace to see its end."""
@@ -350,6 +365,8 @@ class Peer:
         elif opcode == wsproto.OP_CLOSE:
             code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
             self.record(f"close {code}")
+            if not self.script.answer_close:
+                return
             self.queue(wsproto.OP_CLOSE, payload[:2])
             self.close_sent = True
             if self.role == "server":  # the server closes the TCP connection first (RFC 6455 7.1.1)
@@ -505,11 +522,12 @@ def run_backend(peer, listener):
     peer.run(leftover)
 
 
-def exchange(port, listener, ws, client_script, server_script, duration):
+def exchange(port, listener, ws, client_script, server_script, duration, action=None):
     """One connection through the proxy listening on `port` to the backend `listener`
-    (None: nothing listens there).
+    (None: nothing listens there); `action`: (seconds after the client's time zero, a
+    callable) to run on the proxy meanwhile.
     Returns (client SideResult, backend SideResult)."""
-    shared = Shared(duration)
+    shared = Shared(duration, action)
     client = Peer("client", client_script, ws, shared)
     server = Peer("server", server_script, ws, shared)
     if listener is None:  # nothing listens: the proxy's connect is refused
@@ -525,4 +543,6 @@ def exchange(port, listener, ws, client_script, server_script, duration):
         for peer in (client, server):
             if peer.sock is not None:
                 peer.sock.close()
+    if shared.action_error and not client.result.error:
+        client.result.error = shared.action_error
     return client.result, server.result

@@ -51,6 +51,7 @@ FAMILIES = (
     Family("nginx", "nginx", "nginx", "nginx-light", ("-v",)),
     Family("haproxy", "HAProxy", "haproxy", "haproxy", ("-v",)),
     Family("apache", "Apache httpd", "apache2", "apache2", ("-v",)),
+    Family("caddy", "Caddy", "caddy", "caddy", ("version",)),
 )
 
 
@@ -76,6 +77,8 @@ def version(family):
         return " ".join(line.split()[:3])
     if family.key == "apache":
         return line.replace("Server version: ", "")
+    if family.key == "caddy":
+        return f"Caddy {line.split()[0]}"
     return line
 
 
@@ -197,10 +200,10 @@ class ProxyProcess:
                 self.proc.wait()
 
 
-def _spawn(argv, log_path):
+def _spawn(argv, log_path, env=None, cwd=None):
     log = open(log_path, "ab")
     try:
-        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+        return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env, cwd=cwd)
     finally:
         log.close()
 
@@ -221,7 +224,10 @@ def start_real(setup, tmp, upstream):
         port = free_port()
         with open(f"{tmp}/proxy.conf", "w") as f:
             f.write(setup.config(tmp, port, upstream))
-        proc = _spawn(setup.argv(tmp), log_path)
+        # A set-up may give the environment its program needs (e.g. HOME and XDG
+        # directories inside tmp); the program then also runs in tmp.
+        env = setup.env(tmp) if hasattr(setup, "env") else None
+        proc = _spawn(setup.argv(tmp), log_path, env=env, cwd=tmp if env else None)
         deadline = time.monotonic() + START_TIMEOUT
         while time.monotonic() < deadline and proc.poll() is None and not listening(port):
             time.sleep(0.01)
@@ -229,24 +235,29 @@ def start_real(setup, tmp, upstream):
             return ProxyProcess(proc, port, log_path)
         ProxyProcess(proc, port, log_path).stop()
         output = _read(log_path) + _read(f"{tmp}/error.log")
-        if "Address already in use" not in output and "cannot bind" not in output:
+        if "address already in use" not in output.lower() and "cannot bind" not in output:
             break
     raise RuntimeError(f"{os.path.basename(setup.argv(tmp)[0])} did not start:\n{_read(log_path)}{_read(f'{tmp}/error.log')}")
 
 
-def start_dropsim(binary, setup, tmp, upstream):
-    """Starts dropsim with the profile and settings matching `setup` on a port it picks."""
+def start_dropsim(binary, setup, tmp, upstream, api=False):
+    """Starts dropsim with the profile and settings matching `setup` on a port it picks;
+    with `api`, also its control API on a port it picks (the process's `api_port`)."""
     log_path = f"{tmp}/dropsim.log"
-    argv = [binary, "run", "--no-api", "--profile", setup.profile(), "--listen", "127.0.0.1:0",
-            "--upstream", f"127.0.0.1:{upstream}"]
+    argv = [binary, "run", "--api" if api else "--no-api", *(["127.0.0.1:0"] if api else []),
+            "--profile", setup.profile(), "--listen", "127.0.0.1:0", "--upstream", f"127.0.0.1:{upstream}"]
     for s in setup.dropsim_settings():
         argv += ["--set", s]
     proc = _spawn(argv, log_path)
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline and proc.poll() is None:
-        m = re.search(r"listening on 127\.0\.0\.1:(\d+)", _read(log_path))
-        if m:
-            return ProxyProcess(proc, int(m.group(1)), log_path)
+        text = _read(log_path)
+        m = re.search(r"(?<!API )listening on 127\.0\.0\.1:(\d+)", text)
+        a = re.search(r"control API listening on 127\.0\.0\.1:(\d+)", text)
+        if m and (a or not api):
+            started = ProxyProcess(proc, int(m.group(1)), log_path)
+            started.api_port = int(a.group(1)) if a else None
+            return started
         time.sleep(0.01)
     ProxyProcess(proc, 0, log_path).stop()
     raise RuntimeError(f"dropsim did not start ({' '.join(argv)}):\n{_read(log_path)}")

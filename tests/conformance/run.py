@@ -41,15 +41,21 @@ def run_one(scenario, column, binary):
         proxy = None
         try:
             upstream = listener.getsockname()[1]
+            action = getattr(scenario, "action", None)  # (t, on the real proxy, on dropsim)
             if column.startswith("dropsim-"):
-                proxy = proxies.start_dropsim(binary, setup, tmp, upstream)
+                proxy = proxies.start_dropsim(binary, setup, tmp, upstream, api=action is not None)
             else:
                 proxy = proxies.start_real(setup, tmp, upstream)
             if scenario.backend_down:
                 listener.close()
+            if action is not None:
+                at, on_real, on_dropsim = action
+                act = (lambda: on_dropsim(proxy)) if column.startswith("dropsim-") else \
+                    (lambda: on_real(setup, tmp, proxy))
+                action = (at, act)
             client, server = peers.exchange(proxy.port, None if scenario.backend_down else listener,
                                             scenario.ws, scenario.client, scenario.server,
-                                            scenario.duration)
+                                            scenario.duration, action)
             run["client"], run["server"] = report.side_dict(client), report.side_dict(server)
             run["verdict"], run["at"] = report.verdict(scenario, client, server)
             run["error"] = client.error or server.error

@@ -41,6 +41,9 @@ class Scenario:
     backend_down: bool = False     # nothing listens on the backend's port
     heavy: bool = False            # moves MiBs: runs after the others, one pair at a time
     tolerance: Optional[float] = None  # seconds a time may differ; None: report.TOLERANCE
+    # (seconds after the upgrade, on_real(setup, tmp, proxy), on_dropsim(proxy)): an
+    # action on the proxy meanwhile, e.g. a config reload; dropsim then runs with its API.
+    action: Optional[tuple] = None
 
     def setup(self, family):
         """The set-up for the family keyed `family`, or None when the scenario has none."""
@@ -211,3 +214,5 @@ def by_name(names):
 
 import apache as _apache  # noqa: E402  (its module needs Known and Scenario from here)
 attach(_apache)
+import caddy as _caddy  # noqa: E402
+attach(_caddy)

@@ -75,7 +75,7 @@ TEST(Cli, ProfilesListsEveryBuiltinOnALine) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* name : {"nginx ", "nginx-stream ", "haproxy ", "haproxy-tcp ", "alb ",
                            "alb-client-activity-only ", "nlb ", "api-gateway ", "azure-lb ", "cloudflare ", "nat-gateway ",
-                           "envoy ", "gcp ", "heroku ", "ingress-nginx ", "apache "}) {
+                           "envoy ", "gcp ", "heroku ", "ingress-nginx ", "apache ", "caddy "}) {
     EXPECT_NE(("\n" + r.out).find(std::string("\n") + name), std::string::npos) << name << " in\n" << r.out;
   }
 }

@@ -264,7 +264,7 @@ TEST_P(ControlApiTest, SessionsListedAndActedOn) {
   EXPECT_EQ(body_of(client_.request("GET", "/dropsim/sessions/" + id))["id"], sessions[0]["id"]);
 
   expect_error(client_.request("POST", "/dropsim/sessions/" + id, R"({"action":"explode"})"), 400,
-               "unknown action \"explode\"; expected one of rst, fin, blackhole, ws_close, drain");
+               "unknown action \"explode\"; expected one of rst, fin, blackhole, ws_close, drain, reload");
   expect_error(client_.request("POST", "/dropsim/sessions/" + id, R"({"acton":"rst"})"), 400,
                "unknown field \"acton\" in a session action; allowed: action, code, reason");
   EXPECT_EQ(client_.request("POST", "/dropsim/sessions/abc", "{}").status, 400);

@@ -133,6 +133,37 @@ TEST(RunConfig, SeedReplaysWhichConnectionsAFaultHits) {
   EXPECT_NE(reset_pattern(8, 16), first) << "another seed, another draw (1 in 65536 to match)";
 }
 
+TEST(RunConfig, AScheduledActionActsOnTheSessionsOpenThenAndAReloadNeedsAProfileWithOne) {
+  EchoServer echo;
+  const std::string config = write_config(
+      "actions.yaml", fmt::format("proxies:\n  - name: p\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:{}\n"
+                                  "    actions:\n      - {{after: 600ms, action: fin}}\n",
+                                  echo.port()));
+  const auto started = Clock::now();
+  ChildProcess child({kBinary, "run", "--no-api", "--config", config});
+  ASSERT_TRUE(child.wait_err("p: listening on", milliseconds(3000))) << child.err();
+  std::smatch m;
+  const std::string err = child.err();
+  ASSERT_TRUE(std::regex_search(err, m, std::regex(R"(p: listening on 127\.0\.0\.1:(\d+))"))) << err;
+  Fd c = connect_to(static_cast<std::uint16_t>(std::stoi(m[1])));
+  ASSERT_TRUE(send_all(c.get(), "abc"));
+  ASSERT_EQ(recv_exact(c.get(), 3, milliseconds(2000)), "abc") << "open before the action";
+  EXPECT_EQ(wait_end(c.get(), milliseconds(3000)).how, End::eof) << child.err();
+  EXPECT_GE(ms_since(started), 500.0) << "not before its time";
+  EXPECT_TRUE(child.wait_err("p: fin applied to 1 session(s)", milliseconds(2000))) << child.err();
+  child.signal(SIGINT);
+  EXPECT_EQ(child.wait(milliseconds(3000)), 0);
+
+  // nginx hands open connections to its old workers on a reload: nothing to schedule.
+  const std::string nginx = write_config(
+      "reload.yaml", "proxies:\n  - name: web\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:9\n"
+                     "    profile: nginx\n    actions:\n      - {after: 1s, action: reload}\n");
+  const auto r = run_process({kBinary, "run", "--no-api", "--config", nginx});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find("proxy web: a reload is scheduled, but its profile nginx defines none"), std::string::npos)
+      << r.err;
+}
+
 TEST(RunConfig, OneProxyFromFlagsIsInTheApiByItsName) {
   EchoServer echo;
   ChildProcess child({kBinary, "run", "-u", "127.0.0.1:" + std::to_string(echo.port()), "-l", "127.0.0.1:0",

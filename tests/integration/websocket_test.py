@@ -192,6 +192,11 @@ class DropsimCase(unittest.IsolatedAsyncioTestCase):
         self._dropsims.append(d)
         return d
 
+    async def echoed(self, ws, message="hi"):
+        """Sends `message` and expects it back: the session is open end to end."""
+        await ws.send(message)
+        self.assertEqual(await asyncio.wait_for(ws.recv(), STEP), message)
+
     async def closed_by_proxy(self, ws, timeout):
         """Waits (bounded) for `ws` to be closed under us; returns the ConnectionClosed."""
         try:
@@ -277,8 +282,7 @@ class RuntimeControl(DropsimCase):
         port = await self.server_close()
         d = await self.dropsim("alb", port, api=True)
         async with connect(d.uri()) as ws:
-            await ws.send("hi")
-            self.assertEqual(await asyncio.wait_for(ws.recv(), STEP), "hi")
+            await self.echoed(ws)
             status, text = await d.api("POST", "/dropsim/sessions", {"action": "drain"})
             self.assertEqual(status, 200, text)
             self.assertEqual(json.loads(text)["sessions"], 1, text)
@@ -290,6 +294,39 @@ class RuntimeControl(DropsimCase):
         self.assertEqual(status, 200)
         self.assertIn('dropsim_websocket_closes_total{proxy="proxy",code="1001"} 1', metrics)
         self.assertIn('dropsim_closes_total{proxy="proxy",cause="api_drain"} 1', metrics)
+
+    async def test_reload_sends_what_the_profile_says_caddy_sends_on_a_config_reload(self):
+        # profiles/caddy.yaml, reload: close 1001 (no reason) to the client and the server.
+        port = await self.server_close(with_reason=True)
+        d = await self.dropsim("caddy", port, api=True)
+        async with connect(d.uri()) as ws:
+            await self.echoed(ws)
+            status, text = await d.api("POST", "/dropsim/sessions", {"action": "reload"})
+            self.assertEqual(status, 200, text)
+            self.assertEqual(json.loads(text), {"action": "reload", "sessions": 1, "released_blackholed": 0})
+            e = await self.closed_by_proxy(ws, STEP)
+        self.assertIsNotNone(e.rcvd, f"no close frame reached the client: {e!r}")
+        self.assertEqual((e.rcvd.code, e.rcvd.reason), (1001, ""))
+        # The server's library checks the mask: the frame toward it is a client's, masked.
+        self.assertEqual(await asyncio.wait_for(self.server_events.get(), STEP), (1001, ""))
+        status, metrics = await d.api("GET", "/metrics")
+        self.assertIn('dropsim_closes_total{proxy="proxy",cause="api_reload"} 1', metrics)
+        await d.wait_for_log("closed by the API: reload, as caddy does to open connections on a config reload")
+
+    async def test_reload_is_refused_for_a_profile_that_keeps_connections_across_one(self):
+        port = await self.server_close()
+        d = await self.dropsim("nginx", port, api=True)
+        async with connect(d.uri()) as ws:
+            await self.echoed(ws)
+            status, text = await d.api("POST", "/dropsim/sessions", {"action": "reload"})
+            self.assertEqual(status, 400, text)
+            self.assertIn("no proxy's profile defines a reload", text)
+            status, text = await d.api("GET", "/dropsim/sessions")
+            session = json.loads(text)[0]["id"]
+            status, text = await d.api("POST", f"/dropsim/sessions/{session}/reload")
+            self.assertEqual(status, 400, text)
+            self.assertIn("the profile nginx of proxy proxy defines no reload", text)
+            await self.echoed(ws, "still open")
 
     async def test_ws_close_with_a_code_on_one_session_leaves_the_other(self):
         port = await self.server_close()
@@ -333,8 +370,7 @@ class Drain(DropsimCase):
         port = await self.server_close(with_reason=True)
         d = await self.dropsim("alb", port, extra=("--drain-timeout", "3s"))
         async with connect(d.uri()) as ws:
-            await ws.send("hi")
-            self.assertEqual(await asyncio.wait_for(ws.recv(), STEP), "hi")
+            await self.echoed(ws)
             sent_at = time.monotonic()
             d.proc.send_signal(signal.SIGTERM)
             try:

@@ -260,7 +260,7 @@ TEST(StrictBodies, Actions) {
   EXPECT_EQ(drain.code, 1001);
   EXPECT_EQ(drain.reason, "going away");
   EXPECT_EQ(error_of([&] { strict_action(Json::parse(R"({"action":"explode"})"), SessionAction::rst, options); }),
-            "400 unknown action \"explode\"; expected one of rst, fin, blackhole, ws_close, drain");
+            "400 unknown action \"explode\"; expected one of rst, fin, blackhole, ws_close, drain, reload");
   EXPECT_EQ(error_of([&] { strict_action(Json::parse(R"({"code":1006})"), SessionAction::rst, options); }).substr(0, 13),
             "400 code 1006");
   EXPECT_EQ(error_of([&] { strict_action(Json::parse(R"({"code":"1000"})"), SessionAction::rst, options); }),

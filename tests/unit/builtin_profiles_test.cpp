@@ -49,9 +49,9 @@ class TempFile {
 TEST(BuiltinProfilesTest, EmbedsEveryProfile) {
   std::vector<std::string> names;
   for (const EmbeddedProfile& p : embedded_profiles()) names.emplace_back(p.name);
-  for (const char* want : {"alb", "alb-client-activity-only", "apache", "api-gateway", "azure-lb", "cloudflare", "envoy",
-                           "gcp", "haproxy", "haproxy-tcp", "heroku", "ingress-nginx", "nat-gateway", "nginx",
-                           "nginx-stream", "nlb"}) {
+  for (const char* want : {"alb", "alb-client-activity-only", "apache", "api-gateway", "azure-lb", "caddy",
+                           "cloudflare", "envoy", "gcp", "haproxy", "haproxy-tcp", "heroku", "ingress-nginx",
+                           "nat-gateway", "nginx", "nginx-stream", "nlb"}) {
     EXPECT_NE(std::find(names.begin(), names.end(), want), names.end()) << want;
   }
 }
@@ -103,8 +103,8 @@ TEST(BuiltinProfilesTest, UnknownNameListsBuiltinsAndSuggests) {
   EXPECT_TRUE(std::string_view(e.what()).starts_with("--profile: no built-in profile 'ngnix'")) << e.what();
   EXPECT_TRUE(contains(e.what(), "(did you mean 'nginx'?)")) << e.what();
   EXPECT_TRUE(contains(e.what(),
-                       "alb, alb-client-activity-only, apache, api-gateway, azure-lb, cloudflare, envoy, gcp, haproxy, "
-                       "haproxy-tcp, heroku, ingress-nginx, nat-gateway, nginx, nginx-stream, nlb"))
+                       "alb, alb-client-activity-only, apache, api-gateway, azure-lb, caddy, cloudflare, envoy, gcp, "
+                       "haproxy, haproxy-tcp, heroku, ingress-nginx, nat-gateway, nginx, nginx-stream, nlb"))
       << e.what();
   EXPECT_TRUE(contains(e.what(), "give a path containing '/'")) << e.what();
   EXPECT_TRUE(contains(find_error("haproxy_tcp").what(), "did you mean 'haproxy-tcp'?"));

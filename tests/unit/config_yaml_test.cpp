@@ -160,6 +160,36 @@ TEST(Config, Minimal) {
   EXPECT_TRUE(c.proxies[0].faults.empty());
 }
 
+TEST(Config, ActionsOnASchedule) {
+  const RunConfig c = load_config(one_proxy("    profile: caddy\n"
+                                            "    actions:\n"
+                                            "      - {after: 30s, action: reload}\n"
+                                            "      - {after: 1m, action: ws_close, code: 4000, reason: test over}\n"
+                                            "      - {after: 2m, action: drain}\n"),
+                                  "c.yaml");
+  ASSERT_EQ(c.proxies[0].actions.size(), 3u);
+  const auto& a = c.proxies[0].actions;
+  EXPECT_EQ(a[0].after, seconds(30));
+  EXPECT_EQ(a[0].request.action, SessionAction::reload);
+  EXPECT_EQ(a[1].after, seconds(60));
+  EXPECT_EQ(a[1].request.action, SessionAction::ws_close);
+  EXPECT_EQ(a[1].request.code, 4000);
+  EXPECT_EQ(a[1].request.reason, "test over");
+  EXPECT_EQ(a[2].request.action, SessionAction::drain);
+  EXPECT_EQ(a[2].request.code, 1001);
+  EXPECT_TRUE(load_config(one_proxy(), "c.yaml").proxies[0].actions.empty());
+}
+
+TEST(ConfigError, Actions) {
+  expect_error(one_proxy("    actions:\n      - {after: 1s, action: relaod}\n"), "c.yaml:6:9: ",
+               "unknown action \"relaod\"; expected one of rst, fin, blackhole, ws_close, drain, reload");
+  expect_error(one_proxy("    actions:\n      - {action: fin}\n"), "c.yaml:6:9: ", "add after:");
+  expect_error(one_proxy("    actions:\n      - {after: 1s, action: ws_close, code: 1006}\n"), "c.yaml:6:9: ",
+               "code 1006 cannot be sent in a close frame");
+  expect_error(one_proxy("    actions:\n      - {after: 1s, action: fin, at: 2s}\n"), "c.yaml:6:",
+               "unknown key 'at' in an action");
+}
+
 TEST(Config, SettingsByTheRealSystemsNames) {
   // The names --set takes: HAProxy's with a space, AWS's attribute name (an alias).
   const RunConfig c = load_config("proxies:\n"

@@ -1165,6 +1165,7 @@ void expect_round_trip(const Profile& p) {
   EXPECT_EQ(q.blackhole_answer, p.blackhole_answer);
   EXPECT_EQ(q.handshake, p.handshake);
   EXPECT_EQ(q.limits, p.limits);
+  EXPECT_EQ(q.reload, p.reload);
   EXPECT_EQ(q.time_scale, p.time_scale);
   expect_same_timers(q.timers, p.timers);
   ASSERT_EQ(q.settings.size(), p.settings.size());
@@ -1339,6 +1340,43 @@ TEST(ProfileBuiltinTest, NginxStream) {
   EXPECT_EQ(t.on_expiry, kFinBoth);
   EXPECT_EQ(p.connect.timeout, seconds(60));
   EXPECT_EQ(builtin("nginx-stream", {{"proxy_half_close", "on"}}).half_close, (HalfClosePolicy{HalfClose::forward, HalfClose::forward}));
+}
+
+TEST(ProfileBuiltinTest, CaddyHasNoStreamTimerByDefaultAndClosesWith1001OnReload) {
+  const Profile p = builtin("caddy");
+  EXPECT_EQ(p.mode, Mode::http);
+  EXPECT_EQ(p.half_close, (HalfClosePolicy{HalfClose::close_both, HalfClose::close_both}));
+  // Measured on 2.6.2: nothing times out a WebSocket unless the transport's timeouts are set.
+  EXPECT_EQ(timer(p, "read_timeout").timeout, std::nullopt);
+  EXPECT_EQ(timer(p, "write_timeout").timeout, std::nullopt);
+  const Profile read = builtin("caddy", {{"read_timeout", "1s"}});
+  const TimerSpec& t = timer(read, "read_timeout");
+  EXPECT_EQ(t.timeout, seconds(1));
+  EXPECT_EQ(t.reset_by, DirectionSet::only(Direction::downstream)) << "only the backend's reads carry the deadline";
+  EXPECT_EQ(t.paused_while_blocked, Direction::downstream);
+  EXPECT_EQ(t.on_expiry, kFinBoth);
+  EXPECT_EQ(timer(builtin("caddy", {{"write_timeout", "2s"}}), "write_timeout").kind, TimerKind::blocked_write);
+  EXPECT_EQ(p.connect.timeout, seconds(3));
+  EXPECT_EQ(p.connect.http_status, 502);
+  EXPECT_EQ(p.connect.timeout_status, 502);
+  EXPECT_EQ(p.connect.keepalive, minutes(5));
+  ASSERT_TRUE(p.reload.has_value());
+  EXPECT_EQ(*p.reload, (SideActions{CloseAction::ws_close, CloseAction::ws_close, 1001, "", 504}));
+  // Systems that hand open connections to old workers on a reload define none.
+  for (const char* name : {"nginx", "haproxy", "alb"}) EXPECT_EQ(builtin(name).reload, std::nullopt) << name;
+}
+
+TEST(ProfileYamlTest, ReloadIsReadAsSideActionsAndCheckedAsThem) {
+  const Profile p = load("name: t\nmode: http\ntimers: []\nreload: {client: ws_close, upstream: fin, ws_code: 1012}\n");
+  ASSERT_TRUE(p.reload.has_value());
+  EXPECT_EQ(p.reload->client, CloseAction::ws_close);
+  EXPECT_EQ(p.reload->upstream, CloseAction::fin);
+  EXPECT_EQ(p.reload->ws_code, 1012);
+  EXPECT_EQ(load("name: t\nmode: http\ntimers: []\n").reload, std::nullopt);
+  expect_error(load_error("name: t\nmode: http\ntimers: []\nreload: {client: ws_clos}\n"), "t.yaml:4:",
+               "ws_clos");
+  expect_error(load_error("name: t\nmode: tcp\ntimers: []\nreload: {client: ws_close}\n"), "t.yaml:4:",
+               "needs mode: http");
 }
 
 // Measured against apache2 2.4.71: the tunnel waits max(Timeout, ProxyTimeout), FIN both.
