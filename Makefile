@@ -49,7 +49,7 @@ tsan: deps
 	  TSAN_OPTIONS="halt_on_error=1 exitcode=66 second_deadlock_stack=1 suppressions=$(CURDIR)/tests/tsan.supp" \
 	  ctest --output-on-failure --timeout 900 -j $(JOBS) -E conformance
 
-# The fidelity matrix (tests/conformance): real nginx and HAProxy against dropsim's
+# The fidelity matrix (tests/conformance): real nginx, HAProxy, Apache httpd and Caddy against dropsim's
 # profiles; prints it, writes $(BUILD)/fidelity.json and rewrites docs/fidelity.md.
 fidelity: build
 	/usr/bin/python3 tests/conformance/run.py --dropsim $(BUILD)/dropsim \
