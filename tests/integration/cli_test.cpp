@@ -411,8 +411,18 @@ TEST_P(CliSplice, ARawTransferHeldByAFullServerHoldsAKernelPipeUnlessNoSplice) {
   const Pushed pushed = push_until_blocked(client.get(), std::size_t{256} << 20, milliseconds(300));
   ASSERT_TRUE(pushed.blocked) << pushed.bytes << " bytes went and the client never blocked";
   // Blocked on the server's full window, the client→server pipe holds its chunk: a kernel
-  // pipe (two ends) when splicing, a user-space buffer with --no-splice.
-  EXPECT_EQ(pipe_ends_of(child.pid()) - before, splice ? 2 : 0) << "pushed " << pushed.bytes << " bytes";
+  // pipe (two ends) when splicing, a user-space buffer with --no-splice. The client can
+  // fill every queue and block before a busy machine has run dropsim at all (seen under
+  // ASan with the suite in parallel), so dropsim gets up to 2 s to catch up (bounded);
+  // without splicing, 200 ms in which no pipe may appear.
+  const int want = splice ? 2 : 0;
+  const auto settle = std::chrono::steady_clock::now() + milliseconds(splice ? 2000 : 200);
+  int held = pipe_ends_of(child.pid()) - before;
+  while ((splice ? held != want : held == want) && std::chrono::steady_clock::now() < settle) {
+    std::this_thread::sleep_for(milliseconds(10));
+    held = pipe_ends_of(child.pid()) - before;
+  }
+  EXPECT_EQ(held, want) << "pushed " << pushed.bytes << " bytes";
   // Every byte arrives, in order, once the server reads.
   std::size_t got = 0;
   char buf[65536];
