@@ -124,6 +124,20 @@ std::optional<std::pair<FrameKind, Duration>> heartbeat_of(const DirectionActivi
 
 std::string_view plural(FrameKind k) { return k == FrameKind::ping ? "pings" : "messages"; }
 
+/// `x` in the profile's own time, in seconds, as the user configures their client.
+double profile_seconds(const Profile& profile, Duration x) {
+  return std::chrono::duration<double>(scale(x, 1.0 / profile.time_scale)).count();
+}
+
+/// What a heartbeat must beat: the idle timeout less the re-arm granularity (nginx's lazy
+/// 300 ms re-arm can cost that much of it).
+Duration effective_timeout(const TimerSpec& t) { return *t.timeout - t.rearm_granularity; }
+
+/// How many heartbeat intervals fit in `effective`.
+double margin_of(Duration effective, Duration interval) {
+  return std::chrono::duration<double>(effective) / std::chrono::duration<double>(interval);
+}
+
 /// The advice for a direction with no heartbeat: ping at half the shortest idle timer that
 /// pings in that direction would reset (2x margin), or that no timer counts it.
 std::string no_heartbeat(const Profile& profile, Direction d, const std::vector<HeartbeatCheck>& checks) {
@@ -133,7 +147,7 @@ std::string no_heartbeat(const Profile& profile, Direction d, const std::vector<
     if (t.kind != TimerKind::idle || !t.timeout || !t.reset_by.contains(d) || !t.reset_on.contains(FrameKind::ping)) {
       continue;
     }
-    const Duration effective = *t.timeout - t.rearm_granularity;
+    const Duration effective = effective_timeout(t);
     if (!shortest || effective < limit) {
       shortest = &t;
       limit = effective;
@@ -147,10 +161,9 @@ std::string no_heartbeat(const Profile& profile, Direction d, const std::vector<
                          plural(c.kind), c.timer);
     }
   }
-  // In the profile's own time, as the user configures their client.
-  const auto seconds = [&](Duration x) { return std::chrono::duration<double>(scale(x, 1.0 / profile.time_scale)).count(); };
   return fmt::format("{}: no heartbeat: ping at least every {:g}s to survive {} {:g}s", flow(d),
-                     std::floor(seconds(limit) / 2 * 10) / 10, shortest->name, seconds(*shortest->timeout));
+                     std::floor(profile_seconds(profile, limit) / 2 * 10) / 10, shortest->name,
+                     profile_seconds(profile, *shortest->timeout));
 }
 
 }  // namespace
@@ -168,8 +181,8 @@ std::vector<HeartbeatCheck> heartbeat_checks(const Profile& profile, const Polic
     const auto [kind, interval] = *beat;
     for (const TimerSpec& t : profile.timers) {
       if (t.kind != TimerKind::idle || !t.timeout || !t.reset_by.contains(d) || !t.reset_on.contains(kind)) continue;
-      HeartbeatCheck c{d, kind, interval, t.name, *t.timeout - t.rearm_granularity, 0, ""};
-      c.margin = std::chrono::duration<double>(c.timeout) / std::chrono::duration<double>(interval);
+      HeartbeatCheck c{d, kind, interval, t.name, effective_timeout(t), 0, ""};
+      c.margin = margin_of(c.timeout, interval);
       c.verdict = margin_verdict(c.margin);
       checks.push_back(std::move(c));
     }
@@ -186,8 +199,7 @@ std::string heartbeat_summary(const Profile& profile, const Policy& policy, cons
       if (c.direction != d) continue;
       judged = true;
       parts.push_back(fmt::format("{}: {} every {} vs {} {:g}s: margin {:.1f}x, {}", flow(d), plural(c.kind),
-                                  clock.short_seconds(c.interval), c.timer,
-                                  std::chrono::duration<double>(scale(c.timeout, 1.0 / profile.time_scale)).count(),
+                                  clock.short_seconds(c.interval), c.timer, profile_seconds(profile, c.timeout),
                                   c.margin, c.verdict));
     }
     if (judged) continue;
@@ -205,9 +217,6 @@ std::string heartbeat_summary(const Profile& profile, const Policy& policy, cons
 }
 
 std::string keepalive_summary(const Profile& profile, const Policy& policy, const Clockface& clock) {
-  const auto profile_seconds = [&](Duration x) {
-    return std::chrono::duration<double>(scale(x, 1.0 / profile.time_scale)).count();
-  };
   const bool counted_anywhere = policy.counts_keepalives(Direction::upstream) || policy.counts_keepalives(Direction::downstream);
   std::vector<std::string> parts;
   for (Direction d : kDirections) {
@@ -221,13 +230,12 @@ std::string keepalive_summary(const Profile& profile, const Policy& policy, cons
       counted = true;
       if (!interval || interval->count() <= 0) {
         parts.push_back(fmt::format("TCP keepalive from the {} ({} probe{}) counts for {} {:g}s", from, probes.count,
-                                    probes.count == 1 ? "" : "s", t.name, profile_seconds(*t.timeout)));
+                                    probes.count == 1 ? "" : "s", t.name, profile_seconds(profile, *t.timeout)));
         continue;
       }
-      const Duration effective = *t.timeout - t.rearm_granularity;
-      const double margin = std::chrono::duration<double>(effective) / std::chrono::duration<double>(*interval);
+      const double margin = margin_of(effective_timeout(t), *interval);
       parts.push_back(fmt::format("TCP keepalive every {} from the {} counts for {} {:g}s: margin {:.1f}x, {}",
-                                  clock.short_seconds(*interval), from, t.name, profile_seconds(*t.timeout), margin,
+                                  clock.short_seconds(*interval), from, t.name, profile_seconds(profile, *t.timeout), margin,
                                   margin_verdict(margin)));
     }
     if (counted) continue;
